@@ -1,0 +1,18 @@
+"""Agency sources, read batch-first and normalised to the collection standard."""
+
+from connectors.base import Connector, KeyResult, RawBatch
+from connectors.errors import SourceError, SourceUnavailable, SourceUnsupported
+from connectors.records import Record, RowProblem
+from connectors.spec import AgencySpec
+
+__all__ = [
+    "AgencySpec",
+    "Connector",
+    "KeyResult",
+    "RawBatch",
+    "Record",
+    "RowProblem",
+    "SourceError",
+    "SourceUnavailable",
+    "SourceUnsupported",
+]

@@ -1,0 +1,177 @@
+"""The connector interface: one agency source, read batch-first.
+
+A connector answers "the records of type T for these N keys" in one call, in the
+order asked, with a per-key error where one key failed. A new *kind* of source is
+a subclass that implements three small methods::
+
+    class MyConnector(Connector):
+        kind = "mykind"
+
+        async def _query(self, table, key_column, keys):
+            rows = ...  # rows with the source's column names
+            return RawBatch(rows)
+
+        async def _scan(self, table):
+            return [...]
+
+        async def _ping(self):
+            ...  # raise when the source is down
+
+Renames, normalisation, bad-row reporting, timeouts, retries and grouping by key
+are done here, once, for every kind. A connector never decides access: it returns
+records with their owner's labels.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from connectors.errors import SourceError, SourceUnavailable, SourceUnsupported
+from connectors.records import Record, RowProblem, normalise_row
+from connectors.spec import AgencySpec
+from connectors.standard import RecordTypeSpec, spec_for
+
+__all__ = ["Connector", "KeyResult", "RawBatch"]
+
+logger = logging.getLogger("connectors")
+
+KeyResult = list[Record] | SourceError
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class RawBatch:
+    """Rows as the source named them, and per-key failures (key -> reason)."""
+
+    rows: Sequence[Mapping[str, Any]]
+    key_errors: Mapping[str, str] = field(default_factory=dict)
+
+
+class Connector(abc.ABC):
+    """Base class of every source kind."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, spec: AgencySpec, *, report: Callable[[RowProblem], None]) -> None:
+        self.spec = spec
+        self._report = report
+        self.calls: Counter[str] = Counter()
+
+    @property
+    def code(self) -> str:
+        return self.spec.code
+
+    # -- what a kind implements ------------------------------------------------
+
+    @abc.abstractmethod
+    async def _query(self, table: str, key_column: str, keys: Sequence[str]) -> RawBatch:
+        """Rows of ``table`` whose ``key_column`` (the source's name) is in ``keys``."""
+
+    @abc.abstractmethod
+    async def _scan(self, table: str) -> Sequence[Mapping[str, Any]]:
+        """Every row of ``table``."""
+
+    @abc.abstractmethod
+    async def _ping(self) -> None:
+        """Return when the source answers; raise when it does not."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release what the connector holds (engines, files)."""
+
+    # -- the interface the gateway uses -----------------------------------------
+
+    async def fetch(
+        self, record_type: str, key_column: str, keys: Sequence[str]
+    ) -> list[KeyResult]:
+        """Records of ``record_type`` for each key, in the order of ``keys``.
+
+        ``key_column`` is ``credit_code`` or ``person_id``. Raises ``SourceUnavailable``
+        when the whole source failed; a failure of one key is that key's result.
+        """
+        spec = self._type_spec(record_type)
+        self.calls[record_type] += 1
+        unique = list(dict.fromkeys(keys))
+        source_key = self.spec.source_column(record_type, key_column)
+        table = self.spec.table_for(record_type)
+        size = max(1, self.spec.max_batch)
+        chunks = [unique[i : i + size] for i in range(0, len(unique), size)]
+        batches: list[RawBatch] = await self._guarded(
+            lambda: asyncio.gather(*(self._query(table, source_key, c) for c in chunks)),
+            f"query {record_type}",
+        )
+        by_key: dict[str, list[Record]] = {key: [] for key in unique}
+        failed: dict[str, str] = {}
+        for batch in batches:
+            failed.update(batch.key_errors)
+            for record in self._normalise(spec, batch.rows):
+                key = record.credit_code if key_column == "credit_code" else record.person_id
+                bucket = by_key.get(key) if key is not None else None
+                if bucket is not None:
+                    bucket.append(record)
+        return [
+            SourceUnavailable(self.code, f"{record_type} for {key}: {failed[key]}")
+            if key in failed
+            else by_key.get(key, [])
+            for key in keys
+        ]
+
+    async def scan(self, record_type: str) -> list[Record]:
+        """Every record of ``record_type`` (used to index the registry)."""
+        spec = self._type_spec(record_type)
+        self.calls[f"scan:{record_type}"] += 1
+        table = self.spec.table_for(record_type)
+        rows = await self._guarded(lambda: self._scan(table), f"scan {record_type}")
+        return self._normalise(spec, rows)
+
+    async def health(self) -> bool:
+        """True when the source answers within its timeout."""
+        try:
+            await self._guarded(self._ping, "health check")
+        except SourceError:
+            return False
+        return True
+
+    # -- shared machinery ------------------------------------------------------
+
+    def _type_spec(self, record_type: str) -> RecordTypeSpec:
+        if record_type not in self.spec.provides:
+            raise SourceUnsupported(self.code, f"does not provide {record_type}")
+        return spec_for(record_type)
+
+    def _normalise(
+        self, spec: RecordTypeSpec, rows: Sequence[Mapping[str, Any]]
+    ) -> list[Record]:
+        renames = self.spec.standard_names(spec.name)
+        records = []
+        for row in rows:
+            standard = {renames.get(name, name): value for name, value in row.items()}
+            record = normalise_row(self.code, spec, standard, self._report)
+            if record is not None:
+                records.append(record)
+        return records
+
+    async def _guarded(self, make: Callable[[], Awaitable[T]], what: str) -> T:
+        """Run ``make()`` with the agency's timeout and retries; map failures to
+        ``SourceUnavailable`` with a reason safe to show (details go to the log)."""
+        attempts = 1 + max(0, self.spec.retries)
+        reason = what
+        for attempt in range(attempts):
+            try:
+                async with asyncio.timeout(self.spec.timeout_s):
+                    return await make()
+            except SourceError:
+                raise
+            except TimeoutError:
+                reason = f"{what} timed out after {self.spec.timeout_s:g} s"
+            except Exception as exc:
+                logger.warning("agency %s: %s failed: %r", self.code, what, exc)
+                reason = f"{what} failed ({type(exc).__name__})"
+            if attempt + 1 < attempts:
+                await asyncio.sleep(0.05 * 2**attempt)
+        raise SourceUnavailable(self.code, reason)

@@ -1,0 +1,27 @@
+"""Errors a connector raises. The schema turns them into GraphQL errors.
+
+    SourceError
+    ├── SourceUnavailable   the agency could not be read (down, timeout, bad answer)
+    └── SourceUnsupported   the source kind cannot do what was asked (e.g. list an http registry)
+"""
+
+from __future__ import annotations
+
+__all__ = ["SourceError", "SourceUnavailable", "SourceUnsupported"]
+
+
+class SourceError(Exception):
+    """Base of connector errors; ``agency`` is the agency code."""
+
+    def __init__(self, agency: str, reason: str) -> None:
+        super().__init__(f"agency {agency}: {reason}")
+        self.agency = agency
+        self.reason = reason
+
+
+class SourceUnavailable(SourceError):
+    """The agency's source could not be read. ``reason`` is safe to show callers."""
+
+
+class SourceUnsupported(SourceError):
+    """The source kind cannot answer this kind of request."""

@@ -1,0 +1,75 @@
+"""Everything one running gateway holds: connectors, the registry index, clients.
+
+Built in the app's lifespan from a validated configuration and closed with it;
+nothing here is global, so tests build as many as they like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from connectors.problems import ProblemLog
+from connectors.registry import build_connector
+from gateway.config import GatewayConfig
+from schema.context import RequestContext
+from schema.records import Agency
+from schema.registry_index import RegistryIndex
+from schema.sources import Sources
+
+__all__ = ["Runtime", "default_http_client", "open_runtime"]
+
+
+def default_http_client() -> httpx.AsyncClient:
+    """The client every http connector shares (connection pool sized for fan-out)."""
+    return httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        timeout=httpx.Timeout(30.0),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The state of one running gateway."""
+
+    config: GatewayConfig
+    sources: Sources
+    index: RegistryIndex
+    agencies: dict[str, Agency]
+    problems: ProblemLog
+    http_client: httpx.AsyncClient
+    owns_client: bool
+
+    def new_context(self) -> RequestContext:
+        """A fresh per-request context (new DataLoaders)."""
+        return RequestContext(sources=self.sources, index=self.index, agencies=self.agencies)
+
+    async def aclose(self) -> None:
+        await self.sources.aclose()
+        if self.owns_client:
+            await self.http_client.aclose()
+
+
+def open_runtime(
+    config: GatewayConfig, *, http_client: httpx.AsyncClient | None = None
+) -> Runtime:
+    """Build connectors for every agency of ``config`` (no I/O happens yet)."""
+    problems = ProblemLog()
+    client = http_client if http_client is not None else default_http_client()
+    connectors = [
+        build_connector(spec, report=problems.report, http_client=client)
+        for spec in config.agencies
+    ]
+    sources = Sources(connectors)
+    return Runtime(
+        config=config,
+        sources=sources,
+        index=RegistryIndex(sources.registry),
+        agencies={spec.code: Agency(code=spec.code, name=spec.name) for spec in config.agencies},
+        problems=problems,
+        http_client=client,
+        owns_client=http_client is None,
+    )

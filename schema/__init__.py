@@ -1,0 +1,1 @@
+"""The enterprise graph: strawberry types, resolvers and the schema."""

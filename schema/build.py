@@ -1,0 +1,78 @@
+"""Building the strawberry schema with the gateway's extensions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
+from strawberry.types import ExecutionContext
+
+from schema.context import RequestContext
+from schema.errors import GraphError, SourceUnavailableError
+from schema.query import Query
+
+__all__ = ["GatewaySchema", "SourceFailureErrors", "build_schema"]
+
+logger = logging.getLogger("schema")
+
+MASKED_MESSAGE = "Internal error: the gateway could not answer this field. It has been logged."
+
+
+class SourceFailureErrors(SchemaExtension):
+    """Adds one ``SOURCE_UNAVAILABLE`` error per agency that failed during the request,
+    after execution, so the other agencies' data still arrive with it."""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        result = self.execution_context.result
+        if not isinstance(context, RequestContext) or result is None:
+            return
+        failures = context.failures.failures
+        if not failures:
+            return
+        errors = list(result.errors or [])
+        for code, failed in failures.items():
+            name = context.agencies[code].name if code in context.agencies else code
+            errors.append(
+                SourceUnavailableError(
+                    f"Agency {code} ({name}) is unavailable: {failed.error.reason}. "
+                    "Its records are missing from this answer; the other agencies' are complete.",
+                    path=list(failed.path),
+                    agency=code,
+                )
+            )
+        result.errors = errors
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    """Mask anything not raised on purpose for the caller (no traces, SQL or paths)."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphError)
+
+
+class GatewaySchema(strawberry.Schema):
+    """Logs unexpected errors once with their traceback; expected ones are not logged."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if _should_mask(error):
+                logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
+
+
+def build_schema() -> strawberry.Schema:
+    """The gateway's schema. Stateless: everything per request lives in the context."""
+    return GatewaySchema(
+        query=Query,
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            SourceFailureErrors,
+            lambda: MaskErrors(should_mask_error=_should_mask, error_message=MASKED_MESSAGE),
+        ],
+    )

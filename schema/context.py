@@ -1,0 +1,44 @@
+"""What every resolver of one request can reach (``info.context``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from connectors.errors import SourceError
+from schema.loaders import Loaders
+from schema.records import Agency
+from schema.registry_index import RegistryIndex
+from schema.sources import Sources
+
+__all__ = ["FailedSource", "RequestContext", "SourceFailures"]
+
+
+@dataclass(frozen=True, slots=True)
+class FailedSource:
+    """An agency that failed during this request, and the first path that needed it."""
+
+    error: SourceError
+    path: tuple[str | int, ...]
+
+
+@dataclass(slots=True)
+class SourceFailures:
+    """Agencies that failed during one request: one entry per agency."""
+
+    failures: dict[str, FailedSource] = field(default_factory=dict)
+
+    def add(self, error: SourceError, path: Sequence[str | int]) -> None:
+        if error.agency not in self.failures:
+            self.failures[error.agency] = FailedSource(error, tuple(path))
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Per-request state: the app's sources and index, and this request's loaders."""
+
+    sources: Sources
+    index: RegistryIndex
+    agencies: Mapping[str, Agency]
+    loaders: Loaders = field(default_factory=Loaders)
+    failures: SourceFailures = field(default_factory=SourceFailures)

@@ -1,0 +1,83 @@
+"""The root ``Query`` type."""
+
+from __future__ import annotations
+
+import asyncio
+
+import strawberry
+
+from schema.connection import EnterpriseConnection, EnterpriseFilter
+from schema.context import RequestContext
+from schema.errors import require_credit_code
+from schema.gather import gather_records
+from schema.search import search_enterprises
+from schema.subjects import Enterprise, Person, enterprise_from, person_from
+
+__all__ = ["Query", "Source"]
+
+Info = strawberry.Info[RequestContext, None]
+
+
+@strawberry.type(description="An agency source the gateway reads (数据来源).")
+class Source:
+    code: str = strawberry.field(description="Agency code.")
+    name: str = strawberry.field(description="Agency name.")
+    kind: str = strawberry.field(description="Source kind: sql, csv or http.")
+    record_types: list[str] = strawberry.field(
+        description="Record types this agency provides (collection standard names)."
+    )
+    available: bool = strawberry.field(
+        description="True when the source answered a health check just now."
+    )
+
+
+@strawberry.type(description="Entry points of the enterprise regulatory graph.")
+class Query:
+    @strawberry.field(
+        description=(
+            "One enterprise by unified social credit code, or null when the registry has "
+            "none. An invalid code is an error with extensions.code INVALID_CREDIT_CODE."
+        )
+    )
+    async def enterprise(self, info: Info, credit_code: str) -> Enterprise | None:
+        code = require_credit_code(credit_code)
+        records = await gather_records(info, "enterprise", "credit_code", code)
+        return enterprise_from(info, records[0]) if records else None
+
+    @strawberry.field(
+        description=(
+            "Enterprises of the registry that meet the filter, a page at a time, ordered by "
+            "credit code. 'first' is 1-1000 (default 20); 'after' is a cursor from a "
+            "previous page."
+        )
+    )
+    async def enterprises(
+        self,
+        info: Info,
+        filter: EnterpriseFilter | None = None,  # noqa: A002 - the GraphQL argument name
+        first: int = 20,
+        after: str | None = None,
+    ) -> EnterpriseConnection:
+        return await search_enterprises(info, filter, first, after)
+
+    @strawberry.field(description="One responsible person by person id, or null if unknown.")
+    async def person(self, info: Info, person_id: str) -> Person | None:
+        records = await gather_records(info, "person", "person_id", person_id)
+        return person_from(info, records[0]) if records else None
+
+    @strawberry.field(description="Every agency source, with whether it answers now.")
+    async def sources(self, info: Info) -> list[Source]:
+        connectors = info.context.sources.all()
+
+
+        health = await asyncio.gather(*(c.health() for c in connectors), return_exceptions=True)
+        return [
+            Source(
+                code=c.code,
+                name=c.spec.name,
+                kind=c.kind,
+                record_types=list(c.spec.provides),
+                available=ok is True,
+            )
+            for c, ok in zip(connectors, health, strict=True)
+        ]

@@ -1,0 +1,119 @@
+"""Listing enterprises: filter the registry index, page it by credit code."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+import strawberry
+
+from connectors.base import Connector
+from connectors.errors import SourceError
+from connectors.records import Record as SourceRecord
+from connectors.standard import RECORD_TYPES
+from schema.connection import (
+    EnterpriseConnection,
+    EnterpriseEdge,
+    EnterpriseFilter,
+    PageInfo,
+    decode_cursor,
+    encode_cursor,
+)
+from schema.context import RequestContext
+from schema.errors import BadUserInput, SourceUnavailableError
+from schema.subjects import enterprise_from
+
+__all__ = ["MAX_PAGE", "search_enterprises"]
+
+Info = strawberry.Info[RequestContext, None]
+MAX_PAGE = 1000
+
+
+def _matches(record: SourceRecord, condition: EnterpriseFilter) -> bool:
+    values = record.values
+    if condition.name_contains:
+        name = values.get("name")
+        if not isinstance(name, str) or condition.name_contains.casefold() not in name.casefold():
+            return False
+    if condition.industry is not None and values.get("industry") != condition.industry:
+        return False
+    if condition.district_code is not None:
+        district = values.get("district_code")
+        if not isinstance(district, str) or not district.startswith(condition.district_code):
+            return False
+    return condition.status is None or values.get("status") == condition.status.value
+
+
+async def _with_records_from(
+    info: Info, connector: Connector, candidates: Sequence[SourceRecord]
+) -> list[SourceRecord]:
+    """The candidates that have at least one record from ``connector``."""
+    loaders = info.context.loaders
+    types = [t for t in connector.spec.provides if RECORD_TYPES[t].key == "credit_code"]
+    kept = []
+    futures = {
+        t: [loaders.load(connector, t, "credit_code", r.credit_code or "") for r in candidates]
+        for t in types
+        if t != "enterprise"
+    }
+    try:
+        for position, record in enumerate(candidates):
+            for per_key in futures.values():
+                if await per_key[position]:
+                    kept.append(record)
+                    break
+    except SourceError as error:
+        raise SourceUnavailableError(
+            f"Agency {connector.code} could not be read, so hasRecordsFrom cannot be "
+            f"answered: {error.reason}. Retry later or drop the filter.",
+            agency=connector.code,
+        ) from None
+    return kept
+
+
+async def search_enterprises(
+    info: Info, condition: EnterpriseFilter | None, first: int, after: str | None
+) -> EnterpriseConnection:
+    """One page of the enterprises that meet ``condition``, ordered by credit code."""
+    if not 1 <= first <= MAX_PAGE:
+        raise BadUserInput(f"'first' must be between 1 and {MAX_PAGE}, got {first}.",
+                           argument="first")
+    after_code = decode_cursor(after) if after is not None else None
+    context = info.context
+    condition = condition or EnterpriseFilter()
+    source = None
+    if condition.has_records_from is not None:
+        source = context.sources.get(condition.has_records_from)
+        if source is None:
+            known = ", ".join(c.code for c in context.sources.all())
+            raise BadUserInput(
+                f"hasRecordsFrom: unknown agency {condition.has_records_from!r}; known: {known}.",
+                argument="filter.hasRecordsFrom",
+            )
+    try:
+        snapshot = await context.index.snapshot()
+    except SourceError as error:
+        raise SourceUnavailableError(
+            f"The registry (agency {error.agency}) could not be listed: {error.reason}.",
+            agency=error.agency,
+        ) from None
+    candidates = [r for r in snapshot.enterprises if _matches(r, condition)]
+    if source is not None:
+        candidates = await _with_records_from(info, source, candidates)
+    codes = [r.credit_code or "" for r in candidates]
+    start = 0 if after_code is None else bisect.bisect_right(codes, after_code)
+    page = candidates[start : start + first]
+    edges = [
+        EnterpriseEdge(cursor=encode_cursor(r.credit_code or ""), node=enterprise_from(info, r))
+        for r in page
+    ]
+    return EnterpriseConnection(
+        total_count=len(candidates),
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=start + len(page) < len(candidates),
+            has_previous_page=start > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

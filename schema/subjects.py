@@ -1,0 +1,149 @@
+"""The subjects of the graph: ``Enterprise`` (市场主体) and ``Person`` (法定代表人/负责人).
+
+Their record lists are resolved through the per-request loaders, so a page of
+enterprises costs one call per agency and record type whatever its size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TypeVar
+
+import strawberry
+
+from connectors.records import Record as SourceRecord
+from schema.context import RequestContext
+from schema.enums import EnterpriseStatus
+from schema.gather import gather_records
+from schema.records import (
+    Anomaly,
+    Inspection,
+    JudgmentDefault,
+    Licence,
+    Penalty,
+    Record,
+    SeriousViolation,
+    build_record,
+)
+
+__all__ = ["Enterprise", "Person", "enterprise_from", "person_from"]
+
+Info = strawberry.Info[RequestContext, None]
+T = TypeVar("T")
+
+
+def _build(info: Info, cls: type[T], records: list[SourceRecord]) -> list[T]:
+    agencies = info.context.agencies
+    return [build_record(cls, r, agencies[r.agency]) for r in records]
+
+
+async def _about(info: Info, cls: type[T], record_type: str, column: str, key: str) -> list[T]:
+    return _build(info, cls, await gather_records(info, record_type, column, key))
+
+
+@strawberry.type(
+    description=(
+        "A market entity (市场主体): company, partnership or individual business, identified "
+        "by its unified social credit code. Its registry fields come from the registry "
+        "agency; its record lists gather every agency's records (主体名下归风险)."
+    )
+)
+class Enterprise(Record):
+    credit_code: str = strawberry.field(
+        description="Unified social credit code (统一社会信用代码, GB 32100-2015)."
+    )
+    name: str | None = strawberry.field(description="Registered name (名称).")
+    entity_type: str | None = strawberry.field(description="Entity type (主体类型).")
+    legal_rep_id: str | None = strawberry.field(
+        description="Person id of the legal representative (法定代表人)."
+    )
+    legal_rep_name: str | None = strawberry.field(
+        description="Name of the legal representative (法定代表人姓名)."
+    )
+    registered_capital: float | None = strawberry.field(
+        description="Registered capital in 10,000 yuan (注册资本，万元)."
+    )
+    established_on: dt.date | None = strawberry.field(description="Date of establishment.")
+    status: EnterpriseStatus | None = strawberry.field(description="Registration status.")
+    address: str | None = strawberry.field(description="Registered address (住所).")
+    district_code: str | None = strawberry.field(
+        description="Administrative division code, 6 digits (行政区划代码)."
+    )
+    industry: str | None = strawberry.field(description="Industry (行业).")
+    registering_agency: str | None = strawberry.field(description="Registering authority.")
+
+    @strawberry.field(description="The legal representative (法定代表人), when known.")
+    async def legal_representative(self, info: Info) -> Person | None:
+        if not self.legal_rep_id:
+            return None
+        return await _person(info, self.legal_rep_id)
+
+    @strawberry.field(description="Administrative licences from every agency (行政许可).")
+    async def licences(self, info: Info) -> list[Licence]:
+        return await _about(info, Licence, "licence", "credit_code", self.credit_code)
+
+    @strawberry.field(description="Administrative penalties from every agency (行政处罚).")
+    async def penalties(self, info: Info) -> list[Penalty]:
+        return await _about(info, Penalty, "penalty", "credit_code", self.credit_code)
+
+    @strawberry.field(description="Business anomaly listings (经营异常名录).")
+    async def anomalies(self, info: Info) -> list[Anomaly]:
+        return await _about(info, Anomaly, "anomaly", "credit_code", self.credit_code)
+
+    @strawberry.field(description="Serious violation listings (严重违法失信名单).")
+    async def serious_violations(self, info: Info) -> list[SeriousViolation]:
+        return await _about(
+            info, SeriousViolation, "serious_violation", "credit_code", self.credit_code
+        )
+
+    @strawberry.field(description="Judgment defaulter listings (失信被执行人).")
+    async def judgment_defaults(self, info: Info) -> list[JudgmentDefault]:
+        return await _about(
+            info, JudgmentDefault, "judgment_default", "credit_code", self.credit_code
+        )
+
+    @strawberry.field(description="Random spot-check results (双随机抽查结果).")
+    async def inspections(self, info: Info) -> list[Inspection]:
+        return await _about(info, Inspection, "inspection", "credit_code", self.credit_code)
+
+
+@strawberry.type(
+    description=(
+        "A natural person responsible for enterprises (法定代表人/负责人). Risk also gathers "
+        "under persons: their own penalties and judgment defaults."
+    )
+)
+class Person(Record):
+    person_id: str = strawberry.field(description="Opaque person id from the registry.")
+    name: str | None = strawberry.field(description="Name (姓名).")
+    id_number: str | None = strawberry.field(description="Resident ID number (身份证号码).")
+
+    @strawberry.field(description="Penalties on this person (责任人处罚).")
+    async def penalties(self, info: Info) -> list[Penalty]:
+        return await _about(info, Penalty, "penalty", "person_id", self.person_id)
+
+    @strawberry.field(description="Judgment defaulter listings of this person (失信被执行人).")
+    async def judgment_defaults(self, info: Info) -> list[JudgmentDefault]:
+        return await _about(info, JudgmentDefault, "judgment_default", "person_id", self.person_id)
+
+    @strawberry.field(description="Enterprises this person is the legal representative of.")
+    async def enterprises(self, info: Info) -> list[Enterprise]:
+        snapshot = await info.context.index.snapshot()
+        records = list(snapshot.by_person.get(self.person_id, ()))
+        return [enterprise_from(info, record) for record in records]
+
+
+def enterprise_from(info: Info, record: SourceRecord) -> Enterprise:
+    """The graph object for a registry record."""
+    agency = info.context.agencies[record.agency]
+    return build_record(Enterprise, record, agency, credit_code=record.credit_code)
+
+
+def person_from(info: Info, record: SourceRecord) -> Person:
+    """The graph object for a person record."""
+    return build_record(Person, record, info.context.agencies[record.agency])
+
+
+async def _person(info: Info, person_id: str) -> Person | None:
+    records = await gather_records(info, "person", "person_id", person_id)
+    return person_from(info, records[0]) if records else None
