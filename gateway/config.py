@@ -106,7 +106,9 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
         raise ConfigError([f"{name}: the top level must be a mapping with 'agencies:'"])
     for key in document:
         if key not in ("agencies", "principals"):
-            problems.append(f"{name}: unknown top-level key {key!r} (expected agencies, principals)")
+            problems.append(
+                f"{name}: unknown top-level key {key!r} (expected agencies, principals)"
+            )
     raw_agencies = document.get("agencies")
     if not isinstance(raw_agencies, list) or not raw_agencies:
         problems.append(f"{name}: agencies: required, a non-empty list")

@@ -50,7 +50,9 @@ class EnterpriseFilter:
     industry: str | None = strawberry.field(default=None, description="Industry, exactly.")
     district_code: str | None = strawberry.field(
         default=None,
-        description="Division code or its prefix, e.g. 110102 (西城区) or 1101 (all of 北京市辖区).",
+        description=(
+            "Division code or its prefix, e.g. 110102 (西城区) or 1101 (all of 北京市辖区)."
+        ),
     )
     status: EnterpriseStatus | None = strawberry.field(
         default=None, description="Registration status."

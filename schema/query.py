@@ -54,7 +54,7 @@ class Query:
     async def enterprises(
         self,
         info: Info,
-        filter: EnterpriseFilter | None = None,  # noqa: A002 - the GraphQL argument name
+        filter: EnterpriseFilter | None = None,
         first: int = 20,
         after: str | None = None,
     ) -> EnterpriseConnection:

@@ -127,7 +127,7 @@ class _Builder:
         }
         self.counters: Counter[str] = Counter()
         self._iso: dict[int, str] = {}
-        self._menus = {ind: self._risk_menu(ind) for ind in v.INDUSTRY_NAMES}
+        self._menus = {ind: self._risk_menu(ind) for ind in (*v.INDUSTRY_NAMES, "农业")}
 
     # -- small helpers -------------------------------------------------------------
 
@@ -325,7 +325,7 @@ class _Builder:
         repaired = ""
         if published + 120 < self.end and rng.random() < 0.25:
             repaired = self.iso(rng.randint(published + 90, self.end))
-        year = decided // 1 and date.fromordinal(decided).year
+        year = date.fromordinal(decided).year
         prefix = v.DECISION_PREFIX[agency].format(abbr=ent.district.abbr)
         number = self.serial(f"{prefix}{year}")
         self.add(agency, "penalty", {
@@ -419,7 +419,7 @@ class _Builder:
 
     def ensure_coverage(self) -> None:
         """Make every openness and risk level occur at every agency (small districts)."""
-        for agency, by_type in self.rows.items():
+        for by_type in self.rows.values():
             risky = [r for t, rows in by_type.items() if t != "person" for r in rows
                      if r["risk_level"]]
             for column, values in (("openness", _LEVELS), ("risk_level", _RISKS)):
@@ -431,21 +431,20 @@ class _Builder:
                             seen[row[column]] -= 1
                             row[column] = value
                             seen[value] += 1
-            if agency == "SAMR":
-                continue
 
     def bad_rows(self, ent: _Ent) -> None:
         """Three EPB penalties that break the standard, to show bad-row reporting."""
         code = ent.credit_code
+        year = self.iso(self.end)[:4]
         wrong = next(c for c in ALPHABET if c != code[17])
         defects = (("credit_code", code[:17] + wrong), ("openness", "MAYBE"),
-                   ("decided_on", f"{self.iso(self.end)[:4]}-13-45"))
+                   ("decided_on", f"{year}-13-45"))
         columns = spec_for("penalty").all_columns()
         for number, (column, value) in enumerate(defects, start=1):
             row = dict.fromkeys(columns, "")
             row.update({
                 "record_id": f"EPB-BAD-{number:03d}", "credit_code": code, "openness": "OPEN",
-                "risk_level": "LOW", "decision_no": f"西环罚〔{self.iso(self.end)[:4]}〕9{number}号",
+                "risk_level": "LOW", "decision_no": f"西环罚〔{year}〕9{number}号",
                 "violation_type": "超标排放大气污染物", "penalty_type": "WARNING",
                 "content": "演示数据：本行故意违反归集标准，用于展示问题行报告。",
                 "decided_on": self.iso(self.end - 30), "published_on": self.iso(self.end - 25),

@@ -1,0 +1,109 @@
+"""The ``gateway`` command: serve, check a configuration, generate demo data."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+DEFAULT_DEMO_DIR = Path(".demo-data")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import AppOptions, create_app
+    from gateway.config import ConfigError, load_config
+
+    extra_routes = []
+    if args.config is None:
+        from gateway.demo_mode import prepare_demo
+
+        demo = prepare_demo(Path(args.demo_dir), host=args.host, port=args.port)
+        config_path, extra_routes = demo.config_path, list(demo.routes)
+        print(f"demo data in {demo.data_dir} (config {config_path})", file=sys.stderr)
+    else:
+        config_path = Path(args.config)
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    app = create_app(config, AppOptions(graphiql=not args.no_graphiql, extra_routes=extra_routes))
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    print(f"GraphiQL: http://{shown}:{args.port}/graphql", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                access_log=args.access_log)
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from gateway.config import ConfigError, load_config
+
+    try:
+        config = load_config(Path(args.file))
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK - {len(config.agencies)} agencies, "
+          f"{len(config.principals)} principals, registry {config.registry.code}")
+    return 0
+
+
+def _demo_generate(args: argparse.Namespace) -> int:
+    from gateway.demo.generate import generate_district
+    from gateway.demo.writer import write_demo
+
+    district = generate_district(seed=args.seed, enterprises=args.enterprises)
+    config = write_demo(district, Path(args.out), http_base_url=args.http_base_url)
+    print(f"wrote {args.enterprises} enterprises to {args.out} (config {config})")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway", description="Enterprise regulatory graph: a GraphQL gateway."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve", help="serve the graph (the bundled demo when no --config is given)"
+    )
+    serve.add_argument("--config", help="configuration file (YAML); default: the demo")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo-dir", default=str(DEFAULT_DEMO_DIR),
+                       help="where demo data is generated (once)")
+    serve.add_argument("--no-graphiql", action="store_true", help="do not serve GraphiQL")
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--access-log", action="store_true")
+    serve.set_defaults(run=_serve)
+
+    check = commands.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("file")
+    check.set_defaults(run=_check_config)
+
+    demo = commands.add_parser("demo", help="demo data")
+    demo_commands = demo.add_subparsers(dest="demo_command", required=True)
+    generate = demo_commands.add_parser("generate", help="generate a synthetic district")
+    generate.add_argument("--out", required=True)
+    generate.add_argument("--enterprises", type=int, default=2000)
+    generate.add_argument("--seed", type=int, default=20261123)
+    generate.add_argument("--http-base-url", default="http://127.0.0.1:8000/demo-agencies")
+    generate.set_defaults(run=_demo_generate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,199 @@
+"""Shared fixtures: real servers on 127.0.0.1, real SQLite files and CSV folders."""
+
+from __future__ import annotations
+
+import csv
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+Rows = Sequence[Mapping[str, Any]]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerThread:
+    """A uvicorn server for an ASGI app, in a thread, on a free loopback port."""
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="auto", timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., ServerThread]]:
+    """Start ASGI apps on real loopback ports; all are stopped after the test."""
+    started: list[ServerThread] = []
+
+    def start(app: Any, port: int | None = None) -> ServerThread:
+        server = ServerThread(app, port).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def write_sqlite(path: Path, tables: Mapping[str, Rows]) -> Path:
+    """A real SQLite file with one table per entry (TEXT columns from the first row)."""
+    with sqlite3.connect(path) as db:
+        for table, rows in tables.items():
+            columns = list(rows[0])
+            db.execute(f'CREATE TABLE "{table}" ({", ".join(f"{c} TEXT" for c in columns)})')
+            marks = ", ".join("?" for _ in columns)
+            db.executemany(f'INSERT INTO "{table}" VALUES ({marks})',
+                           [[row.get(c) for c in columns] for row in rows])
+    return path
+
+
+def write_csv(path: Path, rows: Rows, *, bom: bool = True) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(rows[0])
+    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+# --- a user's own agencies: their SQLite file, CSV folder and HTTP service ---------
+
+def _code(body: str) -> str:
+    from connectors.credit_code import with_check_char
+
+    return with_check_char(body)
+
+
+ACME = _code("91110102MA0000001")
+BETA = _code("91110102MA0000002")
+GAMMA = _code("91110105MA0000003")
+
+
+def _common(record_id: str, code: str, openness: str = "OPEN", risk: str = "") -> dict[str, Any]:
+    return {"record_id": record_id, "credit_code": code, "openness": openness, "risk_level": risk}
+
+
+def _enterprise(code: str, name: str, person: str, district: str, status: str) -> dict[str, Any]:
+    return {
+        "record_id": f"E-{code[-4:]}", "credit_code": code, "openness": "完全开放",
+        "risk_level": None, "qymc": name, "entity_type": "有限责任公司",
+        "legal_rep_id": person, "legal_rep_name": "张三" if person == "P1" else "李四",
+        "registered_capital": "100", "established_on": "2019-03-01", "status": status,
+        "address": "北京市西城区金融大街1号", "district_code": district, "industry": "餐饮业",
+        "registering_agency": "北京市西城区市场监督管理局",
+    }
+
+
+@pytest.fixture
+def user_agencies(tmp_path: Path, serve: Callable[..., ServerThread]) -> dict[str, Any]:
+    """Three agencies of three kinds, with renames, following the collection standard."""
+    from gateway.demo.agency_service import create_agency_app
+
+    registry = write_sqlite(tmp_path / "registry.db", {
+        "qyjbxx": [
+            _enterprise(ACME, "北京甲餐饮有限公司", "P1", "110102", "ACTIVE"),
+            _enterprise(BETA, "北京乙科技有限公司", "P1", "110102", "ACTIVE"),
+            _enterprise(GAMMA, "北京丙贸易有限公司", "P2", "110105", "REVOKED"),
+        ],
+        "person": [
+            {"record_id": "PR-1", "person_id": "P1", "name": "张三", "id_number": "x",
+             "openness": "OPEN", "risk_level": None},
+            {"record_id": "PR-2", "person_id": "P2", "name": "李四", "id_number": "y",
+             "openness": "OPEN", "risk_level": None},
+        ],
+        "xzcf": [
+            {**_common("SAMR-1", ACME, "OPEN", "MEDIUM"), "person_id": None,
+             "wsh": "西市监罚〔2026〕1号", "violation_type": "食品安全",
+             "penalty_type": "FINE", "content": "罚款", "amount": "5000",
+             "decided_on": "2026-03-01", "published_on": "2026-03-05", "repaired_on": None},
+            {**_common("SAMR-2", ACME, "OPEN", "LOW"), "person_id": "P1",
+             "wsh": "西市监罚〔2026〕2号", "violation_type": "虚假宣传",
+             "penalty_type": "WARNING", "content": "警告", "amount": None,
+             "decided_on": "2026-04-01", "published_on": None, "repaired_on": None},
+        ],
+    })
+    epb = tmp_path / "epb"
+    write_csv(epb / "penalty.csv", [
+        {**_common("EPB-1", ACME, "有条件开放", "高"), "decision_no": "西环罚〔2025〕9号",
+         "violation_type": "超标排放", "penalty_type": "FINE", "content": "罚款",
+         "amount": "200000", "decided_on": "2025-11-02", "published_on": "2025-11-10",
+         "repaired_on": "", "extra_column": "ignored"},
+        {**_common("EPB-2", BETA, "OPEN", "LOW"), "decision_no": "西环罚〔2026〕3号",
+         "violation_type": "未批先建", "penalty_type": "FINE", "content": "罚款",
+         "amount": "1,000", "decided_on": "2026-02-30", "published_on": "",
+         "repaired_on": "", "extra_column": ""},
+    ])
+    write_csv(epb / "xkz.csv", [
+        {**_common("EPB-L1", ACME), "licence_no": "91110102PW001", "licence_name": "排污许可证",
+         "content": "废水", "valid_from": "2024-01-01", "valid_to": "2029-01-01",
+         "status": "VALID"},
+    ])
+    court = create_agency_app({
+        "judgment_default": [
+            {**_common("COURT-1", ACME, "OPEN", "HIGH"), "person_id": None,
+             "court": "北京市西城区人民法院", "case_no": "(2025)京0102执1号",
+             "obligation": "支付货款", "performance": "全部未履行",
+             "listed_on": "2025-06-01", "removed_on": None},
+            {**_common("COURT-2", GAMMA, "OPEN", "HIGH"), "person_id": "P1",
+             "court": "北京市西城区人民法院", "case_no": "(2025)京0102执2号",
+             "obligation": "支付工资", "performance": "部分履行",
+             "listed_on": "2025-07-01", "removed_on": None},
+        ]
+    })
+    court_server = serve(court)
+    config = tmp_path / "agencies.yaml"
+    config.write_text(f"""
+agencies:
+  - code: REG
+    name: 登记机关
+    kind: sql
+    url: sqlite+aiosqlite:///{registry.name}
+    provides: [enterprise, person, penalty]
+    tables: {{enterprise: qyjbxx, penalty: xzcf}}
+    columns: {{enterprise: {{name: qymc}}, penalty: {{decision_no: wsh}}}}
+    timeout_s: 2
+  - code: EPB
+    name: 生态环境局
+    kind: csv
+    path: epb
+    provides: [penalty, licence]
+    tables: {{licence: xkz}}
+  - code: COURT
+    name: 人民法院
+    kind: http
+    base_url: {court_server.url}
+    provides: [judgment_default]
+    timeout_s: 1
+principals: []
+""", encoding="utf-8")
+    return {"config": config, "court": court, "court_server": court_server, "dir": tmp_path}

@@ -1,0 +1,132 @@
+"""The sql connector against a real SQLite file and the real PostgreSQL on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from conftest import ACME, BETA, GAMMA, write_sqlite
+from connectors.errors import SourceUnavailable, SourceUnsupported
+from connectors.records import RowProblem
+from connectors.spec import AgencySpec
+from connectors.sql import SqlConnector
+
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def rows() -> list[dict[str, Any]]:
+    def row(rid: str, code: str, wsh: str, person: str | None = None) -> dict[str, Any]:
+        return {"record_id": rid, "credit_code": code, "openness": "OPEN", "risk_level": "LOW",
+                "person_id": person, "wsh": wsh, "penalty_type": "FINE", "amount": "10",
+                "decided_on": "2026-01-01"}
+
+    return [row("1", ACME, "A-1"), row("2", BETA, "B-1", "P7"), row("3", ACME, "A-2"),
+            row("4", "91110102MA00000010", "BAD")]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+    """(url, table) with the same rows in a real database of each kind."""
+    table = f"xzcf_{uuid.uuid4().hex[:8]}"
+    if request.param == "sqlite":
+        path = write_sqlite(tmp_path / "agency.db", {table: rows()})
+        yield f"sqlite+aiosqlite:///{path}", table
+        return
+    engine = create_async_engine(POSTGRES_URL)
+    columns = list(rows()[0])
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(
+            f'CREATE TABLE "{table}" ({", ".join(f"{c} TEXT" for c in columns)})'
+        ))
+        await conn.execute(
+            sa.text(f'INSERT INTO "{table}" VALUES ({", ".join(":" + c for c in columns)})'),
+            rows(),
+        )
+    try:
+        yield POSTGRES_URL, table
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f'DROP TABLE "{table}"'))
+        await engine.dispose()
+
+
+def connector(url: str, table: str, problems: list[RowProblem], **extra: Any) -> SqlConnector:
+    spec = AgencySpec(code="SAMR", name="市场监督管理局", kind="sql", location=url,
+                      provides=("penalty",), tables={"penalty": table},
+                      columns={"penalty": {"decision_no": "wsh"}}, **extra)
+    return SqlConnector(spec, report=problems.append)
+
+
+async def test_batch_fetch_in_order_with_renames(sql_url: tuple[str, str]) -> None:
+    problems: list[RowProblem] = []
+    source = connector(*sql_url, problems)
+    try:
+        result = await source.fetch("penalty", "credit_code", [BETA, GAMMA, ACME])
+    finally:
+        await source.aclose()
+    assert not isinstance(result[0], Exception) and not isinstance(result[2], Exception)
+    assert [r.values["decision_no"] for r in result[0]] == ["B-1"]
+    assert result[1] == []
+    assert sorted(str(r.values["decision_no"]) for r in result[2]) == ["A-1", "A-2"]
+    assert source.calls["penalty"] == 1
+
+
+async def test_fetch_by_person(sql_url: tuple[str, str]) -> None:
+    source = connector(*sql_url, [])
+    try:
+        (records,) = await source.fetch("penalty", "person_id", ["P7"])
+    finally:
+        await source.aclose()
+    assert not isinstance(records, Exception)
+    assert [r.record_id for r in records] == ["2"]
+
+
+async def test_scan_reports_bad_rows(sql_url: tuple[str, str]) -> None:
+    problems: list[RowProblem] = []
+    source = connector(*sql_url, problems)
+    try:
+        records = await source.scan("penalty")
+    finally:
+        await source.aclose()
+    assert sorted(r.record_id for r in records) == ["1", "2", "3"]
+    assert [(p.agency, p.record_type, p.record_id) for p in problems] == [("SAMR", "penalty", "4")]
+    assert "invalid credit_code" in problems[0].reason
+
+
+async def test_missing_table_is_a_source_failure_without_internals(
+    sql_url: tuple[str, str],
+) -> None:
+    source = connector(sql_url[0], "no_such_table", [])
+    try:
+        with pytest.raises(SourceUnavailable) as caught:
+            await source.fetch("penalty", "credit_code", [ACME])
+    finally:
+        await source.aclose()
+    assert caught.value.agency == "SAMR"
+    assert "no_such_table" not in caught.value.reason  # the reason is safe to show
+    assert "failed" in caught.value.reason
+
+
+async def test_types_not_provided_are_refused(tmp_path: Path) -> None:
+    source = connector(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", "t", [])
+    with pytest.raises(SourceUnsupported):
+        await source.fetch("licence", "credit_code", [ACME])
+    await source.aclose()
+
+
+async def test_unreachable_database_is_unavailable_and_unhealthy() -> None:
+    source = connector("postgresql+asyncpg://postgres@127.0.0.1:1/none", "t", [],
+                       timeout_s=2.0)
+    assert await source.health() is False
+    with pytest.raises(SourceUnavailable):
+        await source.fetch("penalty", "credit_code", [ACME])
+    await source.aclose()
