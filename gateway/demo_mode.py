@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount
 
 from gateway.demo.agency_service import create_agency_app, load_rows
 from gateway.demo.generate import generate_district
-from gateway.demo.writer import read_stamp, write_config, write_demo
+from gateway.demo.writer import stamp_matches, write_config, write_demo
 
 __all__ = ["DEMO_ENTERPRISES", "DEMO_SEED", "DemoSetup", "prepare_demo"]
 
@@ -37,8 +37,7 @@ def prepare_demo(data_dir: Path, *, host: str, port: int) -> DemoSetup:
     HTTP agencies."""
     loopback = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host
     base_url = f"http://{loopback}:{port}/demo-agencies"
-    stamp = read_stamp(data_dir)
-    if not stamp or stamp.get("seed") != DEMO_SEED or stamp.get("enterprises") != DEMO_ENTERPRISES:
+    if not stamp_matches(data_dir, seed=DEMO_SEED, enterprises=DEMO_ENTERPRISES):
         district = generate_district(seed=DEMO_SEED, enterprises=DEMO_ENTERPRISES)
         write_demo(district, data_dir, http_base_url=base_url)
     config_path = write_config(data_dir, http_base_url=base_url)

@@ -11,7 +11,44 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["DISTRICTS", "DistrictDef", "Violation", "enterprise_name", "licence_for"]
+__all__ = [
+    "ANOMALY_REASONS",
+    "BRAND_SYLLABLES",
+    "CAPITAL",
+    "DECISION_PREFIX",
+    "DISTRICTS",
+    "DISTRICT_WEIGHTS",
+    "ENTITY_CODE_CLASS",
+    "ENTITY_TYPES",
+    "ENTITY_WEIGHTS",
+    "FAILED_RESULTS",
+    "FOOD_INDUSTRIES",
+    "GIVEN",
+    "ID_AREAS",
+    "INDUSTRY_NAMES",
+    "INDUSTRY_WEIGHTS",
+    "PASSED_RESULTS",
+    "PENALTY_TYPES",
+    "POLLUTING_INDUSTRIES",
+    "SERIOUS_REASONS",
+    "SHOP_CAPITAL",
+    "SHOP_INDUSTRIES",
+    "STATUSES",
+    "STATUS_WEIGHTS",
+    "SURNAMES",
+    "VIOLATIONS",
+    "DistrictDef",
+    "Listing",
+    "Result",
+    "Violation",
+    "enterprise_name",
+    "inspection_chances",
+    "licence_chances",
+    "licence_for",
+    "obligation",
+    "penalty_amount",
+    "penalty_risk",
+]
 
 
 @dataclass(frozen=True, slots=True)
