@@ -61,6 +61,7 @@ class Connector(abc.ABC):
     def __init__(self, spec: AgencySpec, *, report: Callable[[RowProblem], None]) -> None:
         self.spec = spec
         self._report = report
+        # Calls made, by record type ("penalty") or type and key ("penalty/person_id").
         self.calls: Counter[str] = Counter()
 
     @property
@@ -95,7 +96,8 @@ class Connector(abc.ABC):
         when the whole source failed; a failure of one key is that key's result.
         """
         spec = self._type_spec(record_type)
-        self.calls[record_type] += 1
+        by_person = key_column != "credit_code"
+        self.calls[f"{record_type}/{key_column}" if by_person else record_type] += 1
         unique = list(dict.fromkeys(keys))
         source_key = self.spec.source_column(record_type, key_column)
         table = self.spec.table_for(record_type)

@@ -54,6 +54,44 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_data(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from connectors.errors import SourceError, SourceUnsupported
+    from gateway.config import ConfigError, load_config
+    from gateway.runtime import open_runtime
+
+    try:
+        config = load_config(Path(args.config))
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+    async def scan() -> int:
+        runtime = open_runtime(config)
+        failed = 0
+        try:
+            for connector in runtime.sources.all():
+                for record_type in connector.spec.provides:
+                    try:
+                        records = await connector.scan(record_type)
+                    except SourceUnsupported as error:
+                        print(f"{connector.code} {record_type}: skipped ({error.reason})")
+                        continue
+                    except SourceError as error:
+                        print(f"{connector.code} {record_type}: not checked ({error.reason})")
+                        failed += 1
+                        continue
+                    print(f"{connector.code} {record_type}: {len(records)} records")
+        finally:
+            await runtime.aclose()
+        for problem in runtime.problems.problems():
+            print(f"problem: {problem}")
+        return 1 if failed or len(runtime.problems) else 0
+
+    return asyncio.run(scan())
+
+
 def _demo_generate(args: argparse.Namespace) -> int:
     from gateway.demo.generate import generate_district
     from gateway.demo.writer import write_demo
@@ -87,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     check.set_defaults(run=_check_config)
 
+    data = commands.add_parser(
+        "check-data", help="read every listable source and report rows that break the standard"
+    )
+    data.add_argument("--config", required=True)
+    data.set_defaults(run=_check_data)
+
     demo = commands.add_parser("demo", help="demo data")
     demo_commands = demo.add_subparsers(dest="demo_command", required=True)
     generate = demo_commands.add_parser("generate", help="generate a synthetic district")
@@ -101,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per source call is noise
     code: int = args.run(args)
     return code
 

@@ -197,3 +197,46 @@ agencies:
 principals: []
 """, encoding="utf-8")
     return {"config": config, "court": court, "court_server": court_server, "dir": tmp_path}
+
+
+# --- the demo district, generated once per test session -----------------------------
+
+class Demo:
+    """The demo district's files, its HTTP agencies on a real port, and its config."""
+
+    def __init__(self, data_dir: Path, sources_app: Any, sources_url: str,
+                 showcase: str, showcase_person: str) -> None:
+        from gateway.config import load_config
+        from gateway.demo.writer import write_config
+
+        self.data_dir = data_dir
+        self.sources_app = sources_app
+        self.config = load_config(write_config(data_dir, http_base_url=sources_url))
+        self.showcase = showcase
+        self.showcase_person = showcase_person
+
+    def agency(self, name: str) -> Any:
+        """The HTTP agency app (``court`` or ``fire``) for its control and stats."""
+        return self.sources_app.state.agencies[name]
+
+
+@pytest.fixture(scope="session")
+def demo_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    from gateway.demo.generate import generate_district
+    from gateway.demo.writer import write_demo
+
+    district = generate_district()
+    folder = tmp_path_factory.mktemp("demo")
+    write_demo(district, folder, http_base_url="http://127.0.0.1:1/unused")
+    return folder, district.showcase_credit_code, district.showcase_person_id
+
+
+@pytest.fixture
+def demo(demo_files: tuple[Path, str, str], serve: Callable[..., ServerThread]) -> Demo:
+    from gateway.demo.agency_service import create_sources_app, load_rows
+
+    folder, showcase, person = demo_files
+    rows = {name: load_rows(folder / f"{name}.json") for name in ("court", "fire")}
+    app = create_sources_app(rows)
+    server = serve(app)
+    return Demo(folder, app, server.url, showcase, person)

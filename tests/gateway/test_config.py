@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +120,13 @@ def test_check_config_command(tmp_path: Path) -> None:
     bad = run_cli("check-config", str(write(tmp_path, GOOD.replace("kind: http", "kind: ftp"))))
     assert bad.returncode == 1
     assert "gateway.yaml: agencies[1] (COURT): kind: must be one of" in bad.stderr
+
+
+def test_check_data_reports_bad_rows_by_agency_type_and_record(
+    user_agencies: dict[str, Any],
+) -> None:
+    result = run_cli("check-data", "--config", str(user_agencies["config"]))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "REG enterprise: 3 records" in result.stdout
+    assert "COURT judgment_default: skipped (http sources cannot be listed)" in result.stdout
+    assert "problem: EPB penalty EPB-2: bad date in decided_on: '2026-02-30'" in result.stdout

@@ -1,0 +1,70 @@
+"""A page of enterprises costs at most one call per agency and record type,
+whatever the page size (DataLoaders per request)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from conftest import Demo
+from gateway.runtime import open_runtime
+from schema.build import build_schema
+
+PAGE = """query($first: Int!) { enterprises(first: $first) {
+  totalCount edges { node {
+    creditCode name
+    legalRepresentative { name penalties { recordId } judgmentDefaults { recordId }
+                          enterprises { creditCode } }
+    licences { recordId } penalties { recordId agency { code } } anomalies { recordId }
+    seriousViolations { recordId } judgmentDefaults { recordId } inspections { recordId }
+  } } } }"""
+
+
+async def calls_for(demo: Demo, first: int) -> tuple[Counter[tuple[str, str]], Counter[str], int]:
+    for name in ("court", "fire"):
+        stats = demo.agency(name).state.stats
+        stats.queries.clear()
+        stats.keys.clear()
+    runtime = open_runtime(demo.config)
+    try:
+        await runtime.index.snapshot()  # the registry scan is the index's, not the query's
+        for connector in runtime.sources.all():
+            connector.calls.clear()
+        result = await build_schema().execute(PAGE, {"first": first},
+                                              context_value=runtime.new_context())
+    finally:
+        await runtime.aclose()
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    edges = result.data["enterprises"]["edges"]
+    assert len(edges) == first
+    calls: Counter[tuple[str, str]] = Counter()
+    for connector in runtime.sources.all():
+        for record_type, count in connector.calls.items():
+            calls[(connector.code, record_type)] += count
+    http: Counter[str] = Counter()
+    for name in ("court", "fire"):
+        http.update({f"{name}:{t}": n for t, n in demo.agency(name).state.stats.queries.items()})
+    return calls, http, sum(len(e["node"]["penalties"]) for e in edges)
+
+
+@pytest.mark.parametrize("first", [10, 1000])
+async def test_one_call_per_agency_and_type_whatever_the_page_size(demo: Demo, first: int) -> None:
+    calls, http, penalties = await calls_for(demo, first)
+    assert penalties > 0
+    assert calls, "the query made no source calls"
+    assert max(calls.values()) == 1, calls
+    # every agency that provides a listed type was asked exactly once for it, and
+    # persons' records once more, by person id
+    expected = {
+        (spec.code, record_type)
+        for spec in demo.config.agencies
+        for record_type in spec.provides
+        if record_type not in ("enterprise", "person")
+    }
+    expected |= {(spec.code, f"{t}/person_id") for spec in demo.config.agencies
+                 for t in ("penalty", "judgment_default", "person") if t in spec.provides}
+    assert set(calls) == expected
+    # the HTTP agencies saw the same: one request per type they provide
+    assert http == Counter({"court:judgment_default": 2, "fire:penalty": 2, "fire:inspection": 1})
