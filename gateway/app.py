@@ -1,4 +1,9 @@
-"""The ASGI application: ``POST /graphql`` (GraphiQL on GET), ``/readyz``, ``/healthz``."""
+"""The ASGI application: ``POST /graphql`` (GraphiQL on GET), ``/readyz``, ``/healthz``.
+
+Every GraphQL request is authenticated first (``gateway.callers``); the public
+role is served by a schema without the fields classed above OPEN, every other
+role by the full schema. Both resolve through the caller's ``AccessView``.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,22 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from connectors.errors import SourceError
+from gateway.callers import Authenticator, AuthError, Caller
 from gateway.config import GatewayConfig
+from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.runtime import Runtime, open_runtime
 from schema.build import build_schema
 from schema.context import RequestContext
@@ -24,30 +35,68 @@ __all__ = ["AppOptions", "create_app"]
 
 logger = logging.getLogger("gateway")
 
+_CALLER = "gateway.caller"
+
 
 @dataclass(frozen=True, slots=True)
 class AppOptions:
     """How the app is built. ``runtime_factory`` lets tests inject clients."""
 
     graphiql: bool = True
+    policy_dir: Path = DEFAULT_POLICY_DIR
     extra_routes: Sequence[BaseRoute] = ()
-    runtime_factory: Callable[[GatewayConfig], Runtime] = field(default=open_runtime)
+    runtime_factory: Callable[..., Runtime] = field(default=open_runtime)
 
 
 class _GraphQL(GraphQL[RequestContext, None]):
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         runtime: Runtime = request.app.state.runtime
-        return runtime.new_context()
+        caller: Caller = request.scope[_CALLER]
+        return runtime.new_context(caller.clearance)
+
+
+class _AuthGate:
+    """Authenticates a request, then hands it to the schema for the caller's role."""
+
+    def __init__(self, full: _GraphQL, public: _GraphQL) -> None:
+        self._full = full
+        self._public = public
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        runtime: Runtime = scope["app"].state.runtime
+        authenticator: Authenticator = runtime.authenticator
+        try:
+            caller = authenticator.caller(Headers(scope=scope))
+        except AuthError as error:
+            response = JSONResponse(
+                {"errors": [{"message": error.message, "extensions": {"code": error.code}}]},
+                status_code=error.status,
+                headers={"WWW-Authenticate": "Bearer"} if error.status == 401 else None,
+            )
+            await response(scope, receive, send)
+            return
+        scope[_CALLER] = caller
+        app = self._public if caller.role == "public" else self._full
+        await app(scope, receive, send)
 
 
 def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Starlette:
-    """The gateway for ``config``. Connectors open in the lifespan and close with it."""
+    """The gateway for ``config``. Connectors open in the lifespan and close with it.
+
+    The access policy is read here, so an invalid policy file stops the start
+    (``PolicyError``) before anything listens.
+    """
     options = options or AppOptions()
-    graphql = _GraphQL(build_schema(), graphql_ide="graphiql" if options.graphiql else None)
+    policies = PolicyStore(options.policy_dir)
+    above_open = policies.current().classes.above_open()
+    ide: Literal["graphiql"] | None = "graphiql" if options.graphiql else None
+    gate = _AuthGate(_GraphQL(build_schema(), graphql_ide=ide),
+                     _GraphQL(build_schema(without=above_open), graphql_ide=ide))
+    make_runtime = partial(options.runtime_factory, policies=policies)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        runtime = options.runtime_factory(config)
+        runtime = make_runtime(config)
         app.state.runtime = runtime
         app.state.ready = False
         try:
@@ -69,7 +118,7 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
         return JSONResponse({"status": "ok"})
 
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", gate, methods=["GET", "POST"]),
         Route("/readyz", readyz),
         Route("/healthz", healthz),
         *options.extra_routes,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 __all__ = ["main"]
 
 DEFAULT_DEMO_DIR = Path(".demo-data")
+POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -18,6 +20,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from gateway.app import AppOptions, create_app
     from gateway.config import ConfigError, load_config
+    from gateway.policy_files import PolicyError
 
     extra_routes = []
     if args.config is None:
@@ -33,7 +36,13 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    app = create_app(config, AppOptions(graphiql=not args.no_graphiql, extra_routes=extra_routes))
+    try:
+        app = create_app(config, AppOptions(graphiql=not args.no_graphiql,
+                                            extra_routes=extra_routes,
+                                            policy_dir=Path(args.policies)))
+    except PolicyError as error:
+        print(f"the access policy cannot be used: {error}", file=sys.stderr)
+        return 2
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"GraphiQL: http://{shown}:{args.port}/graphql", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
@@ -68,7 +77,7 @@ def _check_data(args: argparse.Namespace) -> int:
         return 2
 
     async def scan() -> int:
-        runtime = open_runtime(config)
+        runtime = open_runtime(config, policies=None)  # reads sources, serves nothing
         failed = 0
         try:
             for connector in runtime.sources.all():
@@ -117,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo-dir", default=str(DEFAULT_DEMO_DIR),
                        help="where demo data is generated (once)")
     serve.add_argument("--no-graphiql", action="store_true", help="do not serve GraphiQL")
+    serve.add_argument("--policies", default=os.environ.get("GATEWAY_POLICIES", str(POLICY_DIR)),
+                       help="folder of model.conf, policy.csv and fields.yaml "
+                            "(default: $GATEWAY_POLICIES or the project's policies/)")
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action="store_true")
     serve.set_defaults(run=_serve)

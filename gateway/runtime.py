@@ -12,7 +12,10 @@ import httpx
 
 from connectors.problems import ProblemLog
 from connectors.registry import build_connector
+from gateway.callers import Authenticator
 from gateway.config import GatewayConfig
+from gateway.policy_files import PolicyStore
+from schema.access import AccessView, Clearance
 from schema.context import RequestContext
 from schema.records import Agency
 from schema.registry_index import RegistryIndex
@@ -42,10 +45,19 @@ class Runtime:
     problems: ProblemLog
     http_client: httpx.AsyncClient
     owns_client: bool
+    policies: PolicyStore | None
+    authenticator: Authenticator
 
-    def new_context(self) -> RequestContext:
-        """A fresh per-request context (new DataLoaders)."""
-        return RequestContext(sources=self.sources, index=self.index, agencies=self.agencies)
+    def new_context(self, clearance: Clearance) -> RequestContext:
+        """A fresh per-request context: new DataLoaders, the caller's view of the
+        policy in force now (one policy for the whole request)."""
+        if self.policies is None:
+            access = AccessView.unrestricted()
+        else:
+            access = self.policies.current().view(clearance)
+        return RequestContext(
+            sources=self.sources, index=self.index, agencies=self.agencies, access=access
+        )
 
     async def aclose(self) -> None:
         await self.sources.aclose()
@@ -54,9 +66,16 @@ class Runtime:
 
 
 def open_runtime(
-    config: GatewayConfig, *, http_client: httpx.AsyncClient | None = None
+    config: GatewayConfig,
+    *,
+    policies: PolicyStore | None,
+    http_client: httpx.AsyncClient | None = None,
 ) -> Runtime:
-    """Build connectors for every agency of ``config`` (no I/O happens yet)."""
+    """Build connectors for every agency of ``config`` (no source I/O happens yet).
+
+    ``policies=None`` turns authorization off: only benchmarks measuring its cost do
+    that, which is why the argument has no default.
+    """
     problems = ProblemLog()
     client = http_client if http_client is not None else default_http_client()
     connectors = [
@@ -72,4 +91,6 @@ def open_runtime(
         problems=problems,
         http_client=client,
         owns_client=http_client is None,
+        policies=policies,
+        authenticator=Authenticator(config.principals),
     )

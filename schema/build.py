@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.field import StrawberryField
+from strawberry.utils.str_converters import to_camel_case
 
 from schema.context import RequestContext
 from schema.errors import GraphError, SourceUnavailableError
 from schema.query import Query
 
-__all__ = ["GatewaySchema", "SourceFailureErrors", "build_schema"]
+__all__ = ["GatewaySchema", "RedactionReport", "SourceFailureErrors", "build_schema"]
 
 logger = logging.getLogger("schema")
 
@@ -48,6 +52,22 @@ class SourceFailureErrors(SchemaExtension):
         result.errors = errors
 
 
+class RedactionReport(SchemaExtension):
+    """``extensions.redacted``: each hidden field path once, with how many values were
+    hidden (``[{"path": "enterprise.penalties.personId", "count": 2}]``)."""
+
+    def get_results(self) -> dict[str, Any]:
+        context = self.execution_context.context
+        if not isinstance(context, RequestContext) or not context.access.redactions:
+            return {}
+        return {
+            "redacted": [
+                {"path": path, "count": count}
+                for path, count in sorted(context.access.redactions.items())
+            ]
+        }
+
+
 def _should_mask(error: GraphQLError) -> bool:
     """Mask anything not raised on purpose for the caller (no traces, SQL or paths)."""
     original = error.original_error
@@ -55,7 +75,25 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 class GatewaySchema(strawberry.Schema):
-    """Logs unexpected errors once with their traceback; expected ones are not logged."""
+    """Logs unexpected errors once with their traceback; expected ones are not logged.
+
+    With ``without``, the schema leaves out those fields (GraphQL type -> field names):
+    the public role's schema has no field classed above OPEN, in introspection or in
+    queries.
+    """
+
+    def __init__(
+        self, *args: Any, without: Mapping[str, frozenset[str]] | None = None, **kwargs: Any
+    ) -> None:
+        self._without = without or {}
+        super().__init__(*args, **kwargs)
+
+    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
+        dropped = self._without.get(type_definition.name, frozenset())
+        fields = type_definition.fields
+        if not dropped:
+            return fields
+        return [f for f in fields if to_camel_case(f.python_name) not in dropped]
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -65,14 +103,18 @@ class GatewaySchema(strawberry.Schema):
                 logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
 
 
-def build_schema() -> strawberry.Schema:
-    """The gateway's schema. Stateless: everything per request lives in the context."""
+def build_schema(without: Mapping[str, frozenset[str]] | None = None) -> strawberry.Schema:
+    """The gateway's schema. Stateless: everything per request lives in the context.
+
+    ``without`` leaves fields out (see ``GatewaySchema``)."""
     return GatewaySchema(
         query=Query,
+        without=without,
         extensions=[
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             SourceFailureErrors,
+            RedactionReport,
             lambda: MaskErrors(should_mask_error=_should_mask, error_message=MASKED_MESSAGE),
         ],
     )

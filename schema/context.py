@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from connectors.errors import SourceError
+from schema.access import AccessView
 from schema.loaders import Loaders
 from schema.records import Agency
 from schema.registry_index import RegistryIndex
@@ -40,5 +41,6 @@ class RequestContext:
     sources: Sources
     index: RegistryIndex
     agencies: Mapping[str, Agency]
+    access: AccessView = field(default_factory=AccessView.unrestricted)
     loaders: Loaders = field(default_factory=Loaders)
     failures: SourceFailures = field(default_factory=SourceFailures)

@@ -61,8 +61,13 @@ async def gather_many(
     key_column: str,
     keys: Sequence[str],
 ) -> list[list[SourceRecord]]:
-    """Like ``gather_records`` for many keys at once (one call per provider)."""
+    """Like ``gather_records`` for many keys at once (one call per provider).
+
+    Records the caller may not see are dropped here, before anything counts, sorts or
+    links them; a record found by person id also needs its ``person_id`` visible.
+    """
     context = info.context
+    access = context.access
     providers = context.sources.providers(record_type)
     loads = context.loaders.load
     futures = [[loads(c, record_type, key_column, key) for key in keys] for c in providers]
@@ -73,4 +78,9 @@ async def gather_many(
                 bucket.extend(await future)
             except SourceError as error:
                 context.failures.add(error, info.path.as_list())
+    if access.policy is not None:
+        if key_column == "person_id" and record_type != "person":
+            merged = [[r for r in b if access.field_visible(r, "person_id")] for b in merged]
+        else:
+            merged = [[r for r in b if access.sees(r)] for b in merged]
     return [sort_records(bucket, record_type) for bucket in merged]

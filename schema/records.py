@@ -132,10 +132,20 @@ R = TypeVar("R")
 
 
 def build_record(
-    cls: Callable[..., R], record: SourceRecord, agency: Agency, **extra: Any
+    cls: Callable[..., R],
+    record: SourceRecord,
+    agency: Agency,
+    redact: frozenset[str] = frozenset(),
+    **extra: Any,
 ) -> R:
-    """The graph object for ``record``: common fields, then the type's columns."""
+    """The graph object for ``record``: common fields, then the type's columns.
+
+    Fields in ``redact`` (python names) are null: the caller may not see them.
+    """
     values: dict[str, Any] = dict(record.values)
+    for name in redact:
+        if name in values:
+            values[name] = None
     for column, enum_cls in _ENUM_COLUMNS.get(record.record_type, {}).items():
         if values.get(column) is not None:
             values[column] = enum_cls(values[column])
@@ -143,7 +153,7 @@ def build_record(
         record_id=record.record_id,
         agency=agency,
         openness=record.openness,
-        risk_level=record.risk_level,
+        risk_level=None if "risk_level" in redact else record.risk_level,
         **values,
         **extra,
     )

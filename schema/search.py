@@ -11,6 +11,7 @@ from connectors.base import Connector
 from connectors.errors import SourceError
 from connectors.records import Record as SourceRecord
 from connectors.standard import RECORD_TYPES
+from schema.access import AccessView
 from schema.connection import (
     EnterpriseConnection,
     EnterpriseEdge,
@@ -21,7 +22,7 @@ from schema.connection import (
 )
 from schema.context import RequestContext
 from schema.errors import BadUserInput, SourceUnavailableError
-from schema.subjects import enterprise_from
+from schema.subjects import enterprises_from
 
 __all__ = ["MAX_PAGE", "search_enterprises"]
 
@@ -29,26 +30,32 @@ Info = strawberry.Info[RequestContext, None]
 MAX_PAGE = 1000
 
 
-def _matches(record: SourceRecord, condition: EnterpriseFilter) -> bool:
-    values = record.values
+def _matches(record: SourceRecord, condition: EnterpriseFilter, access: AccessView) -> bool:
+    """Does a visible enterprise meet the filter? A field the caller may not see never
+    matches, so a filter cannot probe a hidden value."""
+    values, hidden = record.values, access.hidden(record)
+
+    def seen(name: str) -> object:
+        return None if name in hidden else values.get(name)
+
     if condition.name_contains:
-        name = values.get("name")
+        name = seen("name")
         if not isinstance(name, str) or condition.name_contains.casefold() not in name.casefold():
             return False
-    if condition.industry is not None and values.get("industry") != condition.industry:
+    if condition.industry is not None and seen("industry") != condition.industry:
         return False
     if condition.district_code is not None:
-        district = values.get("district_code")
+        district = seen("district_code")
         if not isinstance(district, str) or not district.startswith(condition.district_code):
             return False
-    return condition.status is None or values.get("status") == condition.status.value
+    return condition.status is None or seen("status") == condition.status.value
 
 
 async def _with_records_from(
     info: Info, connector: Connector, candidates: Sequence[SourceRecord]
 ) -> list[SourceRecord]:
     """The candidates that have at least one record from ``connector``."""
-    loaders = info.context.loaders
+    loaders, access = info.context.loaders, info.context.access
     types = [t for t in connector.spec.provides if RECORD_TYPES[t].key == "credit_code"]
     kept = []
     futures = {
@@ -59,7 +66,7 @@ async def _with_records_from(
     try:
         for position, record in enumerate(candidates):
             for per_key in futures.values():
-                if await per_key[position]:
+                if any(access.sees(r) for r in await per_key[position]):
                     kept.append(record)
                     break
     except SourceError as error:
@@ -97,15 +104,18 @@ async def search_enterprises(
             f"The registry (agency {error.agency}) could not be listed: {error.reason}.",
             agency=error.agency,
         ) from None
-    candidates = [r for r in snapshot.enterprises if _matches(r, condition)]
+    access = context.access
+    candidates = [
+        r for r in snapshot.enterprises if access.sees(r) and _matches(r, condition, access)
+    ]
     if source is not None:
         candidates = await _with_records_from(info, source, candidates)
     codes = [r.credit_code or "" for r in candidates]
     start = 0 if after_code is None else bisect.bisect_right(codes, after_code)
     page = candidates[start : start + first]
+    nodes = enterprises_from(info, page, under=("edges", "node"))
     edges = [
-        EnterpriseEdge(cursor=encode_cursor(r.credit_code or ""), node=enterprise_from(info, r))
-        for r in page
+        EnterpriseEdge(cursor=encode_cursor(node.credit_code), node=node) for node in nodes
     ]
     return EnterpriseConnection(
         total_count=len(candidates),

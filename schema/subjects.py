@@ -25,16 +25,33 @@ from schema.records import (
     SeriousViolation,
     build_record,
 )
+from schema.redaction import note_redactions
 
-__all__ = ["Enterprise", "Person", "enterprise_from", "person_from"]
+__all__ = [
+    "Enterprise",
+    "Person",
+    "enterprise_from",
+    "enterprises_from",
+    "person_from",
+]
 
 Info = strawberry.Info[RequestContext, None]
 T = TypeVar("T")
 
 
 def _build(info: Info, cls: type[T], records: list[SourceRecord]) -> list[T]:
-    agencies = info.context.agencies
-    return [build_record(cls, r, agencies[r.agency]) for r in records]
+    """Graph objects for visible records, hidden fields null and reported."""
+    context = info.context
+    agencies, access = context.agencies, context.access
+    if access.policy is None:
+        return [build_record(cls, r, agencies[r.agency]) for r in records]
+    built = []
+    for record in records:
+        hidden = access.hidden(record)
+        if hidden:
+            note_redactions(info, hidden)
+        built.append(build_record(cls, record, agencies[record.agency], hidden))
+    return built
 
 
 async def _about(info: Info, cls: type[T], record_type: str, column: str, key: str) -> list[T]:
@@ -72,9 +89,11 @@ class Enterprise(Record):
     industry: str | None = strawberry.field(description="Industry (行业).")
     registering_agency: str | None = strawberry.field(description="Registering authority.")
 
+    hidden: strawberry.Private[frozenset[str]] = frozenset()
+
     @strawberry.field(description="The legal representative (法定代表人), when known.")
     async def legal_representative(self, info: Info) -> Person | None:
-        if not self.legal_rep_id:
+        if not self.legal_rep_id or "legal_representative" in self.hidden:
             return None
         return await _person(info, self.legal_rep_id)
 
@@ -126,22 +145,53 @@ class Person(Record):
     async def judgment_defaults(self, info: Info) -> list[JudgmentDefault]:
         return await _about(info, JudgmentDefault, "judgment_default", "person_id", self.person_id)
 
+    hidden: strawberry.Private[frozenset[str]] = frozenset()
+
     @strawberry.field(description="Enterprises this person is the legal representative of.")
     async def enterprises(self, info: Info) -> list[Enterprise]:
+        if "enterprises" in self.hidden:
+            return []
+        access = info.context.access
         snapshot = await info.context.index.snapshot()
-        records = list(snapshot.by_person.get(self.person_id, ()))
-        return [enterprise_from(info, record) for record in records]
+        records = [
+            r for r in snapshot.by_person.get(self.person_id, ())
+            if access.field_visible(r, "legal_rep_id")
+        ]
+        return enterprises_from(info, records)
+
+
+def enterprises_from(
+    info: Info, records: list[SourceRecord], *, under: tuple[str, ...] = ()
+) -> list[Enterprise]:
+    """Graph objects for registry records the caller may see (the caller filtered them).
+
+    ``under`` names the response keys between the current field and the enterprises
+    (``("edges", "node")`` in a connection), for the redaction report.
+    """
+    context = info.context
+    agencies, access = context.agencies, context.access
+    built = []
+    for record in records:
+        hidden = access.hidden(record)
+        if hidden:
+            note_redactions(info, hidden, under=under)
+        built.append(build_record(Enterprise, record, agencies[record.agency], hidden,
+                                  credit_code=record.credit_code, hidden=hidden))
+    return built
 
 
 def enterprise_from(info: Info, record: SourceRecord) -> Enterprise:
-    """The graph object for a registry record."""
-    agency = info.context.agencies[record.agency]
-    return build_record(Enterprise, record, agency, credit_code=record.credit_code)
+    """The graph object for one visible registry record."""
+    return enterprises_from(info, [record])[0]
 
 
 def person_from(info: Info, record: SourceRecord) -> Person:
-    """The graph object for a person record."""
-    return build_record(Person, record, info.context.agencies[record.agency])
+    """The graph object for one visible person record."""
+    hidden = info.context.access.hidden(record)
+    if hidden:
+        note_redactions(info, hidden)
+    return build_record(Person, record, info.context.agencies[record.agency], hidden,
+                        hidden=hidden)
 
 
 async def _person(info: Info, person_id: str) -> Person | None:

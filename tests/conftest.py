@@ -99,6 +99,15 @@ BETA = _code("91110102MA0000002")
 GAMMA = _code("91110105MA0000003")
 
 
+def h(key: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+ADMIN = {"Authorization": "Bearer test-admin-key"}
+
+
 def _common(record_id: str, code: str, openness: str = "OPEN", risk: str = "") -> dict[str, Any]:
     return {"record_id": record_id, "credit_code": code, "openness": openness, "risk_level": risk}
 
@@ -194,7 +203,15 @@ agencies:
     base_url: {court_server.url}
     provides: [judgment_default]
     timeout_s: 1
-principals: []
+principals:
+  - id: test-admin
+    key_sha256: "{h("test-admin-key")}"
+    role: admin
+  - id: test-reg-department
+    key_sha256: "{h("test-reg-key")}"
+    role: department
+    agency: REG
+    purposes: [INSPECTION]
 """, encoding="utf-8")
     return {"config": config, "court": court, "court_server": court_server, "dir": tmp_path}
 

@@ -30,6 +30,7 @@ import yaml
 
 from connectors.standard import spec_for
 from gateway.demo.generate import AGENCIES, GENERATOR_VERSION, District
+from gateway.demo.principals import demo_principals
 
 __all__ = ["CONFIG_NAME", "STAMP_NAME", "read_stamp", "stamp_matches", "write_config",
            "write_demo"]
@@ -111,7 +112,8 @@ def write_config(out_dir: Path, *, http_base_url: str) -> Path:
             entry["columns"] = {t: dict(c) for t, c in _COLUMNS[agency.code].items()}
         entry.update(timeout_s=2, cache_ttl_s=60)
         agencies.append(entry)
-    document = yaml.safe_dump({"agencies": agencies, "principals": []}, allow_unicode=True,
+    principals = demo_principals()
+    document = yaml.safe_dump({"agencies": agencies, "principals": principals}, allow_unicode=True,
                               sort_keys=False, default_flow_style=None, width=100)
     out_dir.mkdir(parents=True, exist_ok=True)
     with _replacing(out_dir / CONFIG_NAME) as path:

@@ -46,7 +46,7 @@ def test_serve_demo_answers_from_six_agencies_of_three_kinds_and_stops_cleanly(
         page = httpx.get(f"{base}/graphql", headers={"accept": "text/html"}, timeout=5)
         assert page.status_code == 200 and "graphiql" in page.text.lower()
         body = httpx.post(f"{base}/graphql", json={"query": QUERY, "variables": {"c": SHOWCASE}},
-                          timeout=10).json()
+                          headers={"Authorization": "Bearer demo-admin-key"}, timeout=10).json()
         assert "errors" not in body, body
         enterprise = body["data"]["enterprise"]
         assert enterprise["name"]

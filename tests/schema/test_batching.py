@@ -8,8 +8,13 @@ from collections import Counter
 import pytest
 
 from conftest import Demo
+from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.runtime import open_runtime
+from schema.access import Clearance
 from schema.build import build_schema
+
+# Authorization on: a department of another agency, with a purpose.
+DEPARTMENT = Clearance("department", "OTHER", "INSPECTION")
 
 PAGE = """query($first: Int!) { enterprises(first: $first) {
   totalCount edges { node {
@@ -26,13 +31,13 @@ async def calls_for(demo: Demo, first: int) -> tuple[Counter[tuple[str, str]], C
         stats = demo.agency(name).state.stats
         stats.queries.clear()
         stats.keys.clear()
-    runtime = open_runtime(demo.config)
+    runtime = open_runtime(demo.config, policies=PolicyStore(DEFAULT_POLICY_DIR))
     try:
         await runtime.index.snapshot()  # the registry scan is the index's, not the query's
         for connector in runtime.sources.all():
             connector.calls.clear()
         result = await build_schema().execute(PAGE, {"first": first},
-                                              context_value=runtime.new_context())
+                                              context_value=runtime.new_context(DEPARTMENT))
     finally:
         await runtime.aclose()
     assert result.errors is None, result.errors

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ACME, BETA, GAMMA, ServerThread
+from conftest import ACME, ADMIN, BETA, GAMMA, ServerThread
 from gateway.app import create_app
 from gateway.config import load_config
 
@@ -34,7 +34,7 @@ def post(server: ServerThread, query: str, variables: dict[str, Any] | None = No
          **headers: str) -> dict[str, Any]:
     response = httpx.post(f"{server.url}/graphql",
                           json={"query": query, "variables": variables or {}},
-                          headers=headers, timeout=10)
+                          headers={**ADMIN, **headers}, timeout=10)
     assert response.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = response.json()
     return body

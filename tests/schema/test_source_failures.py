@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ACME, ServerThread
+from conftest import ACME, ADMIN, ServerThread
 from gateway.app import create_app
 from gateway.config import load_config
 
@@ -19,7 +19,7 @@ QUERY = """query($c: String!) { enterprise(creditCode: $c) {
 
 def ask(server: ServerThread, query: str = QUERY) -> dict[str, Any]:
     response = httpx.post(f"{server.url}/graphql", json={"query": query, "variables": {"c": ACME}},
-                          timeout=15)
+                          headers=ADMIN, timeout=15)
     assert response.status_code == 200
     body: dict[str, Any] = response.json()
     return body

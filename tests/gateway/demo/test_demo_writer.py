@@ -101,7 +101,8 @@ def test_config_follows_the_standard_and_validates(written: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# ") and "generated" in text.splitlines()[0]
     document = yaml.safe_load(text)
-    assert document["principals"] == []
+    roles = {p["id"]: p["role"] for p in document["principals"]}
+    assert sorted(roles.values()) == ["admin", "approval", "auditor", "department"]
     agencies = {agency["code"]: agency for agency in document["agencies"]}
     assert list(agencies) == ["SAMR", "TAX", "EPB", "FDA", "COURT", "FIRE"]
     assert agencies["SAMR"]["url"] == "sqlite+aiosqlite:///samr.db"

@@ -1,0 +1,42 @@
+"""The demo's callers: one principal per role, with well-known keys.
+
+These keys are printed in the README so a newcomer can try each role in
+GraphiQL's headers pane. They are for the demo only: a real deployment makes its
+own with ``gateway keys new`` and keeps only their hashes in its configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+__all__ = ["DEMO_KEYS", "demo_principals"]
+
+APPROVAL_PURPOSES = ["LICENCE_APPROVAL", "PROCUREMENT", "BIDDING", "SUBSIDY", "HONOUR"]
+
+# principal id -> (key, role, agency, purposes)
+DEMO_KEYS: dict[str, tuple[str, str, str | None, list[str]]] = {
+    "demo-samr-department": ("demo-department-key", "department", "SAMR",
+                             ["INSPECTION", "CASE_HANDLING", "STATISTICS"]),
+    "demo-approval-system": ("demo-approval-key", "approval", None, APPROVAL_PURPOSES),
+    "demo-auditor": ("demo-auditor-key", "auditor", None, ["STATISTICS"]),
+    "demo-admin": ("demo-admin-key", "admin", None,
+                   ["INSPECTION", "CASE_HANDLING", "LICENCE_APPROVAL", "PROCUREMENT", "BIDDING",
+                    "SUBSIDY", "HONOUR", "CREDIT_REPAIR", "STATISTICS"]),
+}
+
+
+def demo_principals() -> list[dict[str, Any]]:
+    """The ``principals:`` section of the demo configuration."""
+    principals = []
+    for principal_id, (key, role, agency, purposes) in DEMO_KEYS.items():
+        entry: dict[str, Any] = {
+            "id": principal_id,
+            "key_sha256": hashlib.sha256(key.encode()).hexdigest(),
+            "role": role,
+        }
+        if agency:
+            entry["agency"] = agency
+        entry["purposes"] = purposes
+        principals.append(entry)
+    return principals

@@ -1,0 +1,187 @@
+"""Loading the access rules in ``policies/`` and reloading them when they change.
+
+``model.conf`` and ``policy.csv`` (Casbin) and ``fields.yaml`` (field classes) are
+checked when loaded; a file that does not parse, a policy line that names an
+unknown role, level or field, or a record type field without a class raises
+``PolicyError`` naming the file and line - the gateway does not start with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import casbin
+import yaml
+from strawberry.utils.str_converters import to_camel_case
+
+from connectors.standard import Openness
+from gateway.config import ROLES
+from schema.access import GRAPH_TYPES, AccessPolicy, FieldClasses
+from schema.fields import classified_fields
+
+__all__ = ["DEFAULT_POLICY_DIR", "PolicyError", "PolicyStore", "load_policy"]
+
+logger = logging.getLogger("gateway.policies")
+
+DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+FILES = ("model.conf", "policy.csv", "fields.yaml")
+_LEVELS = {level.value for level in Openness}
+_NEVER_NULL = {"record_id", "agency", "openness", "credit_code"}
+
+
+class PolicyError(Exception):
+    """A policy file is missing or invalid; the message names the file and the line."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Stamp:
+    stamps: tuple[tuple[int, int], ...]
+
+
+def _stamp(folder: Path) -> _Stamp:
+    stamps = []
+    for name in FILES:
+        try:
+            status = os.stat(folder / name)
+            stamps.append((status.st_mtime_ns, status.st_size))
+        except OSError:
+            stamps.append((0, 0))
+    return _Stamp(tuple(stamps))
+
+
+def _field_classes(path: Path) -> FieldClasses:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError:
+        raise PolicyError(f"{path}: is not valid YAML") from None
+    if not isinstance(document, dict):
+        raise PolicyError(f"{path}: must map record types to their fields' classes")
+    problems = []
+    classes: dict[str, dict[str, Openness]] = {}
+    expected = classified_fields()
+    for graph_type, fields in expected.items():
+        given = document.get(graph_type)
+        if not isinstance(given, dict):
+            problems.append(f"{path}: {graph_type}: missing (every record type needs its fields)")
+            continue
+        by_graph_name = {to_camel_case(name): name for name in fields}
+        for graph_name in given:
+            if graph_name not in by_graph_name:
+                problems.append(f"{path}: {graph_type}.{graph_name}: no such field")
+        classes[graph_type] = {}
+        for graph_name, name in by_graph_name.items():
+            level = given.get(graph_name)
+            if level not in _LEVELS:
+                problems.append(f"{path}: {graph_type}.{graph_name}: class must be one of "
+                                f"{', '.join(sorted(_LEVELS))}, got {level!r}")
+                continue
+            never_null = name in _NEVER_NULL or (graph_type == "Person" and name == "person_id")
+            if never_null and level != "OPEN":
+                problems.append(f"{path}: {graph_type}.{graph_name}: must be OPEN "
+                                "(it is never null, so it cannot be hidden)")
+            classes[graph_type][name] = Openness(level)
+    for graph_type in document:
+        if graph_type not in expected:
+            problems.append(f"{path}: {graph_type}: not a record type "
+                            f"(known: {', '.join(expected)})")
+    if problems:
+        raise PolicyError("\n  ".join(["invalid field classes:", *problems]))
+    return FieldClasses(classes)
+
+
+def _check_lines(path: Path, lines: list[list[str]], classes: FieldClasses) -> None:
+    problems = []
+    for number, line in enumerate(lines, start=1):
+        where = f"{path}: policy line {number} ({', '.join(line)})"
+        if len(line) != 6:
+            problems.append(f"{where}: needs 6 values: role, purpose, object, openness, owner, "
+                            "allow|deny")
+            continue
+        role, purpose, obj, openness, owner, effect = line
+        if role not in ROLES:
+            problems.append(f"{where}: unknown role {role!r} (roles: {', '.join(ROLES)})")
+        if purpose not in ("*", "+"):
+            try:
+                re.compile(purpose)
+            except re.error:
+                problems.append(f"{where}: purpose is not '*', '+' or a regular expression")
+        if obj != "*":
+            graph_type, _, field = obj.partition(".")
+            fields = {to_camel_case(n) for n in classes.fields(graph_type)}
+            if graph_type not in GRAPH_TYPES.values() or (field not in ("", "*")
+                                                            and field not in fields):
+                problems.append(f"{where}: unknown object {obj!r} (use Type, Type.* or "
+                                "Type.field of a record type)")
+        if openness != "*" and openness not in _LEVELS:
+            problems.append(f"{where}: openness must be *, OPEN, CONDITIONAL or NOT_OPEN")
+        if owner not in ("*", "self") and not re.match(r"^[A-Z][A-Z0-9_]+$", owner):
+            problems.append(f"{where}: owner must be *, self or an agency code")
+        if effect not in ("allow", "deny"):
+            problems.append(f"{where}: the last value must be allow or deny")
+    if problems:
+        raise PolicyError("\n  ".join(["invalid policy:", *problems]))
+
+
+def load_policy(folder: Path) -> AccessPolicy:
+    """Read and check the three policy files of ``folder``."""
+    model, policy = folder / "model.conf", folder / "policy.csv"
+    for path in (model, policy):
+        if not path.is_file():
+            raise PolicyError(f"{path}: missing (the access policy needs it)")
+    classes = _field_classes(folder / "fields.yaml")
+    try:
+        enforcer = casbin.Enforcer(str(model), str(policy))
+        enforcer.enforce("public", "", "", "Penalty", "OPEN", "SAMR")
+    except Exception as exc:  # casbin raises many kinds; the message is what matters
+        raise PolicyError(f"{model} / {policy}: Casbin cannot use them ({type(exc).__name__}: "
+                          f"{exc})") from None
+    _check_lines(policy, [list(line) for line in enforcer.get_policy()], classes)
+    enforce: Callable[..., Any] = enforcer.enforce
+    return AccessPolicy(lambda *request: bool(enforce(*request)), classes)
+
+
+class PolicyStore:
+    """The current ``AccessPolicy``; reloaded when a policy file changes.
+
+    Files are looked at no more often than every ``check_every_s``. A changed file
+    that does not load is logged and the last good policy stays in force.
+    """
+
+    def __init__(self, folder: Path, *, check_every_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.folder = folder
+        self._clock = clock
+        self._every = check_every_s
+        self._stamp = _stamp(folder)
+        self._policy = load_policy(folder)
+        self._checked = clock()
+        self.version = 1
+
+    def current(self) -> AccessPolicy:
+        now = self._clock()
+        if now - self._checked >= self._every:
+            self._checked = now
+            stamp = _stamp(self.folder)
+            if stamp != self._stamp:
+                self._stamp = stamp
+                self._reload()
+        return self._policy
+
+    def _reload(self) -> None:
+        try:
+            self._policy = load_policy(self.folder)
+        except PolicyError as error:
+            logger.error("policy change not applied, the previous policy stays: %s", error)
+            return
+        self.version += 1
+        logger.info("policy reloaded from %s (version %d)", self.folder, self.version)
+
