@@ -101,6 +101,36 @@ def _check_data(args: argparse.Namespace) -> int:
     return asyncio.run(scan())
 
 
+def _keys_new(args: argparse.Namespace) -> int:
+    import yaml
+
+    from gateway.callers import hash_key, new_key
+    from gateway.config import PURPOSES, ROLES
+
+    purposes = [p.strip() for p in args.purposes.split(",") if p.strip()] if args.purposes else []
+    problems = [f"unknown purpose {p!r} (known: {', '.join(PURPOSES)})"
+                for p in purposes if p not in PURPOSES]
+    if args.role not in ROLES:
+        problems.append(f"unknown role {args.role!r} (roles: {', '.join(ROLES)})")
+    if args.role == "department" and not args.agency:
+        problems.append("--agency is required for role department")
+    if args.role == "public":
+        problems.append("the public role needs no key: callers without one are public")
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
+    key = new_key()
+    entry: dict[str, object] = {"id": args.id or f"{args.role}-{key[4:12].lower()}",
+                                "key_sha256": hash_key(key), "role": args.role}
+    if args.agency:
+        entry["agency"] = args.agency
+    entry["purposes"] = purposes
+    print(f"API key (shown once; give it to the caller, keep it secret):\n  {key}\n")
+    print("Add this to the principals: section of the configuration:")
+    print(yaml.safe_dump([entry], sort_keys=False, default_flow_style=None, allow_unicode=True))
+    return 0
+
+
 def _demo_generate(args: argparse.Namespace) -> int:
     from gateway.demo.generate import generate_district
     from gateway.demo.writer import write_demo
@@ -142,6 +172,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--config", required=True)
     data.set_defaults(run=_check_data)
+
+    keys = commands.add_parser("keys", help="API keys for principals")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    key_new = key_commands.add_parser(
+        "new", help="print a new API key once, and the configuration entry with its hash"
+    )
+    key_new.add_argument("--role", required=True,
+                         help="department | approval | auditor | admin")
+    key_new.add_argument("--agency", help="the caller's own agency code (departments)")
+    key_new.add_argument("--purposes", default="",
+                         help="comma-separated purposes the caller may declare")
+    key_new.add_argument("--id", help="principal id (default: role and a key fragment)")
+    key_new.set_defaults(run=_keys_new)
 
     demo = commands.add_parser("demo", help="demo data")
     demo_commands = demo.add_subparsers(dest="demo_command", required=True)

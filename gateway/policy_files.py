@@ -98,10 +98,22 @@ def _field_classes(path: Path) -> FieldClasses:
     return FieldClasses(classes)
 
 
-def _check_lines(path: Path, lines: list[list[str]], classes: FieldClasses) -> None:
+def _policy_lines(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, values) of each policy line, as Casbin's file adapter splits them."""
+    lines = []
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = text.strip()
+        if not text or text.startswith("#"):
+            continue
+        kind, *values = [value.strip() for value in text.split(",")]
+        lines.append((number, values if kind == "p" else [kind, *values]))
+    return lines
+
+
+def _check_lines(path: Path, lines: list[tuple[int, list[str]]], classes: FieldClasses) -> None:
     problems = []
-    for number, line in enumerate(lines, start=1):
-        where = f"{path}: policy line {number} ({', '.join(line)})"
+    for number, line in lines:
+        where = f"{path}: line {number} ({', '.join(line)})"
         if len(line) != 6:
             problems.append(f"{where}: needs 6 values: role, purpose, object, openness, owner, "
                             "allow|deny")
@@ -138,13 +150,13 @@ def load_policy(folder: Path) -> AccessPolicy:
         if not path.is_file():
             raise PolicyError(f"{path}: missing (the access policy needs it)")
     classes = _field_classes(folder / "fields.yaml")
+    _check_lines(policy, _policy_lines(policy), classes)
     try:
         enforcer = casbin.Enforcer(str(model), str(policy))
         enforcer.enforce("public", "", "", "Penalty", "OPEN", "SAMR")
     except Exception as exc:  # casbin raises many kinds; the message is what matters
         raise PolicyError(f"{model} / {policy}: Casbin cannot use them ({type(exc).__name__}: "
                           f"{exc})") from None
-    _check_lines(policy, [list(line) for line in enforcer.get_policy()], classes)
     enforce: Callable[..., Any] = enforcer.enforce
     return AccessPolicy(lambda *request: bool(enforce(*request)), classes)
 
