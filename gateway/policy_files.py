@@ -153,6 +153,9 @@ def load_policy(folder: Path) -> AccessPolicy:
     _check_lines(policy, _policy_lines(policy), classes)
     try:
         enforcer = casbin.Enforcer(str(model), str(policy))
+        # Casbin logs every denial as a warning; a denial is normal here (a hidden
+        # field), so its own logger is replaced by a quiet, unregistered one.
+        enforcer.logger = logging.Logger("casbin.enforcer.quiet", level=logging.ERROR)
         enforcer.enforce("public", "", "", "Penalty", "OPEN", "SAMR")
     except Exception as exc:  # casbin raises many kinds; the message is what matters
         raise PolicyError(f"{model} / {policy}: Casbin cannot use them ({type(exc).__name__}: "

@@ -1,0 +1,291 @@
+"""Leak tests: thousands of generated queries (aliases, fragments, variables, filters)
+never show a caller a canary its clearance does not cover."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from canary_district import SENTINEL_DATE, SENTINEL_NUMBER, plant_canaries
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    IntValueNode,
+    NamedTypeNode,
+    NameNode,
+    NonNullTypeNode,
+    ObjectFieldNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    StringValueNode,
+    VariableDefinitionNode,
+    VariableNode,
+    print_ast,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import from_schema
+
+from conftest import ServerThread
+from gateway.config import load_config
+from gateway.demo.agency_service import create_sources_app, load_rows
+from gateway.demo.generate import generate_district
+from gateway.demo.writer import write_config, write_demo
+from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+from gateway.runtime import Runtime, open_runtime
+from schema.access import Clearance
+from schema.build import build_schema
+
+EXAMPLES = int(os.environ.get("LEAK_EXAMPLES", "1000"))
+POLICY = PolicyStore(DEFAULT_POLICY_DIR)
+FULL = build_schema()
+PUBLIC_SCHEMA = build_schema(without=POLICY.current().classes.above_open())
+ROOT_FIELDS = ["enterprise", "enterprises", "person"]
+CANARY = re.compile(r"CNRY-[A-Z]+(?:-[A-Z]{2})?-[0-9]+")
+
+
+class World:
+    """The canary district served by real sources, and a loop to query it from."""
+
+    def __init__(self, folder: Path, server_url: str, facts: dict[str, Any],
+                 codes: list[str], names: list[str]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.config = load_config(write_config(folder, http_base_url=server_url))
+        self.runtime: Runtime = self.loop.run_until_complete(self._open())
+        self.facts = facts
+        self.codes = codes
+        self.names = names
+
+    async def _open(self) -> Runtime:
+        runtime = open_runtime(self.config, policies=POLICY)
+        await runtime.index.snapshot()
+        return runtime
+
+    def execute(self, clearance: Clearance, query: str, variables: dict[str, Any]) -> str:
+        """The whole response (data, errors, extensions) as JSON text."""
+        schema = PUBLIC_SCHEMA if clearance.role == "public" else FULL
+        result = self.loop.run_until_complete(
+            schema.execute(query, variables, context_value=self.runtime.new_context(clearance))
+        )
+        payload = {"data": result.data, "errors": [e.formatted for e in result.errors or ()],
+                   "extensions": result.extensions}
+        return json.dumps(payload, ensure_ascii=False, default=str)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.runtime.aclose())
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    district, facts = plant_canaries(generate_district(enterprises=300),
+                                     POLICY.current().classes)
+    folder = tmp_path_factory.mktemp("canaries")
+    write_demo(district, folder, http_base_url="http://127.0.0.1:1/unused")
+    rows = {name: load_rows(folder / f"{name}.json") for name in ("court", "fire")}
+    server = ServerThread(create_sources_app(rows)).start()
+    enterprises = district.rows["SAMR"]["enterprise"]
+    world = World(folder, server.url, facts, [r["credit_code"] for r in enterprises],
+                  [r["name"] for r in enterprises])
+    yield world
+    world.close()
+    server.stop()
+
+
+# --- making generated queries hit real data, with variables, aliases and fragments ---
+
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+
+class Varier:
+    """Rewrites a generated document: real keys as arguments, some arguments moved
+    into variables, aliases on fields, selection sets moved into fragments."""
+
+    def __init__(self, draw: Draw, world: World) -> None:
+        self.draw = draw
+        self.world = world
+        self.variables: dict[str, Any] = {}
+        self.definitions: list[VariableDefinitionNode] = []
+        self.fragments: list[FragmentDefinitionNode] = []
+
+    def value_for(self, name: str) -> str | None:
+        world, draw = self.world, self.draw
+        if name == "creditCode":
+            return str(draw(st.sampled_from(world.codes)))
+        if name == "personId":
+            return str(draw(st.sampled_from(world.facts["person_ids"])))
+        if name == "nameContains":
+            full = draw(st.sampled_from(world.names))
+            start = draw(st.integers(0, max(0, len(full) - 2)))
+            return str(full[start : start + draw(st.integers(1, 4))])
+        if name == "hasRecordsFrom":
+            return str(draw(st.sampled_from(["SAMR", "TAX", "EPB", "FDA", "COURT", "FIRE"])))
+        if name == "districtCode":
+            return str(draw(st.sampled_from(["1101", "110102", "110105", "110108"])))
+        return None
+
+    def argument(self, node: ArgumentNode) -> ArgumentNode:
+        name = node.name.value
+        if name == "first":
+            return ArgumentNode(name=node.name, value=IntValueNode(
+                value=str(self.draw(st.integers(1, 100)))))
+        if isinstance(node.value, ObjectValueNode):
+            fields = tuple(self.object_field(f) for f in node.value.fields)
+            return ArgumentNode(name=node.name, value=ObjectValueNode(fields=fields))
+        real = self.value_for(name)
+        if real is None:
+            return node
+        if name in ("creditCode", "personId") and self.draw(st.booleans()):
+            variable = f"v{len(self.variables)}"
+            self.variables[variable] = real
+            self.definitions.append(VariableDefinitionNode(
+                variable=VariableNode(name=NameNode(value=variable)),
+                type=NonNullTypeNode(type=NamedTypeNode(name=NameNode(value="String"))),
+                directives=(),
+            ))
+            return ArgumentNode(name=node.name, value=VariableNode(name=NameNode(value=variable)))
+        return ArgumentNode(name=node.name, value=StringValueNode(value=real))
+
+    def object_field(self, node: ObjectFieldNode) -> ObjectFieldNode:
+        real = self.value_for(node.name.value)
+        if real is None or not self.draw(st.booleans()):
+            return node
+        return ObjectFieldNode(name=node.name, value=StringValueNode(value=real))
+
+    def selection_set(self, node: SelectionSetNode | None, type_name: str | None,
+                      ) -> SelectionSetNode | None:
+        if node is None:
+            return None
+        selections = []
+        for selection in node.selections:
+            if not isinstance(selection, FieldNode):
+                selections.append(selection)
+                continue
+            alias = selection.alias
+            if alias is None and self.draw(st.integers(0, 3)) == 0:
+                alias = NameNode(value=f"a{self.draw(st.integers(0, 99))}_{selection.name.value}")
+            child_type = _TYPES.get(selection.name.value)
+            selections.append(FieldNode(
+                alias=alias, name=selection.name, directives=(),
+                arguments=tuple(self.argument(a) for a in selection.arguments or ()),
+                selection_set=self.selection_set(selection.selection_set, child_type),
+            ))
+        result = SelectionSetNode(selections=tuple(selections))
+        if type_name and self.draw(st.integers(0, 3)) == 0:
+            fragment = f"F{len(self.fragments)}"
+            self.fragments.append(FragmentDefinitionNode(
+                name=NameNode(value=fragment), directives=(), variable_definitions=None,
+                type_condition=NamedTypeNode(name=NameNode(value=type_name)),
+                selection_set=result,
+            ))
+            return SelectionSetNode(selections=(
+                FragmentSpreadNode(name=NameNode(value=fragment), directives=()),))
+        return result
+
+    def document(self, document: DocumentNode) -> str:
+        operation = document.definitions[0]
+        assert isinstance(operation, OperationDefinitionNode)
+        selection = self.selection_set(operation.selection_set, None)
+        assert selection is not None
+        rewritten = OperationDefinitionNode(
+            operation=operation.operation, name=None, directives=(),
+            variable_definitions=tuple(self.definitions), selection_set=selection,
+        )
+        return print_ast(DocumentNode(definitions=(rewritten, *self.fragments)))
+
+
+_TYPES = {
+    "enterprise": "Enterprise", "node": "Enterprise", "enterprises_list": "Enterprise",
+    "person": "Person", "legalRepresentative": "Person", "licences": "Licence",
+    "penalties": "Penalty", "anomalies": "Anomaly", "seriousViolations": "SeriousViolation",
+    "judgmentDefaults": "JudgmentDefault", "inspections": "Inspection",
+}
+
+
+def queries(schema_sdl: str, world: World) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+    documents = from_schema(schema_sdl, fields=ROOT_FIELDS, print_ast=lambda d: d)
+
+    @st.composite
+    def build(draw: Draw) -> tuple[str, dict[str, Any]]:
+        varier = Varier(draw, world)
+        text = varier.document(draw(documents))
+        return text, varier.variables
+
+    return build()
+
+
+def leaks(response: str, query: str, variables: dict[str, Any],
+          forbidden: Callable[[str], bool]) -> list[str]:
+    asked = query + json.dumps(variables, ensure_ascii=False)
+    return sorted({c for c in CANARY.findall(response) if forbidden(c) and c not in asked})
+
+
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+                    suppress_health_check=list(HealthCheck))
+
+
+def test_the_public_never_sees_a_canary(world: World) -> None:
+    hidden_codes = world.facts["hidden_codes"]
+    seen_data = 0
+
+    @SETTINGS
+    @given(queries(PUBLIC_SCHEMA.as_str(), world))
+    def check(case: tuple[str, dict[str, Any]]) -> None:
+        nonlocal seen_data
+        query, variables = case
+        response = world.execute(Clearance("public"), query, variables)
+        assert leaks(response, query, variables, lambda c: True) == [], query
+        asked = query + json.dumps(variables)
+        assert not [c for c in hidden_codes if c in response and c not in asked], query
+        assert SENTINEL_DATE not in response and SENTINEL_NUMBER not in response, query
+        data = json.loads(response)["data"] or {}
+        seen_data += any(isinstance(value, dict) for value in data.values())
+
+    check()
+    assert seen_data > EXAMPLES // 4, "the generated queries rarely reached any data"
+
+
+@pytest.mark.parametrize("purpose", ["INSPECTION", ""])
+def test_a_department_never_sees_another_agencys_hidden_canaries(
+    world: World, purpose: str
+) -> None:
+    own = "SAMR"
+    hidden_tags = {"NO", "FN"} if purpose else {"NO", "FN", "CO", "FC"}
+
+    def forbidden(canary: str) -> bool:
+        parts = canary.split("-")  # CNRY-<agency>-<tag>-<n>, or CNRY-PID-<n>
+        return len(parts) == 4 and parts[1] != own and parts[2] in hidden_tags
+
+    @settings(SETTINGS, max_examples=max(1, EXAMPLES // 2))
+    @given(queries(FULL.as_str(), world))
+    def check(case: tuple[str, dict[str, Any]]) -> None:
+        query, variables = case
+        response = world.execute(Clearance("department", own, purpose), query, variables)
+        assert leaks(response, query, variables, forbidden) == [], query
+
+    check()
+
+
+def test_the_canaries_are_really_there(world: World) -> None:
+    """The admin sees canaries of every kind, so the tests above could fail."""
+    codes = random.Random(1).sample(world.codes, 60)
+    found: set[str] = set()
+    for code in codes:
+        response = world.execute(Clearance("admin"), """query($c: String!) {
+          enterprise(creditCode: $c) { name legalRepId
+            penalties { recordId personId content } judgmentDefaults { recordId obligation }
+            inspections { recordId planId } licences { recordId content }
+            legalRepresentative { idNumber } } }""", {"c": code})
+        found |= {c.split("-")[-2] for c in CANARY.findall(response)}
+    assert {"NO", "CO", "FC", "FN", "PID"} <= found
