@@ -7,6 +7,7 @@ agencies' records still arrive.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 
@@ -16,7 +17,7 @@ from connectors.errors import SourceError
 from connectors.records import Record as SourceRecord
 from schema.context import RequestContext
 
-__all__ = ["PRIMARY_DATE", "gather_many", "gather_records", "sort_records"]
+__all__ = ["PRIMARY_DATE", "gather_many", "gather_records", "prefetch", "sort_records"]
 
 # The date a record type is ordered by (newest first).
 PRIMARY_DATE = {
@@ -61,13 +62,9 @@ async def gather_many(
     key_column: str,
     keys: Sequence[str],
 ) -> list[list[SourceRecord]]:
-    """Like ``gather_records`` for many keys at once (one call per provider).
-
-    Records the caller may not see are dropped here, before anything counts, sorts or
-    links them; a record found by person id also needs its ``person_id`` visible.
-    """
+    """Like ``gather_records`` for many keys at once (one call per provider), through
+    the request's loaders. Only what the caller may see comes back."""
     context = info.context
-    access = context.access
     providers = context.sources.providers(record_type)
     loads = context.loaders.load
     futures = [[loads(c, record_type, key_column, key) for key in keys] for c in providers]
@@ -78,9 +75,49 @@ async def gather_many(
                 bucket.extend(await future)
             except SourceError as error:
                 context.failures.add(error, info.path.as_list())
+    return _visible_sorted(context, merged, record_type, key_column)
+
+
+async def prefetch(
+    info: strawberry.Info[RequestContext, None],
+    record_type: str,
+    key_column: str,
+    keys: Sequence[str],
+    path: Sequence[str | int],
+) -> list[list[SourceRecord]]:
+    """Records of many keys, one direct call per provider, all providers at once.
+
+    Used when a page already knows every key it will need (lookahead), so the
+    per-enterprise list fields can answer synchronously. ``path`` is where a
+    failure is reported.
+    """
+    context = info.context
+    providers = context.sources.providers(record_type)
+    fetched = await asyncio.gather(
+        *(context.loaders.fetch(c, record_type, key_column, keys) for c in providers)
+    )
+    merged: list[list[SourceRecord]] = [[] for _ in keys]
+    for per_key in fetched:
+        for bucket, result in zip(merged, per_key, strict=True):
+            if isinstance(result, SourceError):
+                context.failures.add(result, path)
+            else:
+                bucket.extend(result)
+    return _visible_sorted(context, merged, record_type, key_column)
+
+
+def _visible_sorted(
+    context: RequestContext,
+    buckets: list[list[SourceRecord]],
+    record_type: str,
+    key_column: str,
+) -> list[list[SourceRecord]]:
+    """Drop what the caller may not see - before anything counts, sorts or links it;
+    a record found by person id also needs its ``person_id`` visible - then sort."""
+    access = context.access
     if access.policy is not None:
         if key_column == "person_id" and record_type != "person":
-            merged = [[r for r in b if access.field_visible(r, "person_id")] for b in merged]
+            buckets = [[r for r in b if access.field_visible(r, "person_id")] for b in buckets]
         else:
-            merged = [[r for r in b if access.sees(r)] for b in merged]
-    return [sort_records(bucket, record_type) for bucket in merged]
+            buckets = [[r for r in b if access.sees(r)] for b in buckets]
+    return [sort_records(bucket, record_type) for bucket in buckets]

@@ -45,6 +45,21 @@ class Loaders:
         """
         return self._loader(connector, record_type, key_column).load(key)
 
+    async def fetch(
+        self, connector: Connector, record_type: str, key_column: str, keys: Sequence[str]
+    ) -> list[KeyResult]:
+        """One direct call for many keys (a page prefetch), priming the loader so later
+        loads of the same keys in this request are answered from it."""
+        try:
+            results = await connector.fetch(record_type, key_column, keys)
+        except SourceError as error:
+            return [error] * len(keys)
+        loader = self._loader(connector, record_type, key_column)
+        for key, result in zip(keys, results, strict=True):
+            if not isinstance(result, SourceError):
+                loader.prime(key, result)
+        return results
+
     def load_many(
         self, connector: Connector, record_type: str, key_column: str, keys: Sequence[str]
     ) -> Future[list[list[Record]]]:

@@ -22,7 +22,7 @@ from schema.connection import (
 )
 from schema.context import RequestContext
 from schema.errors import BadUserInput, SourceUnavailableError
-from schema.subjects import enterprises_from
+from schema.subjects import enterprises_from, prefetch_page
 
 __all__ = ["MAX_PAGE", "search_enterprises"]
 
@@ -114,6 +114,7 @@ async def search_enterprises(
     start = 0 if after_code is None else bisect.bisect_right(codes, after_code)
     page = candidates[start : start + first]
     nodes = enterprises_from(info, page, under=("edges", "node"))
+    await prefetch_page(info, nodes, ("edges", "node"))
     edges = [
         EnterpriseEdge(cursor=encode_cursor(node.credit_code), node=node) for node in nodes
     ]

@@ -6,15 +6,16 @@ enterprises costs one call per agency and record type whatever its size.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import strawberry
 
 from connectors.records import Record as SourceRecord
 from schema.context import RequestContext
 from schema.enums import EnterpriseStatus
-from schema.gather import gather_records
+from schema.gather import gather_records, prefetch
 from schema.records import (
     Anomaly,
     Inspection,
@@ -25,7 +26,7 @@ from schema.records import (
     SeriousViolation,
     build_record,
 )
-from schema.redaction import note_redactions
+from schema.redaction import note_redactions, selected_names
 
 __all__ = [
     "Enterprise",
@@ -33,6 +34,7 @@ __all__ = [
     "enterprise_from",
     "enterprises_from",
     "person_from",
+    "prefetch_page",
 ]
 
 Info = strawberry.Info[RequestContext, None]
@@ -56,6 +58,17 @@ def _build(info: Info, cls: type[T], records: list[SourceRecord]) -> list[T]:
 
 async def _about(info: Info, cls: type[T], record_type: str, column: str, key: str) -> list[T]:
     return _build(info, cls, await gather_records(info, record_type, column, key))
+
+
+# GraphQL list field of Enterprise -> record type, for lookahead prefetching.
+ENTERPRISE_LISTS = {
+    "licences": "licence",
+    "penalties": "penalty",
+    "anomalies": "anomaly",
+    "seriousViolations": "serious_violation",
+    "judgmentDefaults": "judgment_default",
+    "inspections": "inspection",
+}
 
 
 @strawberry.type(
@@ -90,40 +103,54 @@ class Enterprise(Record):
     registering_agency: str | None = strawberry.field(description="Registering authority.")
 
     hidden: strawberry.Private[frozenset[str]] = frozenset()
+    # Records fetched ahead for a whole page (record type -> visible records), so the
+    # list fields below answer synchronously; absent, they load through the loaders.
+    prefetched: strawberry.Private[dict[str, list[SourceRecord]] | None] = None
+
+    def _list(self, info: Info, cls: type[T], record_type: str) -> list[T]:
+        """Prefetched records as a list, or else an awaitable of them.
+
+        The resolvers stay synchronous so a prefetched page costs no coroutine per
+        field; graphql-core awaits whatever awaitable a resolver returns.
+        """
+        records = self.prefetched.get(record_type) if self.prefetched else None
+        if records is not None:
+            return _build(info, cls, records)
+        pending = _about(info, cls, record_type, "credit_code", self.credit_code)
+        return cast(list[T], pending)
 
     @strawberry.field(description="The legal representative (法定代表人), when known.")
-    async def legal_representative(self, info: Info) -> Person | None:
+    def legal_representative(self, info: Info) -> Person | None:
         if not self.legal_rep_id or "legal_representative" in self.hidden:
             return None
-        return await _person(info, self.legal_rep_id)
+        persons = self.prefetched.get("person") if self.prefetched else None
+        if persons is not None:
+            return person_from(info, persons[0]) if persons else None
+        return cast(Person | None, _person(info, self.legal_rep_id))
 
     @strawberry.field(description="Administrative licences from every agency (行政许可).")
-    async def licences(self, info: Info) -> list[Licence]:
-        return await _about(info, Licence, "licence", "credit_code", self.credit_code)
+    def licences(self, info: Info) -> list[Licence]:
+        return self._list(info, Licence, "licence")
 
     @strawberry.field(description="Administrative penalties from every agency (行政处罚).")
-    async def penalties(self, info: Info) -> list[Penalty]:
-        return await _about(info, Penalty, "penalty", "credit_code", self.credit_code)
+    def penalties(self, info: Info) -> list[Penalty]:
+        return self._list(info, Penalty, "penalty")
 
     @strawberry.field(description="Business anomaly listings (经营异常名录).")
-    async def anomalies(self, info: Info) -> list[Anomaly]:
-        return await _about(info, Anomaly, "anomaly", "credit_code", self.credit_code)
+    def anomalies(self, info: Info) -> list[Anomaly]:
+        return self._list(info, Anomaly, "anomaly")
 
     @strawberry.field(description="Serious violation listings (严重违法失信名单).")
-    async def serious_violations(self, info: Info) -> list[SeriousViolation]:
-        return await _about(
-            info, SeriousViolation, "serious_violation", "credit_code", self.credit_code
-        )
+    def serious_violations(self, info: Info) -> list[SeriousViolation]:
+        return self._list(info, SeriousViolation, "serious_violation")
 
     @strawberry.field(description="Judgment defaulter listings (失信被执行人).")
-    async def judgment_defaults(self, info: Info) -> list[JudgmentDefault]:
-        return await _about(
-            info, JudgmentDefault, "judgment_default", "credit_code", self.credit_code
-        )
+    def judgment_defaults(self, info: Info) -> list[JudgmentDefault]:
+        return self._list(info, JudgmentDefault, "judgment_default")
 
     @strawberry.field(description="Random spot-check results (双随机抽查结果).")
-    async def inspections(self, info: Info) -> list[Inspection]:
-        return await _about(info, Inspection, "inspection", "credit_code", self.credit_code)
+    def inspections(self, info: Info) -> list[Inspection]:
+        return self._list(info, Inspection, "inspection")
 
 
 @strawberry.type(
@@ -197,3 +224,30 @@ def person_from(info: Info, record: SourceRecord) -> Person:
 async def _person(info: Info, person_id: str) -> Person | None:
     records = await gather_records(info, "person", "person_id", person_id)
     return person_from(info, records[0]) if records else None
+
+
+async def prefetch_page(info: Info, nodes: list[Enterprise], under: tuple[str, ...]) -> None:
+    """Fetch, for a whole page of enterprises, the record lists the query selects under
+    ``under`` (e.g. ``("edges", "node")``), one call per agency and type."""
+    if not nodes:
+        return
+    selected = selected_names(info, under)
+    path = [*info.path.as_list(), *under]
+    codes = [node.credit_code for node in nodes]
+    wanted = [(name, t) for name, t in ENTERPRISE_LISTS.items() if name in selected]
+    jobs = [prefetch(info, t, "credit_code", codes, [*path, name]) for name, t in wanted]
+    people = sorted({n.legal_rep_id for n in nodes if n.legal_rep_id})
+    if "legalRepresentative" in selected:
+        jobs.append(prefetch(info, "person", "person_id", people, [*path, "legalRepresentative"]))
+    results = await asyncio.gather(*jobs)
+    for node in nodes:
+        node.prefetched = {}
+    for (_, record_type), per_node in zip(wanted, results, strict=False):
+        for node, records in zip(nodes, per_node, strict=True):
+            assert node.prefetched is not None
+            node.prefetched[record_type] = records
+    if "legalRepresentative" in selected:
+        by_id = dict(zip(people, results[-1], strict=True))
+        for node in nodes:
+            assert node.prefetched is not None
+            node.prefetched["person"] = by_id.get(node.legal_rep_id or "", [])

@@ -1,0 +1,98 @@
+"""Shared pieces of the benchmarks: a demo district on disk, its HTTP agencies in a
+separate process (so they do not share the gateway's core), timing helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench-results"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def district(enterprises: int, folder: Path) -> Path:
+    """Generate (once per size) a demo district; return its folder."""
+    from gateway.demo.generate import generate_district
+    from gateway.demo.writer import stamp_matches, write_demo
+
+    if not stamp_matches(folder, seed=20261123, enterprises=enterprises):
+        write_demo(generate_district(enterprises=enterprises), folder,
+                   http_base_url="http://127.0.0.1:1/unused")
+    return folder
+
+
+@contextlib.contextmanager
+def http_agencies(folder: Path, *, latency_ms: float = 0.0) -> Iterator[str]:
+    """The demo's HTTP agencies in their own process; yields their base URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "gateway.demo.agency_service", "--port", str(port),
+               "--latency-ms", str(latency_ms),
+               "--data", str(folder / "court.json"), "--data", str(folder / "fire.json")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/court/health", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the agency service did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Timing:
+    samples_ms: list[float]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    @property
+    def p90(self) -> float:
+        ordered = sorted(self.samples_ms)
+        return ordered[int(0.9 * (len(ordered) - 1))]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    import os
+
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def save(name: str, result: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    result = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), **result}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
