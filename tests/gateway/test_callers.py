@@ -111,3 +111,25 @@ def test_keys_new_refuses_bad_requests(arguments: list[str], message: str) -> No
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_answers_never_cross_clearances_on_one_gateway(gateway: ServerThread) -> None:
+    """Caches (parser, validation, decisions, registry index) are shared by the gateway;
+    what a caller gets depends only on its own clearance, whoever asked before."""
+    query = ('{ enterprise(creditCode: "%s") { penalties { recordId } '
+             'judgmentDefaults { recordId } } enterprises(filter: {hasRecordsFrom: "EPB"}) '
+             '{ totalCount } }' % ACME)
+
+    def ask(**headers: str) -> Any:
+        response = httpx.post(f"{gateway.url}/graphql", json={"query": query},
+                              headers=headers, timeout=10)
+        return response.json()
+
+    public_first = ask()
+    admin = ask(Authorization="Bearer test-admin-key")
+    department = ask(Authorization="Bearer test-reg-key", **{"X-Purpose": "INSPECTION"})
+    assert ask() == public_first
+    assert ask(Authorization="Bearer test-admin-key") == admin
+    assert admin != public_first
+    assert "EPB-1" in str(admin) and "EPB-1" in str(department)
+    assert "EPB-1" not in str(public_first)
