@@ -28,6 +28,7 @@ from connectors.errors import SourceError
 from gateway.callers import Authenticator, AuthError, Caller
 from gateway.config import GatewayConfig
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+from gateway.rules_files import load_rules
 from gateway.runtime import Runtime, open_runtime
 from schema.build import build_schema
 from schema.context import RequestContext
@@ -93,11 +94,12 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
     """
     options = options or AppOptions()
     policies = PolicyStore(options.policy_dir)
+    rules = load_rules(options.policy_dir)
     above_open = policies.current().classes.above_open()
     ide: Literal["graphiql"] | None = "graphiql" if options.graphiql else None
     gate = _AuthGate(_GraphQL(build_schema(), graphql_ide=ide),
                      _GraphQL(build_schema(without=above_open), graphql_ide=ide))
-    make_runtime = partial(options.runtime_factory, policies=policies)
+    make_runtime = partial(options.runtime_factory, policies=policies, rules=rules)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

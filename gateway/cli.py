@@ -21,6 +21,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.app import AppOptions, create_app
     from gateway.config import ConfigError, load_config
     from gateway.policy_files import PolicyError
+    from gateway.rules_files import RulesError
 
     extra_routes = []
     if args.config is None:
@@ -42,6 +43,10 @@ def _serve(args: argparse.Namespace) -> int:
                                             policy_dir=Path(args.policies)))
     except PolicyError as error:
         print(f"the access policy cannot be used: {error}", file=sys.stderr)
+        return 2
+    except RulesError as error:
+        print(f"the warning, grade or restriction rules cannot be used: {error}",
+              file=sys.stderr)
         return 2
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"GraphiQL: http://{shown}:{args.port}/graphql", file=sys.stderr)

@@ -126,7 +126,7 @@ def _check_lines(path: Path, lines: list[tuple[int, list[str]]], classes: FieldC
                 re.compile(purpose)
             except re.error:
                 problems.append(f"{where}: purpose is not '*', '+' or a regular expression")
-        if obj != "*":
+        if obj not in ("*", "RestrictionDecision"):
             graph_type, _, field = obj.partition(".")
             fields = {to_camel_case(n) for n in classes.fields(graph_type)}
             if graph_type not in GRAPH_TYPES.values() or (field not in ("", "*")

@@ -6,6 +6,8 @@ nothing here is global, so tests build as many as they like.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -14,11 +16,13 @@ from connectors.problems import ProblemLog
 from connectors.registry import build_connector
 from gateway.callers import Authenticator
 from gateway.config import GatewayConfig
-from gateway.policy_files import PolicyStore
+from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+from gateway.rules_files import load_rules
 from schema.access import AccessView, Clearance
 from schema.context import RequestContext
 from schema.records import Agency
 from schema.registry_index import RegistryIndex
+from schema.rules.model import RuleSet
 from schema.sources import Sources
 
 __all__ = ["Runtime", "default_http_client", "open_runtime"]
@@ -47,6 +51,8 @@ class Runtime:
     owns_client: bool
     policies: PolicyStore | None
     authenticator: Authenticator
+    rules: RuleSet
+    today: Callable[[], dt.date] = dt.date.today
 
     def new_context(self, clearance: Clearance) -> RequestContext:
         """A fresh per-request context: new DataLoaders, the caller's view of the
@@ -56,7 +62,8 @@ class Runtime:
         else:
             access = self.policies.current().view(clearance)
         return RequestContext(
-            sources=self.sources, index=self.index, agencies=self.agencies, access=access
+            sources=self.sources, index=self.index, agencies=self.agencies, access=access,
+            rules=self.rules, today=self.today(),
         )
 
     async def aclose(self) -> None:
@@ -69,12 +76,14 @@ def open_runtime(
     config: GatewayConfig,
     *,
     policies: PolicyStore | None,
+    rules: RuleSet | None = None,
     http_client: httpx.AsyncClient | None = None,
 ) -> Runtime:
     """Build connectors for every agency of ``config`` (no source I/O happens yet).
 
     ``policies=None`` turns authorization off: only benchmarks measuring its cost do
-    that, which is why the argument has no default.
+    that, which is why the argument has no default. ``rules`` default to those of the
+    project's policies folder.
     """
     problems = ProblemLog()
     client = http_client if http_client is not None else default_http_client()
@@ -93,4 +102,5 @@ def open_runtime(
         owns_client=http_client is None,
         policies=policies,
         authenticator=Authenticator(config.principals),
+        rules=rules if rules is not None else load_rules(DEFAULT_POLICY_DIR),
     )

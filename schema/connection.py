@@ -9,6 +9,7 @@ import strawberry
 
 from schema.enums import EnterpriseStatus
 from schema.errors import BadUserInput
+from schema.rules.model import Grade, WarningLevel
 from schema.subjects import Enterprise
 
 __all__ = [
@@ -60,6 +61,16 @@ class EnterpriseFilter:
     has_records_from: str | None = strawberry.field(
         default=None,
         description="Agency code: only enterprises with at least one record from that agency.",
+    )
+    warning_level: WarningLevel | None = strawberry.field(
+        default=None,
+        description=(
+            "Only enterprises whose warning today (from the records you may see) is this "
+            "level - over the whole registry."
+        ),
+    )
+    credit_grade: Grade | None = strawberry.field(
+        default=None, description="Only enterprises whose credit grade today is this grade."
     )
 
 

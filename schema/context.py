@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -10,6 +11,7 @@ from schema.access import AccessView
 from schema.loaders import Loaders
 from schema.records import Agency
 from schema.registry_index import RegistryIndex
+from schema.rules.model import RuleSet
 from schema.sources import Sources
 
 __all__ = ["FailedSource", "RequestContext", "SourceFailures"]
@@ -41,6 +43,8 @@ class RequestContext:
     sources: Sources
     index: RegistryIndex
     agencies: Mapping[str, Agency]
+    rules: RuleSet
+    today: dt.date
     access: AccessView = field(default_factory=AccessView.unrestricted)
     loaders: Loaders = field(default_factory=Loaders)
     failures: SourceFailures = field(default_factory=SourceFailures)

@@ -2,7 +2,8 @@
 
 This is where "主体名下归风险" happens: the loads of all providers are issued at
 once (futures, no task per load), failures are recorded per agency and the other
-agencies' records still arrive.
+agencies' records still arrive. It is also where records enter the graph: what
+the caller may not see is dropped here, before anything counts, sorts or links it.
 """
 
 from __future__ import annotations
@@ -13,11 +14,22 @@ from collections.abc import Sequence
 
 import strawberry
 
+from connectors.base import Connector, KeyResult
 from connectors.errors import SourceError
 from connectors.records import Record as SourceRecord
 from schema.context import RequestContext
 
-__all__ = ["PRIMARY_DATE", "gather_many", "gather_records", "prefetch", "sort_records"]
+__all__ = [
+    "PRIMARY_DATE",
+    "gather_checked",
+    "gather_many",
+    "gather_records",
+    "prefetch",
+    "prefetch_checked",
+    "sort_records",
+]
+
+Info = strawberry.Info[RequestContext, None]
 
 # The date a record type is ordered by (newest first).
 PRIMARY_DATE = {
@@ -47,39 +59,50 @@ def sort_records(records: list[SourceRecord], record_type: str) -> list[SourceRe
 
 
 async def gather_records(
-    info: strawberry.Info[RequestContext, None],
-    record_type: str,
-    key_column: str,
-    key: str,
+    info: Info, record_type: str, key_column: str, key: str
 ) -> list[SourceRecord]:
     """Records of ``record_type`` about ``key`` from every provider, newest first."""
-    return (await gather_many(info, record_type, key_column, (key,)))[0]
+    return (await gather_checked(info, record_type, key_column, (key,)))[0][0]
 
 
 async def gather_many(
-    info: strawberry.Info[RequestContext, None],
+    info: Info, record_type: str, key_column: str, keys: Sequence[str]
+) -> list[list[SourceRecord]]:
+    """Like ``gather_records`` for many keys at once (one call per provider)."""
+    return (await gather_checked(info, record_type, key_column, keys))[0]
+
+
+async def gather_checked(
+    info: Info,
     record_type: str,
     key_column: str,
     keys: Sequence[str],
-) -> list[list[SourceRecord]]:
-    """Like ``gather_records`` for many keys at once (one call per provider), through
-    the request's loaders. Only what the caller may see comes back."""
+    *,
+    visible_only: bool = True,
+) -> tuple[list[list[SourceRecord]], set[str]]:
+    """Records per key through the request's loaders, and the agencies that failed.
+
+    ``visible_only=False`` returns every record: only restriction decisions use it,
+    and they are released to cleared callers without the records themselves.
+    """
     context = info.context
-    providers = context.sources.providers(record_type)
     loads = context.loaders.load
+    providers = context.sources.providers(record_type)
     futures = [[loads(c, record_type, key_column, key) for key in keys] for c in providers]
     merged: list[list[SourceRecord]] = [[] for _ in keys]
+    failed: set[str] = set()
     for per_key in futures:
         for bucket, future in zip(merged, per_key, strict=True):
             try:
                 bucket.extend(await future)
             except SourceError as error:
+                failed.add(error.agency)
                 context.failures.add(error, info.path.as_list())
-    return _visible_sorted(context, merged, record_type, key_column)
+    return _visible_sorted(context, merged, record_type, key_column, visible_only), failed
 
 
 async def prefetch(
-    info: strawberry.Info[RequestContext, None],
+    info: Info,
     record_type: str,
     key_column: str,
     keys: Sequence[str],
@@ -88,22 +111,51 @@ async def prefetch(
     """Records of many keys, one direct call per provider, all providers at once.
 
     Used when a page already knows every key it will need (lookahead), so the
-    per-enterprise list fields can answer synchronously. ``path`` is where a
-    failure is reported.
+    per-enterprise fields can answer synchronously. ``path`` is where a failure is
+    reported.
     """
+    return (await prefetch_checked(info, record_type, key_column, keys, path))[0]
+
+
+async def prefetch_checked(
+    info: Info,
+    record_type: str,
+    key_column: str,
+    keys: Sequence[str],
+    path: Sequence[str | int],
+    *,
+    prime: bool = True,
+    visible_only: bool = True,
+) -> tuple[list[list[SourceRecord]], set[str]]:
+    """``prefetch`` that also says which agencies failed. ``prime=False`` does not fill
+    the loaders (a whole-registry scan whose keys later fields will not ask for);
+    ``visible_only`` as in ``gather_checked``."""
     context = info.context
     providers = context.sources.providers(record_type)
-    fetched = await asyncio.gather(
-        *(context.loaders.fetch(c, record_type, key_column, keys) for c in providers)
-    )
+    if prime:
+        calls = [context.loaders.fetch(c, record_type, key_column, keys) for c in providers]
+    else:
+        calls = [_direct(c, record_type, key_column, keys) for c in providers]
+    fetched = await asyncio.gather(*calls)
     merged: list[list[SourceRecord]] = [[] for _ in keys]
+    failed: set[str] = set()
     for per_key in fetched:
         for bucket, result in zip(merged, per_key, strict=True):
             if isinstance(result, SourceError):
+                failed.add(result.agency)
                 context.failures.add(result, path)
             else:
                 bucket.extend(result)
-    return _visible_sorted(context, merged, record_type, key_column)
+    return _visible_sorted(context, merged, record_type, key_column, visible_only), failed
+
+
+async def _direct(
+    connector: Connector, record_type: str, key_column: str, keys: Sequence[str]
+) -> list[KeyResult]:
+    try:
+        return await connector.fetch(record_type, key_column, keys)
+    except SourceError as error:
+        return [error] * len(keys)
 
 
 def _visible_sorted(
@@ -111,11 +163,12 @@ def _visible_sorted(
     buckets: list[list[SourceRecord]],
     record_type: str,
     key_column: str,
+    visible_only: bool,
 ) -> list[list[SourceRecord]]:
-    """Drop what the caller may not see - before anything counts, sorts or links it;
-    a record found by person id also needs its ``person_id`` visible - then sort."""
+    """Drop what the caller may not see; a record found by person id also needs its
+    ``person_id`` visible. Then sort."""
     access = context.access
-    if access.policy is not None:
+    if visible_only and access.policy is not None:
         if key_column == "person_id" and record_type != "person":
             buckets = [[r for r in b if access.field_visible(r, "person_id")] for b in buckets]
         else:

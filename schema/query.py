@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import strawberry
 
@@ -10,6 +11,8 @@ from schema.connection import EnterpriseConnection, EnterpriseFilter
 from schema.context import RequestContext
 from schema.errors import require_credit_code
 from schema.gather import gather_records
+from schema.restrictions import check_restrictions
+from schema.risk_types import RestrictionDecision
 from schema.search import search_enterprises
 from schema.subjects import Enterprise, Person, enterprise_from, person_from
 
@@ -64,6 +67,25 @@ class Query:
     async def person(self, info: Info, person_id: str) -> Person | None:
         records = await gather_records(info, "person", "person_id", person_id)
         return person_from(info, records[0]) if records else None
+
+    @strawberry.field(description=(
+        "May this enterprise be granted the action (一处违法，处处受限)? ALLOWED, "
+        "RESTRICTED, PROHIBITED, or INDETERMINATE when an agency the decision needs "
+        "could not be read. asOf reproduces the decision of a past day. Actions: "
+        "LICENCE_APPLICATION, GOVERNMENT_PROCUREMENT, PUBLIC_BIDDING, LAND_TRANSACTION, "
+        "FISCAL_SUBSIDY, HONOUR, CERTIFICATION (the catalogue may add more)."))
+    async def restriction_check(
+        self, info: Info, credit_code: str, action: str, as_of: dt.date | None = None
+    ) -> RestrictionDecision:
+        return (await check_restrictions(info, [credit_code], action, as_of))[0]
+
+    @strawberry.field(description=(
+        "restrictionCheck for up to 10,000 enterprises at once, in the order given; one "
+        "call per agency and record type for all of them."))
+    async def restriction_checks(
+        self, info: Info, credit_codes: list[str], action: str, as_of: dt.date | None = None
+    ) -> list[RestrictionDecision]:
+        return await check_restrictions(info, credit_codes, action, as_of)
 
     @strawberry.field(description="Every agency source, with whether it answers now.")
     async def sources(self, info: Info) -> list[Source]:

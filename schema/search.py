@@ -22,6 +22,7 @@ from schema.connection import (
 )
 from schema.context import RequestContext
 from schema.errors import BadUserInput, SourceUnavailableError
+from schema.risk import collect_many, grade_of, warning_of
 from schema.subjects import enterprises_from, prefetch_page
 
 __all__ = ["MAX_PAGE", "search_enterprises"]
@@ -78,6 +79,33 @@ async def _with_records_from(
     return kept
 
 
+async def _with_risk(
+    info: Info, candidates: list[SourceRecord], condition: EnterpriseFilter
+) -> list[SourceRecord]:
+    """The candidates whose warning / grade today is the one asked for: their risk
+    records in one call per agency and type, the rules applied to each."""
+    context = info.context
+    access = context.access
+    person_ids: list[str | None] = []
+    for record in candidates:
+        person = record.values.get("legal_rep_id")
+        visible = isinstance(person, str) and access.field_visible(record, "legal_rep_id")
+        person_ids.append(person if visible and isinstance(person, str) else None)
+    codes = [r.credit_code or "" for r in candidates]
+    subjects = await collect_many(info, codes, person_ids, info.path.as_list(), prime=False)
+    rules, today = context.rules, context.today
+    kept = []
+    for record, subject, person_id in zip(candidates, subjects, person_ids, strict=True):
+        level = condition.warning_level
+        if level is not None and warning_of(rules, subject, person_id, today).level is not level:
+            continue
+        grade = condition.credit_grade
+        if grade is not None and grade_of(rules, subject, today).grade is not grade:
+            continue
+        kept.append(record)
+    return kept
+
+
 async def search_enterprises(
     info: Info, condition: EnterpriseFilter | None, first: int, after: str | None
 ) -> EnterpriseConnection:
@@ -110,6 +138,8 @@ async def search_enterprises(
     ]
     if source is not None:
         candidates = await _with_records_from(info, source, candidates)
+    if condition.warning_level is not None or condition.credit_grade is not None:
+        candidates = await _with_risk(info, candidates, condition)
     codes = [r.credit_code or "" for r in candidates]
     start = 0 if after_code is None else bisect.bisect_right(codes, after_code)
     page = candidates[start : start + first]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import TypeVar, cast
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 import strawberry
 
@@ -27,6 +28,16 @@ from schema.records import (
     build_record,
 )
 from schema.redaction import note_redactions, selected_names
+from schema.risk import (
+    SubjectRecords,
+    collect,
+    collect_many,
+    grade_graph,
+    grade_of,
+    warning_graph,
+    warning_of,
+)
+from schema.risk_types import CreditGrade, Warning
 
 __all__ = [
     "Enterprise",
@@ -58,6 +69,10 @@ def _build(info: Info, cls: type[T], records: list[SourceRecord]) -> list[T]:
 
 async def _about(info: Info, cls: type[T], record_type: str, column: str, key: str) -> list[T]:
     return _build(info, cls, await gather_records(info, record_type, column, key))
+
+
+async def _then(pending: Awaitable[Any], build: Callable[[Any], T]) -> T:
+    return build(await pending)
 
 
 # GraphQL list field of Enterprise -> record type, for lookahead prefetching.
@@ -106,6 +121,49 @@ class Enterprise(Record):
     # Records fetched ahead for a whole page (record type -> visible records), so the
     # list fields below answer synchronously; absent, they load through the loaders.
     prefetched: strawberry.Private[dict[str, list[SourceRecord]] | None] = None
+    # Risk records fetched ahead for warnings and grades.
+    risk: strawberry.Private[SubjectRecords | None] = None
+
+    def _subject(self, info: Info) -> SubjectRecords | Awaitable[SubjectRecords]:
+        if self.risk is not None:
+            return self.risk
+        return collect(info, self.credit_code, self._person_key())
+
+    def _person_key(self) -> str | None:
+        return None if "legal_rep_id" in self.hidden else self.legal_rep_id
+
+    @strawberry.field(description=(
+        "Warning computed on read from the records you may see (预警); asOf reproduces "
+        "the warning in force on a past day (default: today)."))
+    def warning(self, info: Info, as_of: dt.date | None = None) -> Warning | None:
+        if "warning" in self.hidden:
+            return None
+        day = as_of or info.context.today
+        subject = self._subject(info)
+
+        def build(found: SubjectRecords) -> Warning:
+            result = warning_of(info.context.rules, found, self._person_key(), day)
+            return warning_graph(info, result, found.missing, day)
+
+        if isinstance(subject, SubjectRecords):
+            return build(subject)
+        return cast(Warning, _then(subject, build))
+
+    @strawberry.field(description=(
+        "Credit grade computed on read from the records you may see (信用等级 A-D)."))
+    def credit_grade(self, info: Info, as_of: dt.date | None = None) -> CreditGrade | None:
+        if "credit_grade" in self.hidden:
+            return None
+        day = as_of or info.context.today
+        subject = self._subject(info)
+
+        def build(found: SubjectRecords) -> CreditGrade:
+            result = grade_of(info.context.rules, found, day)
+            return grade_graph(info, result, found.missing, day)
+
+        if isinstance(subject, SubjectRecords):
+            return build(subject)
+        return cast(CreditGrade, _then(subject, build))
 
     def _list(self, info: Info, cls: type[T], record_type: str) -> list[T]:
         """Prefetched records as a list, or else an awaitable of them.
@@ -174,6 +232,18 @@ class Person(Record):
 
     hidden: strawberry.Private[frozenset[str]] = frozenset()
 
+    @strawberry.field(description=(
+        "Warning of this person from their own records you may see (责任人预警); it "
+        "reaches every enterprise they represent."))
+    async def warning(self, info: Info, as_of: dt.date | None = None) -> Warning | None:
+        if "warning" in self.hidden:
+            return None
+        day = as_of or info.context.today
+        found = await collect(info, None, self.person_id)
+        found.enterprise, found.person = found.person, []
+        result = warning_of(info.context.rules, found, self.person_id, day)
+        return warning_graph(info, result, found.missing, day)
+
     @strawberry.field(description="Enterprises this person is the legal representative of.")
     async def enterprises(self, info: Info) -> list[Enterprise]:
         if "enterprises" in self.hidden:
@@ -239,7 +309,15 @@ async def prefetch_page(info: Info, nodes: list[Enterprise], under: tuple[str, .
     people = sorted({n.legal_rep_id for n in nodes if n.legal_rep_id})
     if "legalRepresentative" in selected:
         jobs.append(prefetch(info, "person", "person_id", people, [*path, "legalRepresentative"]))
-    results = await asyncio.gather(*jobs)
+    if "warning" in selected or "creditGrade" in selected:
+        keys = [node._person_key() for node in nodes]
+        results, subjects = await asyncio.gather(
+            asyncio.gather(*jobs), collect_many(info, codes, keys, [*path, "warning"])
+        )
+        for node, subject in zip(nodes, subjects, strict=True):
+            node.risk = subject
+    else:
+        results = await asyncio.gather(*jobs)
     for node in nodes:
         node.prefetched = {}
     for (_, record_type), per_node in zip(wanted, results, strict=False):

@@ -10,7 +10,7 @@ from schema.rules.grades import GradeResult
 from schema.rules.model import ActionRules, Decision
 from schema.rules.warnings import WarningResult
 
-__all__ = ["DecisionResult", "DecisionReason", "decide"]
+__all__ = ["DecisionReason", "DecisionResult", "decide"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,98 @@
+"""Graph types of computed risk: warnings, credit grades, restriction decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from schema.records import Agency, Record
+from schema.rules.model import Decision, Grade, WarningLevel
+
+__all__ = [
+    "CreditGrade",
+    "RestrictionDecision",
+    "RestrictionReason",
+    "SourceFreshness",
+    "Warning",
+    "WarningReason",
+]
+
+strawberry.enum(WarningLevel, name="WarningLevel",
+                description="Warning level (预警): NONE, YELLOW 黄, ORANGE 橙, RED 红.")
+strawberry.enum(Grade, name="Grade", description=(
+    "Credit grade (信用等级): A 守信 trustworthy, B 警示 warned, C 失信 dishonest, "
+    "D 严重失信 seriously dishonest."))
+strawberry.enum(Decision, name="Decision", description=(
+    "Restriction decision: ALLOWED, RESTRICTED (限制), PROHIBITED (禁止), or INDETERMINATE "
+    "when an agency the decision needs could not be read (never ALLOWED then)."))
+
+
+@strawberry.type(description="One rule that raised a warning, with the records behind it.")
+class WarningReason:
+    rule: str = strawberry.field(description=(
+        "SINGLE_AGENCY_RISK (yellow), SINGLE_AGENCY_HIGH_RISK or SINGLE_AGENCY_REPEATED "
+        "(orange), CROSS_AGENCY (red), LEGAL_REPRESENTATIVE (the person's warning)."))
+    level: WarningLevel = strawberry.field(description="The level this rule gives.")
+    agencies: list[Agency] = strawberry.field(description="Agencies whose records it used.")
+    evidence: list[Record] = strawberry.field(description=(
+        "The records behind it - only records the caller may see (the warning is computed "
+        "from those alone)."))
+
+
+@strawberry.type(description=(
+    "A warning computed on read (分级预警) from the records the caller may see: within "
+    "one agency's data YELLOW or ORANGE, across agencies RED; a legal representative's "
+    "warning reaches the enterprises they represent."))
+class Warning:
+    level: WarningLevel = strawberry.field(description="The highest level of any reason.")
+    reasons: list[WarningReason] = strawberry.field(description="Every rule that applies.")
+    agencies: list[Agency] = strawberry.field(description="Agencies behind the warning.")
+    partial: bool = strawberry.field(description=(
+        "True when an agency could not be read: the level may be too low."))
+    missing_agencies: list[Agency] = strawberry.field(description="Agencies not read.")
+    as_of: dt.date = strawberry.field(description="The date the warning is computed for.")
+
+
+@strawberry.type(description=(
+    "Credit grade computed on read (信用分级, Shijingshan rules): D if on the serious "
+    "violation list for over a year, C for a counted violation of enough severity, B for "
+    "a business anomaly, else A - from the records the caller may see."))
+class CreditGrade:
+    grade: Grade = strawberry.field(description="A, B, C or D.")
+    name: str = strawberry.field(description="The grade's name, e.g. 失信 (dishonest).")
+    basis: list[str] = strawberry.field(description="Which conditions were met, by which records.")
+    evidence: list[Record] = strawberry.field(description="The records behind the grade.")
+    partial: bool = strawberry.field(description="True when an agency could not be read.")
+    as_of: dt.date = strawberry.field(description="The date the grade is computed for.")
+
+
+@strawberry.type(description="A catalogue rule that applies to this decision.")
+class RestrictionReason:
+    rule: str = strawberry.field(description=(
+        "GRADE_<A-D>, WARNING_<level>, SOURCES_MISSING or NOT_IN_REGISTRY."))
+    measure: str = strawberry.field(description="The measure's text from the catalogue.")
+    agencies: list[Agency] = strawberry.field(description="Agencies whose records led to it.")
+
+
+@strawberry.type(description="An agency a decision consulted, and how fresh its data was.")
+class SourceFreshness:
+    agency: Agency = strawberry.field(description="The agency.")
+    available: bool = strawberry.field(description="False when it could not be read.")
+    freshness: float | None = strawberry.field(description=(
+        "Age in seconds of the data used (0 when read live); null when unavailable."))
+
+
+@strawberry.type(description=(
+    "May this enterprise be granted the action? (一处违法，处处受限). Computed from every "
+    "agency's records and released only to callers cleared for restriction decisions; "
+    "it names rules, measures and agencies, never the records."))
+class RestrictionDecision:
+    credit_code: str = strawberry.field(description="The enterprise asked about.")
+    action: str = strawberry.field(description="The action, e.g. LICENCE_APPLICATION.")
+    decision: Decision = strawberry.field(description="The decision.")
+    grade: Grade | None = strawberry.field(description="The credit grade used (null if unknown).")
+    warning_level: WarningLevel | None = strawberry.field(description="The warning level used.")
+    reasons: list[RestrictionReason] = strawberry.field(description="Why, rule by rule.")
+    sources: list[SourceFreshness] = strawberry.field(description="The agencies consulted.")
+    as_of: dt.date = strawberry.field(description="The date the decision is made for.")
