@@ -17,6 +17,7 @@ from connectors.records import Record as SourceRecord
 from schema.context import RequestContext
 from schema.enums import EnterpriseStatus
 from schema.gather import gather_records, prefetch
+from schema.period import RecordPeriod, in_period
 from schema.records import (
     Anomaly,
     Inspection,
@@ -67,8 +68,10 @@ def _build(info: Info, cls: type[T], records: list[SourceRecord]) -> list[T]:
     return built
 
 
-async def _about(info: Info, cls: type[T], record_type: str, column: str, key: str) -> list[T]:
-    return _build(info, cls, await gather_records(info, record_type, column, key))
+async def _about(info: Info, cls: type[T], record_type: str, column: str, key: str,
+                 period: RecordPeriod) -> list[T]:
+    records = await gather_records(info, record_type, column, key)
+    return _build(info, cls, in_period(records, period, info.context.today))
 
 
 async def _then(pending: Awaitable[Any], build: Callable[[Any], T]) -> T:
@@ -165,7 +168,7 @@ class Enterprise(Record):
             return build(subject)
         return cast(CreditGrade, _then(subject, build))
 
-    def _list(self, info: Info, cls: type[T], record_type: str) -> list[T]:
+    def _list(self, info: Info, cls: type[T], record_type: str, period: RecordPeriod) -> list[T]:
         """Prefetched records as a list, or else an awaitable of them.
 
         The resolvers stay synchronous so a prefetched page costs no coroutine per
@@ -173,8 +176,8 @@ class Enterprise(Record):
         """
         records = self.prefetched.get(record_type) if self.prefetched else None
         if records is not None:
-            return _build(info, cls, records)
-        pending = _about(info, cls, record_type, "credit_code", self.credit_code)
+            return _build(info, cls, in_period(records, period, info.context.today))
+        pending = _about(info, cls, record_type, "credit_code", self.credit_code, period)
         return cast(list[T], pending)
 
     @strawberry.field(description="The legal representative (法定代表人), when known.")
@@ -187,28 +190,40 @@ class Enterprise(Record):
         return cast(Person | None, _person(info, self.legal_rep_id))
 
     @strawberry.field(description="Administrative licences from every agency (行政许可).")
-    def licences(self, info: Info) -> list[Licence]:
-        return self._list(info, Licence, "licence")
+    def licences(
+        self, info: Info, period: RecordPeriod = RecordPeriod.CURRENT
+    ) -> list[Licence]:
+        return self._list(info, Licence, "licence", period)
 
     @strawberry.field(description="Administrative penalties from every agency (行政处罚).")
-    def penalties(self, info: Info) -> list[Penalty]:
-        return self._list(info, Penalty, "penalty")
+    def penalties(
+        self, info: Info, period: RecordPeriod = RecordPeriod.CURRENT
+    ) -> list[Penalty]:
+        return self._list(info, Penalty, "penalty", period)
 
     @strawberry.field(description="Business anomaly listings (经营异常名录).")
-    def anomalies(self, info: Info) -> list[Anomaly]:
-        return self._list(info, Anomaly, "anomaly")
+    def anomalies(
+        self, info: Info, period: RecordPeriod = RecordPeriod.CURRENT
+    ) -> list[Anomaly]:
+        return self._list(info, Anomaly, "anomaly", period)
 
     @strawberry.field(description="Serious violation listings (严重违法失信名单).")
-    def serious_violations(self, info: Info) -> list[SeriousViolation]:
-        return self._list(info, SeriousViolation, "serious_violation")
+    def serious_violations(
+        self, info: Info, period: RecordPeriod = RecordPeriod.CURRENT
+    ) -> list[SeriousViolation]:
+        return self._list(info, SeriousViolation, "serious_violation", period)
 
     @strawberry.field(description="Judgment defaulter listings (失信被执行人).")
-    def judgment_defaults(self, info: Info) -> list[JudgmentDefault]:
-        return self._list(info, JudgmentDefault, "judgment_default")
+    def judgment_defaults(
+        self, info: Info, period: RecordPeriod = RecordPeriod.CURRENT
+    ) -> list[JudgmentDefault]:
+        return self._list(info, JudgmentDefault, "judgment_default", period)
 
     @strawberry.field(description="Random spot-check results (双随机抽查结果).")
-    def inspections(self, info: Info) -> list[Inspection]:
-        return self._list(info, Inspection, "inspection")
+    def inspections(
+        self, info: Info, period: RecordPeriod = RecordPeriod.CURRENT
+    ) -> list[Inspection]:
+        return self._list(info, Inspection, "inspection", period)
 
 
 @strawberry.type(
@@ -223,12 +238,17 @@ class Person(Record):
     id_number: str | None = strawberry.field(description="Resident ID number (身份证号码).")
 
     @strawberry.field(description="Penalties on this person (责任人处罚).")
-    async def penalties(self, info: Info) -> list[Penalty]:
-        return await _about(info, Penalty, "penalty", "person_id", self.person_id)
+    async def penalties(
+        self, info: Info, period: RecordPeriod = RecordPeriod.CURRENT
+    ) -> list[Penalty]:
+        return await _about(info, Penalty, "penalty", "person_id", self.person_id, period)
 
     @strawberry.field(description="Judgment defaulter listings of this person (失信被执行人).")
-    async def judgment_defaults(self, info: Info) -> list[JudgmentDefault]:
-        return await _about(info, JudgmentDefault, "judgment_default", "person_id", self.person_id)
+    async def judgment_defaults(
+        self, info: Info, period: RecordPeriod = RecordPeriod.CURRENT
+    ) -> list[JudgmentDefault]:
+        return await _about(info, JudgmentDefault, "judgment_default", "person_id",
+                            self.person_id, period)
 
     hidden: strawberry.Private[frozenset[str]] = frozenset()
 

@@ -17,7 +17,7 @@ from conftest import ACME, ServerThread
 from gateway.app import create_app
 from gateway.config import load_config
 
-QUERY = '{ enterprise(creditCode: "%s") { name penalties { recordId } } }' % ACME
+QUERY = '{ enterprise(creditCode: "%s") { name penalties(period: ALL) { recordId } } }' % ACME
 
 
 @pytest.fixture
@@ -116,9 +116,9 @@ def test_keys_new_refuses_bad_requests(arguments: list[str], message: str) -> No
 def test_answers_never_cross_clearances_on_one_gateway(gateway: ServerThread) -> None:
     """Caches (parser, validation, decisions, registry index) are shared by the gateway;
     what a caller gets depends only on its own clearance, whoever asked before."""
-    query = ('{ enterprise(creditCode: "%s") { penalties { recordId } '
-             'judgmentDefaults { recordId } } enterprises(filter: {hasRecordsFrom: "EPB"}) '
-             '{ totalCount } }' % ACME)
+    query = ('{ enterprise(creditCode: "%s") { penalties(period: ALL) { recordId } '
+             'judgmentDefaults(period: ALL) { recordId } } '
+             'enterprises(filter: {hasRecordsFrom: "EPB"}) { totalCount } }' % ACME)
 
     def ask(**headers: str) -> Any:
         response = httpx.post(f"{gateway.url}/graphql", json={"query": query},

@@ -16,9 +16,10 @@ from conftest import free_port
 SHOWCASE = "91110102U7JM5YDH5H"  # the README's first query uses it
 QUERY = """query($c: String!) { enterprise(creditCode: $c) {
   name
-  licences { agency { code } } penalties { agency { code } } anomalies { agency { code } }
-  seriousViolations { agency { code } } judgmentDefaults { agency { code } }
-  inspections { agency { code } } } sources { code kind available } }"""
+  licences(period: ALL) { agency { code } } penalties(period: ALL) { agency { code } }
+  anomalies(period: ALL) { agency { code } } seriousViolations(period: ALL) { agency { code } }
+  judgmentDefaults(period: ALL) { agency { code } } inspections(period: ALL) { agency { code } }
+  } sources { code kind available } }"""
 
 
 def test_serve_demo_answers_from_six_agencies_of_three_kinds_and_stops_cleanly(

@@ -19,12 +19,13 @@ query One($code: String!) {
     creditCode name status districtCode registeredCapital establishedOn
     agency { code name } openness
     legalRepresentative { personId name enterprises { creditCode } }
-    penalties {
+    penalties(period: ALL) {
       recordId agency { code } openness riskLevel decisionNo penaltyType amount decidedOn
     }
-    licences { recordId agency { code } licenceNo status validFrom }
-    judgmentDefaults { recordId agency { code } caseNo performance }
-    anomalies { recordId } seriousViolations { recordId } inspections { recordId }
+    licences(period: ALL) { recordId agency { code } licenceNo status validFrom }
+    judgmentDefaults(period: ALL) { recordId agency { code } caseNo performance }
+    anomalies(period: ALL) { recordId } seriousViolations(period: ALL) { recordId }
+    inspections(period: ALL) { recordId }
   }
 }
 """
@@ -72,7 +73,8 @@ def test_enterprise_gathers_records_from_all_three_source_kinds(gateway: ServerT
 
 
 def test_bad_rows_keep_the_request_alive(gateway: ServerThread) -> None:
-    query = '{ enterprise(creditCode: "%s") { penalties { recordId amount decidedOn } } }'
+    query = ('{ enterprise(creditCode: "%s") { '
+             'penalties(period: ALL) { recordId amount decidedOn } } }')
     body = post(gateway, query % BETA)
     assert "errors" not in body
     # EPB-2 has an impossible date (2026-02-30): the record is kept, the date is null.
@@ -83,7 +85,7 @@ def test_bad_rows_keep_the_request_alive(gateway: ServerThread) -> None:
 
 def test_person_has_their_own_records_and_enterprises(gateway: ServerThread) -> None:
     body = post(gateway, """{ person(personId: "P1") {
-        name penalties { recordId } judgmentDefaults { recordId caseNo }
+        name penalties(period: ALL) { recordId } judgmentDefaults(period: ALL) { recordId caseNo }
         enterprises { creditCode } } }""")
     person = body["data"]["person"]
     assert person["penalties"] == [{"recordId": "SAMR-2"}]

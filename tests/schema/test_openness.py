@@ -104,8 +104,8 @@ async def test_redacted_fields_are_null_and_reported_once_per_path(
     # A department of another agency, no purpose: CONDITIONAL-classed fields of OPEN
     # records are hidden; the report names each path once with a count.
     query = """query($c: String!) { enterprise(creditCode: $c) {
-        judgmentDefaults { recordId obligation court }
-        inspections { recordId planId }
+        judgmentDefaults(period: ALL) { recordId obligation court }
+        inspections(period: ALL) { recordId planId }
         legalRepresentative { name } } }"""
     result = await run(runtime, Clearance("department", "TAX"), query, {"c": demo.showcase})
     assert result.errors is None
@@ -123,7 +123,8 @@ async def test_redacted_fields_are_null_and_reported_once_per_path(
 
 
 async def test_person_links_follow_the_person_id_class(runtime: Runtime, demo: Demo) -> None:
-    query = '{ person(personId: "%s") { penalties { recordId } } }' % demo.showcase_person
+    query = '{ person(personId: "%s") { penalties(period: ALL) { recordId } } }' % (
+        demo.showcase_person)
     admin = await run(runtime, Clearance("admin"), query)
     assert admin.data["person"]["penalties"], "the showcase person has penalties"
     # the public cannot see Penalty.personId, so no penalty is linked to a person for it

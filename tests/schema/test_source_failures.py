@@ -14,7 +14,8 @@ from gateway.app import create_app
 from gateway.config import load_config
 
 QUERY = """query($c: String!) { enterprise(creditCode: $c) {
-  name penalties { recordId agency { code } } judgmentDefaults { recordId } } }"""
+  name penalties(period: ALL) { recordId agency { code } }
+  judgmentDefaults(period: ALL) { recordId } } }"""
 
 
 def ask(server: ServerThread, query: str = QUERY) -> dict[str, Any]:
@@ -75,8 +76,8 @@ def test_per_key_failure_from_an_http_agency(
     """The agency answers for some keys and reports others as failed."""
     user_agencies["court"].state.control.failing_keys = {ACME}
     body = ask(gateway, """query($c: String!) {
-      a: enterprise(creditCode: $c) { judgmentDefaults { recordId } }
-      b: person(personId: "P1") { judgmentDefaults { recordId } } }""")
+      a: enterprise(creditCode: $c) { judgmentDefaults(period: ALL) { recordId } }
+      b: person(personId: "P1") { judgmentDefaults(period: ALL) { recordId } } }""")
     assert body["data"]["a"]["judgmentDefaults"] == []
     assert body["data"]["b"]["judgmentDefaults"] == [{"recordId": "COURT-2"}]
     (error,) = body["errors"]
