@@ -37,7 +37,9 @@ def _authorize(info: Info) -> None:
     access = info.context.access
     if access.policy is None:
         return
-    if not access.policy.allowed(access.clearance, "RestrictionDecision", Openness.CONDITIONAL,
+    # A decision draws on every agency's records, NOT_OPEN ones included, so it is
+    # asked for at that level: only explicit grants (approval purposes, admin) reach it.
+    if not access.policy.allowed(access.clearance, "RestrictionDecision", Openness.NOT_OPEN,
                                  "-"):
         raise Forbidden(
             "Restriction checks are released only to callers cleared for them (approval "

@@ -30,6 +30,7 @@ from schema.records import (
 )
 from schema.redaction import note_redactions, selected_names
 from schema.risk import (
+    RISK_TYPES,
     SubjectRecords,
     collect,
     collect_many,
@@ -317,33 +318,43 @@ async def _person(info: Info, person_id: str) -> Person | None:
 
 
 async def prefetch_page(info: Info, nodes: list[Enterprise], under: tuple[str, ...]) -> None:
-    """Fetch, for a whole page of enterprises, the record lists the query selects under
-    ``under`` (e.g. ``("edges", "node")``), one call per agency and type."""
+    """Fetch, for a whole page of enterprises, what the query selects under ``under``
+    (e.g. ``("edges", "node")``): record lists, legal representatives, and the risk
+    records of warnings and grades - one call per agency, type and key kind."""
     if not nodes:
         return
     selected = selected_names(info, under)
     path = [*info.path.as_list(), *under]
     codes = [node.credit_code for node in nodes]
-    wanted = [(name, t) for name, t in ENTERPRISE_LISTS.items() if name in selected]
+    risky = "warning" in selected or "creditGrade" in selected
+    wanted = [
+        (name, t) for name, t in ENTERPRISE_LISTS.items()
+        if name in selected and not (risky and t in RISK_TYPES)  # risk records come below
+    ]
     jobs = [prefetch(info, t, "credit_code", codes, [*path, name]) for name, t in wanted]
     people = sorted({n.legal_rep_id for n in nodes if n.legal_rep_id})
     if "legalRepresentative" in selected:
         jobs.append(prefetch(info, "person", "person_id", people, [*path, "legalRepresentative"]))
-    if "warning" in selected or "creditGrade" in selected:
+    if risky:
         keys = [node._person_key() for node in nodes]
         results, subjects = await asyncio.gather(
             asyncio.gather(*jobs), collect_many(info, codes, keys, [*path, "warning"])
         )
-        for node, subject in zip(nodes, subjects, strict=True):
-            node.risk = subject
     else:
-        results = await asyncio.gather(*jobs)
+        results, subjects = await asyncio.gather(*jobs), []
     for node in nodes:
         node.prefetched = {}
     for (_, record_type), per_node in zip(wanted, results, strict=False):
         for node, records in zip(nodes, per_node, strict=True):
             assert node.prefetched is not None
             node.prefetched[record_type] = records
+    for node, subject in zip(nodes, subjects, strict=True):
+        node.risk = subject
+        assert node.prefetched is not None
+        for record_type in RISK_TYPES:
+            node.prefetched[record_type] = [
+                r for r in subject.enterprise if r.record_type == record_type
+            ]
     if "legalRepresentative" in selected:
         by_id = dict(zip(people, results[-1], strict=True))
         for node in nodes:

@@ -100,3 +100,12 @@ def test_a_record_is_hidden_as_a_whole_when_its_label_is_too_strict() -> None:
     # effective openness = stricter of record and field: a CONDITIONAL record's OPEN
     # field is CONDITIONAL
     assert policy.view(Clearance("department", "TAX", "INSPECTION")).hidden(record) == frozenset()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_restriction_decisions_are_released_to_approval_purposes_and_admins(role: str) -> None:
+    policy = load_policy(DEFAULT_POLICY_DIR)
+    for purpose in ["", *PURPOSES]:
+        clearance = Clearance(role, "TAX" if role == "department" else "", purpose)
+        got = policy.allowed(clearance, "RestrictionDecision", Openness.NOT_OPEN, "-")
+        assert got == (role == "admin" or (role == "approval" and purpose in APPROVAL_PURPOSES))
