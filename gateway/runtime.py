@@ -14,12 +14,14 @@ import httpx
 
 from connectors.problems import ProblemLog
 from connectors.registry import build_connector
+from gateway.cache import MemoryRecordCache
 from gateway.callers import Authenticator
 from gateway.config import GatewayConfig
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.rules_files import load_rules
 from schema.access import AccessView, Clearance
 from schema.context import RequestContext
+from schema.loaders import Loaders, RecordCache
 from schema.records import Agency
 from schema.registry_index import RegistryIndex
 from schema.rules.model import RuleSet
@@ -52,6 +54,7 @@ class Runtime:
     policies: PolicyStore | None
     authenticator: Authenticator
     rules: RuleSet
+    cache: RecordCache | None = None
     today: Callable[[], dt.date] = dt.date.today
 
     def new_context(self, clearance: Clearance) -> RequestContext:
@@ -63,7 +66,7 @@ class Runtime:
             access = self.policies.current().view(clearance)
         return RequestContext(
             sources=self.sources, index=self.index, agencies=self.agencies, access=access,
-            rules=self.rules, today=self.today(),
+            rules=self.rules, today=self.today(), loaders=Loaders(self.cache),
         )
 
     async def aclose(self) -> None:
@@ -78,12 +81,13 @@ def open_runtime(
     policies: PolicyStore | None,
     rules: RuleSet | None = None,
     http_client: httpx.AsyncClient | None = None,
+    cache: RecordCache | None = None,
 ) -> Runtime:
     """Build connectors for every agency of ``config`` (no source I/O happens yet).
 
     ``policies=None`` turns authorization off: only benchmarks measuring its cost do
     that, which is why the argument has no default. ``rules`` default to those of the
-    project's policies folder.
+    project's policies folder. ``cache`` defaults to an in-process record cache.
     """
     problems = ProblemLog()
     client = http_client if http_client is not None else default_http_client()
@@ -103,4 +107,5 @@ def open_runtime(
         policies=policies,
         authenticator=Authenticator(config.principals),
         rules=rules if rules is not None else load_rules(DEFAULT_POLICY_DIR),
+        cache=cache if cache is not None else MemoryRecordCache(),
     )

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 import strawberry
 
-from connectors.base import Connector, KeyResult
 from connectors.errors import SourceError
 from connectors.records import Record as SourceRecord
 from schema.context import RequestContext
+from schema.loaders import fetch_cached
 
 __all__ = [
     "PRIMARY_DATE",
@@ -135,7 +135,9 @@ async def prefetch_checked(
     if prime:
         calls = [context.loaders.fetch(c, record_type, key_column, keys) for c in providers]
     else:
-        calls = [_direct(c, record_type, key_column, keys) for c in providers]
+        loaders = context.loaders
+        calls = [fetch_cached(c, record_type, key_column, keys, loaders.cache, loaders.ages)
+                 for c in providers]
     fetched = await asyncio.gather(*calls)
     merged: list[list[SourceRecord]] = [[] for _ in keys]
     failed: set[str] = set()
@@ -147,15 +149,6 @@ async def prefetch_checked(
             else:
                 bucket.extend(result)
     return _visible_sorted(context, merged, record_type, key_column, visible_only), failed
-
-
-async def _direct(
-    connector: Connector, record_type: str, key_column: str, keys: Sequence[str]
-) -> list[KeyResult]:
-    try:
-        return await connector.fetch(record_type, key_column, keys)
-    except SourceError as error:
-        return [error] * len(keys)
 
 
 def _visible_sorted(

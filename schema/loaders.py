@@ -1,10 +1,12 @@
 """Per-request DataLoaders: every load of one agency, record type and key column
-within one tick of the event loop becomes one connector call."""
+within one tick of the event loop becomes one connector call - or none, for keys
+the shared record cache holds."""
 
 from __future__ import annotations
 
 from asyncio import Future
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from aiodataloader import DataLoader
 
@@ -12,28 +14,78 @@ from connectors.base import Connector, KeyResult
 from connectors.errors import SourceError
 from connectors.records import Record
 
-__all__ = ["Loaders"]
+__all__ = ["Loaders", "RecordCache"]
+
+
+class RecordCache(Protocol):
+    """Raw records shared across requests (before authorization); see gateway.cache."""
+
+    async def get_many(
+        self, agency: str, record_type: str, key_column: str, keys: Sequence[str]
+    ) -> dict[str, tuple[list[Record], float]]: ...
+
+    async def put_many(
+        self, agency: str, record_type: str, key_column: str,
+        items: Mapping[str, list[Record]], ttl_s: float,
+    ) -> None: ...
+
+
+async def fetch_cached(
+    connector: Connector,
+    record_type: str,
+    key_column: str,
+    keys: Sequence[str],
+    cache: RecordCache | None,
+    ages: dict[str, float],
+) -> list[KeyResult]:
+    """Records per key: fresh cached entries, the rest in one connector call (then
+    cached). ``ages`` keeps, per agency, the age of the oldest cached data used."""
+    if cache is None or connector.spec.cache_ttl_s <= 0:
+        try:
+            return await connector.fetch(record_type, key_column, keys)
+        except SourceError as error:
+            return [error] * len(keys)
+    agency = connector.code
+    cached = await cache.get_many(agency, record_type, key_column, keys)
+    misses = [key for key in dict.fromkeys(keys) if key not in cached]
+    fetched: dict[str, KeyResult] = {}
+    if misses:
+        try:
+            results = await connector.fetch(record_type, key_column, misses)
+        except SourceError as error:
+            results = [error] * len(misses)
+        fetched = dict(zip(misses, results, strict=True))
+        good = {k: v for k, v in fetched.items() if not isinstance(v, SourceError)}
+        await cache.put_many(agency, record_type, key_column, good, connector.spec.cache_ttl_s)
+    if cached:
+        oldest = max(age for _, age in cached.values())
+        ages[agency] = max(ages.get(agency, 0.0), oldest)
+    return [cached[key][0] if key in cached else fetched[key] for key in keys]
 
 
 class _SourceLoader(DataLoader[str, list[Record]]):
-    def __init__(self, connector: Connector, record_type: str, key_column: str) -> None:
+    def __init__(self, connector: Connector, record_type: str, key_column: str,
+                 owner: Loaders) -> None:
         super().__init__()
         self._connector = connector
         self._record_type = record_type
         self._key_column = key_column
+        self._owner = owner
 
     async def batch_load_fn(self, keys: Sequence[str]) -> list[KeyResult]:  # type: ignore[override]
-        try:
-            return await self._connector.fetch(self._record_type, self._key_column, keys)
-        except SourceError as error:
-            return [error] * len(keys)
+        owner = self._owner
+        return await fetch_cached(self._connector, self._record_type, self._key_column, keys,
+                                  owner.cache, owner.ages)
 
 
 class Loaders:
     """The loaders of one request, made on first use. Never share across requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: RecordCache | None = None) -> None:
         self._loaders: dict[tuple[str, str, str], _SourceLoader] = {}
+        self.cache = cache
+        # agency -> age in seconds of the oldest cached data this request used
+        self.ages: dict[str, float] = {}
 
     def load(
         self, connector: Connector, record_type: str, key_column: str, key: str
@@ -50,10 +102,8 @@ class Loaders:
     ) -> list[KeyResult]:
         """One direct call for many keys (a page prefetch), priming the loader so later
         loads of the same keys in this request are answered from it."""
-        try:
-            results = await connector.fetch(record_type, key_column, keys)
-        except SourceError as error:
-            return [error] * len(keys)
+        results = await fetch_cached(connector, record_type, key_column, keys, self.cache,
+                                     self.ages)
         loader = self._loader(connector, record_type, key_column)
         for key, result in zip(keys, results, strict=True):
             if not isinstance(result, SourceError):
@@ -69,5 +119,5 @@ class Loaders:
         key = (connector.code, record_type, key_column)
         loader = self._loaders.get(key)
         if loader is None:
-            loader = self._loaders[key] = _SourceLoader(connector, record_type, key_column)
+            loader = self._loaders[key] = _SourceLoader(connector, record_type, key_column, self)
         return loader

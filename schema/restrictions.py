@@ -95,8 +95,10 @@ async def check_restrictions(
     for code, found, subject, person_id in zip(codes, registry, subjects, person_ids,
                                                strict=True):
         missing = sorted(subject.missing | registry_failed)
+        ages = context.loaders.ages
         sources = [SourceFreshness(agency=agencies[a], available=a not in missing,
-                                   freshness=None if a in missing else 0.0) for a in consulted]
+                                   freshness=None if a in missing else round(ages.get(a, 0.0), 3))
+                   for a in consulted]
         if not found and not registry_failed:
             decisions.append(RestrictionDecision(
                 credit_code=code, action=action, decision=Decision.INDETERMINATE, grade=None,

@@ -348,7 +348,7 @@ async def prefetch_page(info: Info, nodes: list[Enterprise], under: tuple[str, .
         for node, records in zip(nodes, per_node, strict=True):
             assert node.prefetched is not None
             node.prefetched[record_type] = records
-    for node, subject in zip(nodes, subjects, strict=True):
+    for node, subject in zip(nodes, subjects, strict=False):  # no subjects: not risky
         node.risk = subject
         assert node.prefetched is not None
         for record_type in RISK_TYPES:
