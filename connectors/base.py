@@ -37,11 +37,13 @@ from connectors.records import Record, RowProblem, normalise_row
 from connectors.spec import AgencySpec
 from connectors.standard import RecordTypeSpec, spec_for
 
-__all__ = ["Connector", "KeyResult", "RawBatch"]
+__all__ = ["NO_RECORDS", "Connector", "KeyResult", "RawBatch"]
 
 logger = logging.getLogger("connectors")
 
 KeyResult = list[Record] | SourceError
+# The result of every key without records. Shared: results are read, never mutated.
+NO_RECORDS: list[Record] = []
 T = TypeVar("T")
 
 
@@ -57,6 +59,11 @@ class Connector(abc.ABC):
     """Base class of every source kind."""
 
     kind: ClassVar[str]
+    # Whether ``max_batch`` splits a call into several requests (remote services);
+    # local kinds take every key at once and chunk internally if they must.
+    chunked: ClassVar[bool] = False
+    # How many chunks of one call may be in flight at once.
+    chunk_concurrency: ClassVar[int] = 8
 
     def __init__(self, spec: AgencySpec, *, report: Callable[[RowProblem], None]) -> None:
         self.spec = spec
@@ -101,25 +108,29 @@ class Connector(abc.ABC):
         unique = list(dict.fromkeys(keys))
         source_key = self.spec.source_column(record_type, key_column)
         table = self.spec.table_for(record_type)
-        size = max(1, self.spec.max_batch)
+        size = max(1, self.spec.max_batch) if self.chunked else max(1, len(unique))
         chunks = [unique[i : i + size] for i in range(0, len(unique), size)]
-        batches: list[RawBatch] = await self._guarded(
-            lambda: asyncio.gather(*(self._query(table, source_key, c) for c in chunks)),
-            f"query {record_type}",
-        )
-        by_key: dict[str, list[Record]] = {key: [] for key in unique}
+        gate = asyncio.Semaphore(self.chunk_concurrency)
+
+        async def one(chunk: list[str]) -> RawBatch:
+            async with gate:  # the timeout is per request, once it is under way
+                return await self._guarded(lambda: self._query(table, source_key, chunk),
+                                           f"query {record_type}")
+
+        batches = await asyncio.gather(*(one(c) for c in chunks))
+        asked = set(unique)
+        by_key: dict[str, list[Record]] = {}  # only keys with records: most have none
         failed: dict[str, str] = {}
         for batch in batches:
             failed.update(batch.key_errors)
             for record in self._normalise(spec, batch.rows):
                 key = record.credit_code if key_column == "credit_code" else record.person_id
-                bucket = by_key.get(key) if key is not None else None
-                if bucket is not None:
-                    bucket.append(record)
+                if key in asked:
+                    by_key.setdefault(key, []).append(record)
         return [
             SourceUnavailable(self.code, f"{record_type} for {key}: {failed[key]}")
             if key in failed
-            else by_key.get(key, [])
+            else by_key.get(key, NO_RECORDS)
             for key in keys
         ]
 

@@ -12,6 +12,8 @@ True
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 __all__ = [
     "ALPHABET",
     "check_char",
@@ -36,6 +38,7 @@ def with_check_char(first17: str) -> str:
     return first17 + check_char(first17)
 
 
+@lru_cache(maxsize=262_144)  # a pure function of its argument; codes recur in every batch
 def credit_code_problem(code: str) -> str | None:
     """Why ``code`` is not a valid credit code, or ``None`` when it is."""
     if len(code) != 18:

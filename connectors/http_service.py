@@ -27,6 +27,7 @@ class HttpConnector(Connector):
     """Calls an agency's HTTP service through an injected ``httpx.AsyncClient``."""
 
     kind = "http"
+    chunked = True
 
     def __init__(
         self,

@@ -8,22 +8,26 @@ agency's ``cache_ttl_s``. ``MemoryRecordCache`` is the in-process default.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
 from connectors.records import Record
 
-__all__ = ["CacheKey", "MemoryRecordCache"]
+__all__ = ["MemoryRecordCache"]
 
-CacheKey = tuple[str, str, str, str]  # agency, record type, key column, key
+_Table = dict[str, tuple[float, float, list[Record]]]  # key -> (stored, expires, records)
+_EMPTY: list[Record] = []  # shared by every key without records (most of them); never mutated
 
 
 class MemoryRecordCache:
-    """A bounded in-process cache (least recently stored entries go first)."""
+    """A bounded in-process cache: one table per (agency, record type, key column).
 
-    def __init__(self, max_entries: int = 500_000,
+    Past ``max_entries``, expired entries go first, then the oldest stored.
+    """
+
+    def __init__(self, max_entries: int = 4_000_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._entries: OrderedDict[CacheKey, tuple[float, float, list[Record]]] = OrderedDict()
+        self._tables: dict[tuple[str, str, str], _Table] = {}
+        self._size = 0
         self._max = max_entries
         self._clock = clock
 
@@ -31,15 +35,16 @@ class MemoryRecordCache:
         self, agency: str, record_type: str, key_column: str, keys: Sequence[str]
     ) -> dict[str, tuple[list[Record], float]]:
         """Fresh entries among ``keys``: key -> (records, age in seconds)."""
+        table = self._tables.get((agency, record_type, key_column))
+        if not table:
+            return {}
         now = self._clock()
         found: dict[str, tuple[list[Record], float]] = {}
-        entries = self._entries
+        get = table.get
         for key in keys:
-            entry = entries.get((agency, record_type, key_column, key))
-            if entry is not None:
-                stored, expires, records = entry
-                if now < expires:
-                    found[key] = (records, now - stored)
+            entry = get(key)
+            if entry is not None and now < entry[1]:
+                found[key] = (entry[2], now - entry[0])
         return found
 
     async def put_many(
@@ -49,13 +54,27 @@ class MemoryRecordCache:
         if ttl_s <= 0 or not items:
             return
         now = self._clock()
-        entries = self._entries
+        table = self._tables.setdefault((agency, record_type, key_column), {})
+        before = len(table)
+        expires = now + ttl_s
         for key, records in items.items():
-            cache_key = (agency, record_type, key_column, key)
-            entries.pop(cache_key, None)
-            entries[cache_key] = (now, now + ttl_s, records)
-        while len(entries) > self._max:
-            entries.popitem(last=False)
+            table.pop(key, None)  # re-inserted last: dict order is storage order
+            table[key] = (now, expires, records or _EMPTY)
+        self._size += len(table) - before
+        if self._size > self._max:
+            self._evict(now)
+
+    def _evict(self, now: float) -> None:
+        for table in self._tables.values():
+            expired = [key for key, entry in table.items() if entry[1] <= now]
+            for key in expired:
+                del table[key]
+            self._size -= len(expired)
+        while self._size > self._max:
+            largest = max(self._tables.values(), key=len)
+            for key in list(largest)[: max(1, len(largest) // 10)]:
+                del largest[key]
+                self._size -= 1
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._size

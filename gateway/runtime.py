@@ -24,6 +24,7 @@ from schema.context import RequestContext
 from schema.loaders import Loaders, RecordCache
 from schema.records import Agency
 from schema.registry_index import RegistryIndex
+from schema.risk_index import RiskIndex
 from schema.rules.model import RuleSet
 from schema.sources import Sources
 
@@ -55,6 +56,7 @@ class Runtime:
     authenticator: Authenticator
     rules: RuleSet
     cache: RecordCache | None = None
+    risk_index: RiskIndex | None = None
     today: Callable[[], dt.date] = dt.date.today
 
     def new_context(self, clearance: Clearance) -> RequestContext:
@@ -67,6 +69,7 @@ class Runtime:
         return RequestContext(
             sources=self.sources, index=self.index, agencies=self.agencies, access=access,
             rules=self.rules, today=self.today(), loaders=Loaders(self.cache),
+            risk_index=self.risk_index or RiskIndex(0),
         )
 
     async def aclose(self) -> None:
@@ -108,4 +111,5 @@ def open_runtime(
         authenticator=Authenticator(config.principals),
         rules=rules if rules is not None else load_rules(DEFAULT_POLICY_DIR),
         cache=cache if cache is not None else MemoryRecordCache(),
+        risk_index=RiskIndex(min(spec.cache_ttl_s for spec in config.agencies)),
     )

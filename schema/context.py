@@ -11,6 +11,7 @@ from schema.access import AccessView
 from schema.loaders import Loaders
 from schema.records import Agency
 from schema.registry_index import RegistryIndex
+from schema.risk_index import RiskIndex
 from schema.rules.model import RuleSet
 from schema.sources import Sources
 
@@ -46,5 +47,6 @@ class RequestContext:
     rules: RuleSet
     today: dt.date
     access: AccessView = field(default_factory=AccessView.unrestricted)
+    risk_index: RiskIndex = field(default_factory=lambda: RiskIndex(0))
     loaders: Loaders = field(default_factory=Loaders)
     failures: SourceFailures = field(default_factory=SourceFailures)

@@ -126,6 +126,7 @@ async def prefetch_checked(
     *,
     prime: bool = True,
     visible_only: bool = True,
+    sort: bool = True,
 ) -> tuple[list[list[SourceRecord]], set[str]]:
     """``prefetch`` that also says which agencies failed. ``prime=False`` does not fill
     the loaders (a whole-registry scan whose keys later fields will not ask for);
@@ -148,7 +149,7 @@ async def prefetch_checked(
                 context.failures.add(result, path)
             else:
                 bucket.extend(result)
-    return _visible_sorted(context, merged, record_type, key_column, visible_only), failed
+    return _visible_sorted(context, merged, record_type, key_column, visible_only, sort), failed
 
 
 def _visible_sorted(
@@ -157,13 +158,18 @@ def _visible_sorted(
     record_type: str,
     key_column: str,
     visible_only: bool,
+    sort: bool = True,
 ) -> list[list[SourceRecord]]:
     """Drop what the caller may not see; a record found by person id also needs its
-    ``person_id`` visible. Then sort."""
+    ``person_id`` visible. Then sort (unless only rules will read them)."""
     access = context.access
     if visible_only and access.policy is not None:
         if key_column == "person_id" and record_type != "person":
-            buckets = [[r for r in b if access.field_visible(r, "person_id")] for b in buckets]
+            buckets = [[r for r in b if access.field_visible(r, "person_id")] if b else b
+                       for b in buckets]
         else:
-            buckets = [[r for r in b if access.sees(r)] for b in buckets]
-    return [sort_records(bucket, record_type) for bucket in buckets]
+            buckets = [[r for r in b if access.sees(r)] if b else b for b in buckets]
+    if not sort:
+        return buckets
+    return [sort_records(bucket, record_type) if len(bucket) > 1 else bucket
+            for bucket in buckets]

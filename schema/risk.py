@@ -74,14 +74,16 @@ async def collect_many(
     *,
     visible_only: bool = True,
     prime: bool = True,
+    sort: bool = True,
 ) -> list[SubjectRecords]:
     """Risk records of many enterprises (and their legal representatives): one call
     per agency and type for all of them."""
     people = sorted({p for p in person_ids if p})
     jobs = [prefetch_checked(info, t, "credit_code", codes, path, prime=prime,
-                             visible_only=visible_only) for t in RISK_TYPES]
+                             visible_only=visible_only, sort=sort) for t in RISK_TYPES]
     jobs += [prefetch_checked(info, t, "person_id", people, path, prime=prime,
-                              visible_only=visible_only) for t in PERSON_RISK_TYPES]
+                              visible_only=visible_only, sort=sort)
+             for t in PERSON_RISK_TYPES]
     results = await asyncio.gather(*jobs)
     subjects = [SubjectRecords() for _ in codes]
     missing: set[str] = set()

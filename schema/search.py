@@ -22,7 +22,9 @@ from schema.connection import (
 )
 from schema.context import RequestContext
 from schema.errors import BadUserInput, SourceUnavailableError
+from schema.registry_index import RegistrySnapshot
 from schema.risk import collect_many, grade_of, warning_of
+from schema.risk_index import RiskLevels
 from schema.subjects import enterprises_from, prefetch_page
 
 __all__ = ["MAX_PAGE", "search_enterprises"]
@@ -79,28 +81,47 @@ async def _with_records_from(
     return kept
 
 
-async def _with_risk(
-    info: Info, candidates: list[SourceRecord], condition: EnterpriseFilter
-) -> list[SourceRecord]:
-    """The candidates whose warning / grade today is the one asked for: their risk
+async def _registry_levels(info: Info, snapshot: RegistrySnapshot) -> tuple[RiskLevels, bool]:
+    """Warning level and grade today of every enterprise the caller may see: their risk
     records in one call per agency and type, the rules applied to each."""
     context = info.context
     access = context.access
+    visible = [r for r in snapshot.enterprises if access.sees(r)]
     person_ids: list[str | None] = []
-    for record in candidates:
+    for record in visible:
         person = record.values.get("legal_rep_id")
-        visible = isinstance(person, str) and access.field_visible(record, "legal_rep_id")
-        person_ids.append(person if visible and isinstance(person, str) else None)
-    codes = [r.credit_code or "" for r in candidates]
-    subjects = await collect_many(info, codes, person_ids, info.path.as_list(), prime=False)
+        linked = isinstance(person, str) and access.field_visible(record, "legal_rep_id")
+        person_ids.append(person if linked and isinstance(person, str) else None)
+    codes = [r.credit_code or "" for r in visible]
+    subjects = await collect_many(info, codes, person_ids, info.path.as_list(), prime=False,
+                                  sort=False)
     rules, today = context.rules, context.today
+    levels: RiskLevels = {}
+    complete = True
+    for code, subject, person_id in zip(codes, subjects, person_ids, strict=True):
+        complete = complete and not subject.missing
+        levels[code] = (warning_of(rules, subject, person_id, today).level,
+                        grade_of(rules, subject, today).grade)
+    return levels, complete
+
+
+async def _with_risk(
+    info: Info, candidates: list[SourceRecord], condition: EnterpriseFilter,
+    snapshot: RegistrySnapshot,
+) -> list[SourceRecord]:
+    """The candidates whose warning / grade today is the one asked for (levels of the
+    whole registry are computed once per clearance and kept for a while)."""
+    context = info.context
+    access = context.access
+    # the policy object itself: a reloaded policy is a new object, so a new key
+    key = (access.clearance, access.policy, context.today, snapshot.built_at)
+    levels = await context.risk_index.levels(key, lambda: _registry_levels(info, snapshot))
     kept = []
-    for record, subject, person_id in zip(candidates, subjects, person_ids, strict=True):
-        level = condition.warning_level
-        if level is not None and warning_of(rules, subject, person_id, today).level is not level:
+    for record in candidates:
+        level, grade = levels.get(record.credit_code or "", (None, None))
+        if condition.warning_level is not None and level is not condition.warning_level:
             continue
-        grade = condition.credit_grade
-        if grade is not None and grade_of(rules, subject, today).grade is not grade:
+        if condition.credit_grade is not None and grade is not condition.credit_grade:
             continue
         kept.append(record)
     return kept
@@ -139,7 +160,7 @@ async def search_enterprises(
     if source is not None:
         candidates = await _with_records_from(info, source, candidates)
     if condition.warning_level is not None or condition.credit_grade is not None:
-        candidates = await _with_risk(info, candidates, condition)
+        candidates = await _with_risk(info, candidates, condition, snapshot)
     codes = [r.credit_code or "" for r in candidates]
     start = 0 if after_code is None else bisect.bisect_right(codes, after_code)
     page = candidates[start : start + first]

@@ -55,15 +55,16 @@ def grade(records: Iterable[Record], rules: GradeRules, lifecycle: Lifecycle,
     records = list(records)
     for rule in rules.rules:
         basis: list[str] = []
-        evidence: list[Record] = []
+        evidence: dict[int, Record] = {}  # by identity: records are compared often
         for condition in rule.when:
             matched = [r for r in records if _meets(r, condition, as_of, lifecycle)]
             if matched:
                 basis.append(f"{rule.grade.value} {rule.name}: {condition.describe()} "
                              f"({', '.join(f'{r.agency} {r.record_id}' for r in matched)})")
-                evidence.extend(r for r in matched if r not in evidence)
+                for record in matched:
+                    evidence.setdefault(id(record), record)
         if evidence:
-            return GradeResult(rule.grade, rule.name, tuple(basis), tuple(evidence))
+            return GradeResult(rule.grade, rule.name, tuple(basis), tuple(evidence.values()))
     fallback = rules.fallback
     return GradeResult(fallback.grade, fallback.name, (f"A {fallback.name}: {fallback.meaning}",),
                        ())
