@@ -289,3 +289,40 @@ def test_the_canaries_are_really_there(world: World) -> None:
             legalRepresentative { idNumber } } }""", {"c": code})
         found |= {c.split("-")[-2] for c in CANARY.findall(response)}
     assert {"NO", "CO", "FC", "FN", "PID"} <= found
+
+
+RISK_PAGE = """{ enterprises(first: 300) { totalCount edges { node { creditCode
+  warning { level agencies { code } missingAgencies { code }
+            reasons { rule level agencies { code } evidence { recordId agency { code }
+              ... on Penalty { decisionNo content } ... on JudgmentDefault { caseNo }
+              ... on Anomaly { reason } ... on Inspection { result } } } }
+  creditGrade { grade name basis evidence { recordId } } } } } }"""
+
+
+@pytest.mark.parametrize(
+    ("clearance", "hidden_tags"),
+    [(Clearance("public"), None),
+     (Clearance("department", "SAMR", "INSPECTION"), {"NO", "FN"}),
+     (Clearance("department", "SAMR"), {"NO", "FN", "CO", "FC"})],
+)
+def test_warnings_and_grades_reveal_no_hidden_record(
+    world: World, clearance: Clearance, hidden_tags: set[str] | None
+) -> None:
+    """Every enterprise's warning and grade, with reasons, evidence and basis: nothing
+    from a record the clearance does not cover (warnings are computed from the
+    visible records alone)."""
+
+    def forbidden(canary: str) -> bool:
+        if hidden_tags is None:
+            return True
+        parts = canary.split("-")
+        return len(parts) == 4 and parts[1] != "SAMR" and parts[2] in hidden_tags
+
+    for level in ("RED", "ORANGE", "YELLOW"):
+        query = RISK_PAGE.replace("enterprises(first: 300)",
+                                  f"enterprises(first: 300, filter: {{warningLevel: {level}}})")
+        response = world.execute(clearance, query, {})
+        assert json.loads(response)["data"]["enterprises"]["totalCount"] > 0, level
+        assert leaks(response, query, {}, forbidden) == []
+        if hidden_tags is None:
+            assert SENTINEL_DATE not in response and SENTINEL_NUMBER not in response
