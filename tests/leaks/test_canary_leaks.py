@@ -284,8 +284,9 @@ def test_the_canaries_are_really_there(world: World) -> None:
     for code in codes:
         response = world.execute(Clearance("admin"), """query($c: String!) {
           enterprise(creditCode: $c) { name legalRepId
-            penalties { recordId personId content } judgmentDefaults { recordId obligation }
-            inspections { recordId planId } licences { recordId content }
+            penalties(period: ALL) { recordId personId content }
+            judgmentDefaults(period: ALL) { recordId obligation }
+            inspections(period: ALL) { recordId planId } licences(period: ALL) { recordId content }
             legalRepresentative { idNumber } } }""", {"c": code})
         found |= {c.split("-")[-2] for c in CANARY.findall(response)}
     assert {"NO", "CO", "FC", "FN", "PID"} <= found
