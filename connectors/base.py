@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from connectors.breaker import Breaker
 from connectors.errors import SourceError, SourceUnavailable, SourceUnsupported
 from connectors.records import Record, RowProblem, normalise_row
 from connectors.spec import AgencySpec
@@ -68,6 +69,7 @@ class Connector(abc.ABC):
     def __init__(self, spec: AgencySpec, *, report: Callable[[RowProblem], None]) -> None:
         self.spec = spec
         self._report = report
+        self.breaker = Breaker(failures=spec.breaker_failures, open_s=spec.breaker_open_s)
         # Calls made, by record type ("penalty") or type and key ("penalty/person_id").
         self.calls: Counter[str] = Counter()
 
@@ -170,21 +172,35 @@ class Connector(abc.ABC):
         return records
 
     async def _guarded(self, make: Callable[[], Awaitable[T]], what: str) -> T:
-        """Run ``make()`` with the agency's timeout and retries; map failures to
+        """Run ``make()`` through the agency's circuit breaker, with its timeout and
+        bounded retries (with backoff) of transient failures; map failures to
         ``SourceUnavailable`` with a reason safe to show (details go to the log)."""
+        if not self.breaker.allow():
+            raise SourceUnavailable(
+                self.code, f"circuit open after repeated failures; next try in "
+                f"{self.breaker.retry_in():.0f} s")
         attempts = 1 + max(0, self.spec.retries)
-        reason = what
         for attempt in range(attempts):
             try:
                 async with asyncio.timeout(self.spec.timeout_s):
-                    return await make()
+                    result = await make()
+            except SourceUnavailable as error:
+                failure = error
             except SourceError:
                 raise
             except TimeoutError:
-                reason = f"{what} timed out after {self.spec.timeout_s:g} s"
+                failure = SourceUnavailable(
+                    self.code, f"{what} timed out after {self.spec.timeout_s:g} s")
             except Exception as exc:
                 logger.warning("agency %s: %s failed: %r", self.code, what, exc)
-                reason = f"{what} failed ({type(exc).__name__})"
-            if attempt + 1 < attempts:
-                await asyncio.sleep(0.05 * 2**attempt)
-        raise SourceUnavailable(self.code, reason)
+                failure = SourceUnavailable(self.code, f"{what} failed ({type(exc).__name__})",
+                                            retryable=isinstance(exc, OSError | ConnectionError)
+                                            or "Connect" in type(exc).__name__)
+            else:
+                self.breaker.success()
+                return result
+            if not failure.retryable or attempt + 1 == attempts:
+                break
+            await asyncio.sleep(0.05 * 2**attempt)
+        self.breaker.failure()
+        raise failure

@@ -20,7 +20,15 @@ class SourceError(Exception):
 
 
 class SourceUnavailable(SourceError):
-    """The agency's source could not be read. ``reason`` is safe to show callers."""
+    """The agency's source could not be read. ``reason`` is safe to show callers.
+
+    ``retryable`` marks transient failures (a refused connection, a 502/503/504) that
+    a bounded retry may overcome; a timeout or a malformed answer is not retried.
+    """
+
+    def __init__(self, agency: str, reason: str, *, retryable: bool = False) -> None:
+        super().__init__(agency, reason)
+        self.retryable = retryable
 
 
 class SourceUnsupported(SourceError):

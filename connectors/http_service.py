@@ -46,7 +46,8 @@ class HttpConnector(Connector):
             f"{self._base}/{table}/query", json={body_key: list(keys)}
         )
         if response.status_code != 200:
-            raise SourceUnavailable(self.code, f"answered HTTP {response.status_code}")
+            raise SourceUnavailable(self.code, f"answered HTTP {response.status_code}",
+                                    retryable=response.status_code in (502, 503, 504))
         try:
             payload = response.json()
         except ValueError:

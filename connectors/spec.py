@@ -29,6 +29,9 @@ class AgencySpec:
     cache_ttl_s: float = 60.0
     retries: int = 0
     max_batch: int = 1000
+    breaker_failures: int = 5
+    breaker_open_s: float = 10.0
+    stale_if_error_s: float = 300.0
 
     def table_for(self, record_type: str) -> str:
         """The source's table (sql), file stem (csv) or path segment (http) for a type."""

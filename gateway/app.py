@@ -21,7 +21,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from connectors.errors import SourceError
@@ -46,6 +46,7 @@ class AppOptions:
 
     graphiql: bool = True
     policy_dir: Path = DEFAULT_POLICY_DIR
+    max_body_bytes: int = 1 << 20  # a GraphQL request larger than this is refused (413)
     extra_routes: Sequence[BaseRoute] = ()
     runtime_factory: Callable[..., Runtime] = field(default=open_runtime)
 
@@ -61,25 +62,54 @@ class _GraphQL(GraphQL[RequestContext, None]):
         return runtime.new_context(caller.clearance)
 
 
-class _AuthGate:
-    """Authenticates a request, then hands it to the schema for the caller's role."""
+def _refuse(status: int, code: str, message: str,
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
+                        status_code=status, headers=headers)
 
-    def __init__(self, full: _GraphQL, public: _GraphQL) -> None:
+
+class _AuthGate:
+    """Bounds the request body, authenticates the caller, then hands the request to
+    the schema for the caller's role."""
+
+    def __init__(self, full: _GraphQL, public: _GraphQL, max_body_bytes: int) -> None:
         self._full = full
         self._public = public
+        self._max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = bytearray()
+        more = scope.get("method") == "POST"
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self._max_body:
+                await _refuse(413, "REQUEST_TOO_LARGE",
+                              f"The request body is larger than {self._max_body} bytes; "
+                              "send a smaller query or fewer variables.")(scope, receive, send)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self._dispatch(scope, replay, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime: Runtime = scope["app"].state.runtime
         authenticator: Authenticator = runtime.authenticator
         try:
             caller = authenticator.caller(Headers(scope=scope))
         except AuthError as error:
-            response = JSONResponse(
-                {"errors": [{"message": error.message, "extensions": {"code": error.code}}]},
-                status_code=error.status,
-                headers={"WWW-Authenticate": "Bearer"} if error.status == 401 else None,
-            )
-            await response(scope, receive, send)
+            headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+            await _refuse(error.status, error.code, error.message, headers)(scope, receive, send)
             return
         scope[_CALLER] = caller
         app = self._public if caller.role == "public" else self._full
@@ -98,7 +128,8 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
     above_open = policies.current().classes.above_open()
     ide: Literal["graphiql"] | None = "graphiql" if options.graphiql else None
     gate = _AuthGate(_GraphQL(build_schema(), graphql_ide=ide),
-                     _GraphQL(build_schema(without=above_open), graphql_ide=ide))
+                     _GraphQL(build_schema(without=above_open), graphql_ide=ide),
+                     options.max_body_bytes)
     make_runtime = partial(options.runtime_factory, policies=policies, rules=rules)
 
     @contextlib.asynccontextmanager

@@ -155,7 +155,8 @@ def _agency(raw: Any, where: str, base: Path, problems: list[str]) -> AgencySpec
     where = f"{where} ({code})"
     before = len(problems)
     known = {"code", "name", "kind", "provides", "tables", "columns", "timeout_s",
-             "cache_ttl_s", "retries", "max_batch", "url", "path", "base_url"}
+             "cache_ttl_s", "retries", "max_batch", "url", "path", "base_url",
+             "breaker_failures", "breaker_open_s", "stale_if_error_s"}
     for key in raw:
         if key not in known:
             problems.append(f"{where}: unknown field {key!r}")
@@ -200,7 +201,9 @@ def _agency(raw: Any, where: str, base: Path, problems: list[str]) -> AgencySpec
         columns[record_type] = {str(k): str(v) for k, v in renames.items()}
     numbers = {}
     for key, default, low in (("timeout_s", 5.0, 0.001), ("cache_ttl_s", 60.0, 0.0),
-                              ("retries", 0, 0), ("max_batch", 1000, 1)):
+                              ("retries", 0, 0), ("max_batch", 1000, 1),
+                              ("breaker_failures", 5, 1), ("breaker_open_s", 10.0, 0.0),
+                              ("stale_if_error_s", 300.0, 0.0)):
         value = raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
             problems.append(f"{where}: {key}: must be a number >= {low}, got {value!r}")
@@ -221,6 +224,9 @@ def _agency(raw: Any, where: str, base: Path, problems: list[str]) -> AgencySpec
         cache_ttl_s=float(numbers["cache_ttl_s"]),
         retries=int(numbers["retries"]),
         max_batch=int(numbers["max_batch"]),
+        breaker_failures=int(numbers["breaker_failures"]),
+        breaker_open_s=float(numbers["breaker_open_s"]),
+        stale_if_error_s=float(numbers["stale_if_error_s"]),
     )
 
 

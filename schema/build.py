@@ -52,6 +52,18 @@ class SourceFailureErrors(SchemaExtension):
         result.errors = errors
 
 
+class StaleReport(SchemaExtension):
+    """``extensions.stale``: agencies that failed and were answered from a cached copy
+    (stale-if-error), with the copy's age: ``[{"agency": "COURT", "ageSeconds": 73.2}]``."""
+
+    def get_results(self) -> dict[str, Any]:
+        context = self.execution_context.context
+        if not isinstance(context, RequestContext) or not context.loaders.stale:
+            return {}
+        return {"stale": [{"agency": agency, "ageSeconds": round(age, 1)}
+                          for agency, age in sorted(context.loaders.stale.items())]}
+
+
 class RedactionReport(SchemaExtension):
     """``extensions.redacted``: each hidden field path once, with how many values were
     hidden (``[{"path": "enterprise.penalties.personId", "count": 2}]``)."""
@@ -115,6 +127,7 @@ def build_schema(without: Mapping[str, frozenset[str]] | None = None) -> strawbe
             lambda: ValidationCache(maxsize=512),
             SourceFailureErrors,
             RedactionReport,
+            StaleReport,
             lambda: MaskErrors(should_mask_error=_should_mask, error_message=MASKED_MESSAGE),
         ],
     )

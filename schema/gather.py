@@ -137,8 +137,8 @@ async def prefetch_checked(
         calls = [context.loaders.fetch(c, record_type, key_column, keys) for c in providers]
     else:
         loaders = context.loaders
-        calls = [fetch_cached(c, record_type, key_column, keys, loaders.cache, loaders.ages)
-                 for c in providers]
+        calls = [fetch_cached(c, record_type, key_column, keys, loaders.cache, loaders.ages,
+                              loaders.stale) for c in providers]
     fetched = await asyncio.gather(*calls)
     merged: list[list[SourceRecord]] = [[] for _ in keys]
     failed: set[str] = set()

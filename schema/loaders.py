@@ -37,17 +37,26 @@ async def fetch_cached(
     keys: Sequence[str],
     cache: RecordCache | None,
     ages: dict[str, float],
+    stale: dict[str, float] | None = None,
 ) -> list[KeyResult]:
-    """Records per key: fresh cached entries, the rest in one connector call (then
-    cached). ``ages`` keeps, per agency, the age of the oldest cached data used."""
-    if cache is None or connector.spec.cache_ttl_s <= 0:
+    """Records per key: cached entries younger than the agency's ``cache_ttl_s``, the
+    rest in one connector call (then cached).
+
+    Stale-if-error: entries are kept ``stale_if_error_s`` longer; when the agency
+    fails, such a stale copy is served instead of an error and ``stale`` notes the
+    agency and the copy's age. ``ages`` keeps, per agency, the age of the oldest
+    cached data used.
+    """
+    spec = connector.spec
+    if cache is None or spec.cache_ttl_s <= 0:
         try:
             return await connector.fetch(record_type, key_column, keys)
         except SourceError as error:
             return [error] * len(keys)
     agency = connector.code
-    cached = await cache.get_many(agency, record_type, key_column, keys)
-    misses = [key for key in dict.fromkeys(keys) if key not in cached]
+    kept = await cache.get_many(agency, record_type, key_column, keys)
+    fresh = {k: v for k, v in kept.items() if v[1] <= spec.cache_ttl_s} if kept else {}
+    misses = [key for key in dict.fromkeys(keys) if key not in fresh]
     fetched: dict[str, KeyResult] = {}
     if misses:
         try:
@@ -56,11 +65,17 @@ async def fetch_cached(
             results = [error] * len(misses)
         fetched = dict(zip(misses, results, strict=True))
         good = {k: v for k, v in fetched.items() if not isinstance(v, SourceError)}
-        await cache.put_many(agency, record_type, key_column, good, connector.spec.cache_ttl_s)
-    if cached:
-        oldest = max(age for _, age in cached.values())
-        ages[agency] = max(ages.get(agency, 0.0), oldest)
-    return [cached[key][0] if key in cached else fetched[key] for key in keys]
+        await cache.put_many(agency, record_type, key_column, good,
+                             spec.cache_ttl_s + spec.stale_if_error_s)
+        for key, result in fetched.items():
+            if isinstance(result, SourceError) and key in kept and stale is not None:
+                records, age = kept[key]
+                fresh[key] = (records, age)
+                stale[agency] = max(stale.get(agency, 0.0), age)
+    used = [fresh[key][1] for key in keys if key in fresh]
+    if used:
+        ages[agency] = max(ages.get(agency, 0.0), max(used))
+    return [fresh[key][0] if key in fresh else fetched[key] for key in keys]
 
 
 class _SourceLoader(DataLoader[str, list[Record]]):
@@ -75,7 +90,7 @@ class _SourceLoader(DataLoader[str, list[Record]]):
     async def batch_load_fn(self, keys: Sequence[str]) -> list[KeyResult]:  # type: ignore[override]
         owner = self._owner
         return await fetch_cached(self._connector, self._record_type, self._key_column, keys,
-                                  owner.cache, owner.ages)
+                                  owner.cache, owner.ages, owner.stale)
 
 
 class Loaders:
@@ -86,6 +101,8 @@ class Loaders:
         self.cache = cache
         # agency -> age in seconds of the oldest cached data this request used
         self.ages: dict[str, float] = {}
+        # agency -> age of a stale copy served because the agency failed
+        self.stale: dict[str, float] = {}
 
     def load(
         self, connector: Connector, record_type: str, key_column: str, key: str
@@ -103,7 +120,7 @@ class Loaders:
         """One direct call for many keys (a page prefetch), priming the loader so later
         loads of the same keys in this request are answered from it."""
         results = await fetch_cached(connector, record_type, key_column, keys, self.cache,
-                                     self.ages)
+                                     self.ages, self.stale)
         loader = self._loader(connector, record_type, key_column)
         for key, result in zip(keys, results, strict=True):
             if not isinstance(result, SourceError):

@@ -203,6 +203,8 @@ agencies:
     base_url: {court_server.url}
     provides: [judgment_default]
     timeout_s: 1
+    cache_ttl_s: 0.5
+    stale_if_error_s: 300
 principals:
   - id: test-admin
     key_sha256: "{h("test-admin-key")}"

@@ -133,3 +133,18 @@ def test_answers_never_cross_clearances_on_one_gateway(gateway: ServerThread) ->
     assert admin != public_first
     assert "EPB-1" in str(admin) and "EPB-1" in str(department)
     assert "EPB-1" not in str(public_first)
+
+
+def test_oversized_request_bodies_are_refused(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread]
+) -> None:
+    from gateway.app import AppOptions
+
+    server = serve(create_app(load_config(user_agencies["config"]),
+                              AppOptions(max_body_bytes=2048)))
+    padding = "x" * 4096
+    response = httpx.post(f"{server.url}/graphql",
+                          json={"query": QUERY, "variables": {"pad": padding}}, timeout=10)
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
+    assert penalties(httpx.post(f"{server.url}/graphql", json={"query": QUERY}, timeout=10))

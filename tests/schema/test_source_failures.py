@@ -83,3 +83,19 @@ def test_per_key_failure_from_an_http_agency(
     (error,) = body["errors"]
     assert error["extensions"]["agency"] == "COURT"
     assert error["path"] == ["a", "judgmentDefaults"]
+
+
+def test_a_failed_agency_is_answered_from_a_stale_copy_and_the_answer_says_so(
+    user_agencies: dict[str, Any], gateway: ServerThread
+) -> None:
+    import time
+
+    first = ask(gateway)
+    assert first["data"]["enterprise"]["judgmentDefaults"] == [{"recordId": "COURT-1"}]
+    user_agencies["court"].state.control.mode = "error_500"
+    time.sleep(0.6)  # past the court's 0.5 s cache lifetime, within its stale limit
+    body = ask(gateway)
+    assert body["data"]["enterprise"]["judgmentDefaults"] == [{"recordId": "COURT-1"}]
+    assert "errors" not in body
+    (stale,) = body["extensions"]["stale"]
+    assert stale["agency"] == "COURT" and stale["ageSeconds"] >= 0.5
