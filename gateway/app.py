@@ -25,13 +25,16 @@ from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from connectors.errors import SourceError
+from gateway.cache import MemoryRecordCache
 from gateway.callers import Authenticator, AuthError, Caller
 from gateway.config import GatewayConfig
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+from gateway.redis_cache import RedisRecordCache, check_redis_url, redacted_url
 from gateway.rules_files import load_rules
 from gateway.runtime import Runtime, open_runtime
 from schema.build import build_schema
 from schema.context import RequestContext
+from schema.limits import QueryLimits
 
 __all__ = ["AppOptions", "create_app"]
 
@@ -47,6 +50,8 @@ class AppOptions:
     graphiql: bool = True
     policy_dir: Path = DEFAULT_POLICY_DIR
     max_body_bytes: int = 1 << 20  # a GraphQL request larger than this is refused (413)
+    limits: QueryLimits = field(default_factory=QueryLimits)  # depth, aliases, tokens, cost
+    redis_url: str | None = None  # the shared record cache; in-process when None
     extra_routes: Sequence[BaseRoute] = ()
     runtime_factory: Callable[..., Runtime] = field(default=open_runtime)
 
@@ -127,14 +132,24 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
     rules = load_rules(options.policy_dir)
     above_open = policies.current().classes.above_open()
     ide: Literal["graphiql"] | None = "graphiql" if options.graphiql else None
-    gate = _AuthGate(_GraphQL(build_schema(), graphql_ide=ide),
-                     _GraphQL(build_schema(without=above_open), graphql_ide=ide),
+    limits = options.limits
+    gate = _AuthGate(_GraphQL(build_schema(limits=limits), graphql_ide=ide),
+                     _GraphQL(build_schema(without=above_open, limits=limits), graphql_ide=ide),
                      options.max_body_bytes)
     make_runtime = partial(options.runtime_factory, policies=policies, rules=rules)
+    redis_url = options.redis_url
+    if redis_url is not None:
+        check_redis_url(redis_url)  # a malformed URL stops the start; an unreachable one not
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        runtime = make_runtime(config)
+        redis_cache = None
+        if redis_url is None:
+            runtime = make_runtime(config)
+        else:
+            redis_cache = RedisRecordCache.from_url(redis_url, fallback=MemoryRecordCache())
+            runtime = make_runtime(config, cache=redis_cache)
+            logger.info("source record cache: Redis at %s", redacted_url(redis_url))
         app.state.runtime = runtime
         app.state.ready = False
         try:
@@ -147,6 +162,8 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
             yield
         finally:
             await runtime.aclose()
+            if redis_cache is not None:
+                await redis_cache.aclose()
 
     async def readyz(request: Request) -> Response:
         ready = getattr(request.app.state, "ready", False)

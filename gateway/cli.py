@@ -22,6 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.config import ConfigError, load_config
     from gateway.policy_files import PolicyError
     from gateway.rules_files import RulesError
+    from schema.limits import QueryLimits
 
     extra_routes = []
     if args.config is None:
@@ -38,9 +39,17 @@ def _serve(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     try:
+        limits = QueryLimits(max_depth=args.max_depth, max_aliases=args.max_aliases,
+                             max_tokens=args.max_tokens, max_cost=args.max_cost)
         app = create_app(config, AppOptions(graphiql=not args.no_graphiql,
                                             extra_routes=extra_routes,
-                                            policy_dir=Path(args.policies)))
+                                            policy_dir=Path(args.policies),
+                                            max_body_bytes=args.max_body_bytes,
+                                            limits=limits,
+                                            redis_url=args.redis_url or None))
+    except ValueError as error:  # limits out of range, a malformed Redis URL
+        print(f"cannot start: {error}", file=sys.stderr)
+        return 2
     except PolicyError as error:
         print(f"the access policy cannot be used: {error}", file=sys.stderr)
         return 2
@@ -147,6 +156,8 @@ def _demo_generate(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from schema.limits import QueryLimits
+
     parser = argparse.ArgumentParser(
         prog="gateway", description="Enterprise regulatory graph: a GraphQL gateway."
     )
@@ -164,6 +175,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--policies", default=os.environ.get("GATEWAY_POLICIES", str(POLICY_DIR)),
                        help="folder of model.conf, policy.csv and fields.yaml "
                             "(default: $GATEWAY_POLICIES or the project's policies/)")
+    serve.add_argument("--redis-url", default=os.environ.get("GATEWAY_REDIS_URL"),
+                       help="share the source record cache in Redis, e.g. "
+                            "redis://127.0.0.1:6379/0 (default: $GATEWAY_REDIS_URL; "
+                            "unset: an in-process cache)")
+    defaults = QueryLimits()
+    serve.add_argument("--max-depth", type=int, default=defaults.max_depth,
+                       help="deepest field nesting of a query (QUERY_TOO_DEEP)")
+    serve.add_argument("--max-aliases", type=int, default=defaults.max_aliases,
+                       help="most aliased fields in a query (TOO_MANY_ALIASES)")
+    serve.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
+                       help="most tokens in the query text (QUERY_TOO_LARGE)")
+    serve.add_argument("--max-cost", type=int, default=defaults.max_cost,
+                       help="highest estimated cost: fields x list sizes (QUERY_TOO_COSTLY)")
+    serve.add_argument("--max-body-bytes", type=int, default=1 << 20,
+                       help="largest request body (REQUEST_TOO_LARGE, HTTP 413)")
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action="store_true")
     serve.set_defaults(run=_serve)

@@ -32,7 +32,8 @@ from connectors.records import Record, Value
 from connectors.standard import Openness, RiskLevel
 from gateway.cache import MemoryRecordCache
 
-__all__ = ["CHUNK", "RedisRecordCache", "decode_entry", "encode_entry"]
+__all__ = ["CHUNK", "RedisRecordCache", "check_redis_url", "decode_entry", "encode_entry",
+           "redacted_url"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,32 @@ def decode_entry(data: bytes | str) -> tuple[float, list[Record]]:
         for record_type, agency, record_id, credit_code, openness, risk, values in entry["r"]
     ]
     return float(entry["t"]), records
+
+
+_SCHEMES = ("redis", "rediss", "unix")
+
+
+def check_redis_url(url: str) -> None:
+    """``ValueError`` naming the problem when ``url`` is not a Redis URL (checked at
+    start: a typo should stop the gateway, an unreachable server should not)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _SCHEMES or not rest:
+        raise ValueError(f"GATEWAY_REDIS_URL must look like redis://host:port/db "
+                         f"(schemes {', '.join(_SCHEMES)}), got {redacted_url(url)!r}")
+    try:
+        BlockingConnectionPool.from_url(url)  # redis-py's own parsing: port, db, options
+    except ValueError as error:
+        raise ValueError(f"GATEWAY_REDIS_URL {redacted_url(url)!r}: {error}") from None
+
+
+def redacted_url(url: str) -> str:
+    """``url`` without its password, for logs and messages."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user + ':' if user else ''}***@{host}"
 
 
 class RedisRecordCache:

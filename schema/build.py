@@ -16,6 +16,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from schema.context import RequestContext
 from schema.errors import GraphError, SourceUnavailableError
+from schema.limits import QueryLimits, limit_extensions
 from schema.query import Query
 
 __all__ = ["GatewaySchema", "RedactionReport", "SourceFailureErrors", "build_schema"]
@@ -115,16 +116,20 @@ class GatewaySchema(strawberry.Schema):
                 logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
 
 
-def build_schema(without: Mapping[str, frozenset[str]] | None = None) -> strawberry.Schema:
+def build_schema(
+    without: Mapping[str, frozenset[str]] | None = None, limits: QueryLimits | None = None
+) -> strawberry.Schema:
     """The gateway's schema. Stateless: everything per request lives in the context.
 
-    ``without`` leaves fields out (see ``GatewaySchema``)."""
+    ``without`` leaves fields out (see ``GatewaySchema``); ``limits`` bound what one
+    request may ask (default ``QueryLimits()``, see ``schema.limits``)."""
     return GatewaySchema(
         query=Query,
         without=without,
         extensions=[
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
+            *limit_extensions(limits),
             SourceFailureErrors,
             RedactionReport,
             StaleReport,

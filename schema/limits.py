@@ -136,10 +136,13 @@ class QueryLimits:
     enforced while parsing. Values passed as variables do not count, which is how long
     lists (``creditCodes``) should be sent."""
 
-    max_cost: int = 50_000
+    max_cost: int = 1_000_000
     """Highest estimated cost of the executed operation. Each selected field costs 1;
     the fields selected under a list count once per item of the list (see the sizes
-    below). ``__typename`` costs 1 like any field."""
+    below). ``__typename`` costs 1 like any field. The largest everyday query, a page of
+    1,000 enterprises with every record list, its warning and grade, costs about
+    610,000 (each record list counted as ``assumed_list_size`` items) and executes in
+    well under a second; a million bounds one request to about that much work."""
 
     max_introspection_cost: int = 75_000
     """Highest estimated cost of the introspection part (``__schema`` / ``__type``),
@@ -168,8 +171,8 @@ class QueryLimits:
     batch_arguments: tuple[str, ...] = ("creditCodes",)
     """List arguments whose length is the length of the list a field returns
     (``restrictionChecks(creditCodes: [...])``). Not capped: the resolver takes up to
-    ``schema.restrictions.MAX_BATCH`` (10,000) codes, so with ``max_cost`` 50,000 a full
-    batch may select at most 4 fields per decision (cost 1 + 10,000 x 4)."""
+    ``schema.restrictions.MAX_BATCH`` (10,000) codes, so with ``max_cost`` 1,000,000 a
+    full batch may select up to about 99 fields per decision."""
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import shutil
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,6 +16,7 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
+from conftest import RedisServer
 from connectors.records import Record
 from connectors.standard import Openness, RiskLevel
 from gateway.cache import MemoryRecordCache
@@ -41,13 +40,6 @@ PENALTY = Record(
 PERSON = Record("person", "PSB", "PSB-7", None, Openness.NOT_OPEN, RiskLevel.HIGH,
                 {"person_id": "P7", "name": "张三", "id_number": None, "when": 1e300})
 ITEMS = {CODE: [ENTERPRISE, PENALTY], "P7": [PERSON], "EMPTY": []}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def shared_redis() -> redis.Redis:
@@ -84,49 +76,6 @@ async def caches(namespace: str) -> AsyncIterator[Callable[[], RedisRecordCache]
     yield make
     for cache in made:
         await cache.aclose()
-
-
-class RedisServer:
-    """A private redis-server (no persistence) on a fixed loopback port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> RedisServer:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        with redis.Redis(port=self.port, socket_timeout=1) as client:
-            while True:
-                try:
-                    client.ping()
-                    return self
-                except redis.ConnectionError:
-                    if self.process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("redis-server did not start") from None
-                    time.sleep(0.02)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def sync_client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2)
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisServer().start()
-    yield server
-    server.kill()
 
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

@@ -135,7 +135,8 @@ def nested(depth: int) -> str:
 
 def test_defaults() -> None:
     assert (DEFAULTS.max_depth, DEFAULTS.max_aliases, DEFAULTS.max_tokens, DEFAULTS.max_cost,
-            DEFAULTS.default_list_size, DEFAULTS.max_list_size) == (12, 30, 5000, 50_000, 20, 1000)
+            DEFAULTS.default_list_size, DEFAULTS.max_list_size) == (
+                12, 30, 5000, 1_000_000, 20, 1000)
 
 
 def test_limits_must_be_positive() -> None:
@@ -335,7 +336,8 @@ async def test_restriction_checks_for_10001_enterprises_are_too_costly() -> None
     query = CHECKS % "reasons { rule }"  # 4 fields + a list of 10 x 1 per code
     variables = {"codes": [f"CODE{i}" for i in range(10_001)]}
     assert cost(query, variables) == (1 + 10_001 * (4 + 1 + 10), 0)
-    error = only_error(await limited().execute(query, variable_values=variables),
+    tight = QueryLimits(max_cost=50_000)
+    error = only_error(await limited(tight).execute(query, variable_values=variables),
                        "QUERY_TOO_COSTLY")
     assert "would cost about 150,016; the limit is 50,000" in error.message
     assert "fewer creditCodes per restrictionChecks call" in error.message
@@ -465,3 +467,35 @@ def test_errors_are_query_limit_errors() -> None:
     assert error.extensions == {"code": "QUERY_TOO_DEEP"}
     assert error.original_error is None  # so MaskErrors leaves it as it is
     assert not _should_mask(error)
+
+
+# --- the limits in the gateway's own schema -------------------------------------------------
+
+EVERYDAY_PAGE = """{ enterprises(first: 1000) { totalCount edges { node {
+  creditCode name status industry legalRepName
+  licences { recordId agency { code } openness riskLevel licenceNo status validTo }
+  penalties { recordId agency { code } openness riskLevel decisionNo penaltyType amount decidedOn }
+  anomalies { recordId agency { code } openness riskLevel reason listedOn removedOn }
+  seriousViolations { recordId agency { code } openness riskLevel reason listedOn }
+  judgmentDefaults { recordId agency { code } openness riskLevel caseNo performance }
+  inspections { recordId agency { code } openness riskLevel inspectedOn result }
+  warning { level reasons { rule level agencies { code } } } creditGrade { grade basis }
+} } } }"""
+
+
+def test_the_largest_everyday_query_is_within_the_default_cost() -> None:
+    data, _ = cost(EVERYDAY_PAGE)
+    assert 500_000 < data < DEFAULTS.max_cost
+    assert not check(EVERYDAY_PAGE)
+
+
+async def test_build_schema_enforces_the_limits_it_is_given() -> None:
+    from schema.build import build_schema
+
+    deep = nested(DEFAULTS.max_depth + 1)
+    assert codes(await build_schema().execute(deep)) == ["QUERY_TOO_DEEP"]
+    relaxed = build_schema(limits=QueryLimits(max_depth=DEFAULTS.max_depth + 1))
+    assert "QUERY_TOO_DEEP" not in codes(await relaxed.execute(deep))
+    tight = build_schema(limits=QueryLimits(max_cost=100))
+    result = await tight.execute("{ enterprises(first: 50) { edges { node { name status } } } }")
+    assert codes(result) == ["QUERY_TOO_COSTLY"]
