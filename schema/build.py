@@ -82,9 +82,15 @@ class RedactionReport(SchemaExtension):
 
 
 def _should_mask(error: GraphQLError) -> bool:
-    """Mask anything not raised on purpose for the caller (no traces, SQL or paths)."""
+    """Mask anything not raised on purpose for the caller (no traces, SQL or paths).
+
+    Not masked: our own errors, graphql-core's (they describe the query), and errors
+    without a path, which come from coercing the caller's variables before execution
+    (``Variable '$d' got invalid value '2026-13-01'; month must be in 1..12``)."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphError)
+    if original is None or isinstance(original, GraphError | GraphQLError):
+        return False
+    return error.path is not None
 
 
 class GatewaySchema(strawberry.Schema):

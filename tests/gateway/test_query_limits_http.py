@@ -94,3 +94,18 @@ def test_limits_come_from_the_command_line(user_agencies: dict[str, Any]) -> Non
     )
     assert result.returncode == 2
     assert "max_depth must be at least 1" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("query", "variables", "says"), [
+    ("query($c: String!) { enterprise(creditCode: $c) { name } }", {"c": 123},
+     "String cannot represent a non string value"),
+    ('query($d: Date!) { restrictionCheck(creditCode: "91110102U7JM5YDH5H", '
+     'action: "LICENCE_APPLICATION", asOf: $d) { decision } }', {"d": "2026-13-01"},
+     "2026-13-01"),
+])
+def test_bad_variables_get_a_clear_error_not_a_masked_one(
+    gateway: ServerThread, query: str, variables: dict[str, Any], says: str
+) -> None:
+    body = post(gateway, query, **variables).json()
+    (error,) = body["errors"]
+    assert says in error["message"] and "Internal error" not in error["message"]
