@@ -40,6 +40,7 @@ from __future__ import annotations
 import functools
 import operator
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Final
@@ -87,6 +88,7 @@ __all__ = [
     "QUERY_TOO_LARGE",
     "TOO_MANY_ALIASES",
     "AliasLimitRule",
+    "CostMemo",
     "DepthLimitRule",
     "QueryLimitError",
     "QueryLimits",
@@ -573,6 +575,51 @@ def query_cost(
     return split.of(operation.selection_set)
 
 
+def _size_signature(value: object) -> object:
+    """What of a variable's value the cost can depend on: an int itself, a list's
+    length; other values all cost the same (``_page`` / ``_length``)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (list, tuple)):
+        return ("len", len(value))
+    return ("other",)
+
+
+class CostMemo:
+    """Costs already computed, per schema, operation node and variable sizes.
+
+    ``ParserCache`` hands out the same document object for the same query text, so a
+    repeated query is costed once per distinct page size instead of on every request
+    (about 100 µs of a 1 ms single-enterprise request, measured with cProfile). Bounded
+    (least recently used out); the operation is kept with its entry so that its ``id``
+    cannot be reused by another document while the entry lives.
+    """
+
+    def __init__(self, maxsize: int = 512) -> None:
+        self._entries: OrderedDict[tuple[int, int, tuple[tuple[str, object], ...]],
+                                   tuple[OperationDefinitionNode, tuple[int, int]]] = OrderedDict()
+        self._maxsize = maxsize
+
+    def cost(
+        self, schema: GraphQLSchema, operation: OperationDefinitionNode,
+        fragments: FragmentLookup, variables: Mapping[str, Any] | None, limits: QueryLimits,
+    ) -> tuple[int, int]:
+        sizes = tuple(sorted((name, _size_signature(value))
+                             for name, value in (variables or {}).items()))
+        key = (id(schema), id(operation), sizes)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is operation:
+            self._entries.move_to_end(key)
+            return entry[1]
+        found = query_cost(schema, operation, fragments, variables, limits)
+        self._entries[key] = (operation, found)
+        if len(self._entries) > self._maxsize:
+            self._entries.popitem(last=False)
+        return found
+
+
 # --- The extension ----------------------------------------------------------------------
 
 
@@ -583,10 +630,11 @@ class QueryLimitsExtension(SchemaExtension):
     resolver. Pass it as a factory, ``lambda: QueryLimitsExtension(limits)``
     (``limit_extensions`` does)."""
 
-    def __init__(self, limits: QueryLimits) -> None:
+    def __init__(self, limits: QueryLimits, costs: CostMemo | None = None) -> None:
         super().__init__()
         self.limits = limits
         self.rules = _rules(limits)
+        self.costs = costs if costs is not None else CostMemo()
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
@@ -647,7 +695,7 @@ class QueryLimitsExtension(SchemaExtension):
         variables: Mapping[str, Any] | None,
     ) -> list[GraphQLError]:
         limits = self.limits
-        data, introspection = query_cost(schema, operation, fragments, variables, limits)
+        data, introspection = self.costs.cost(schema, operation, fragments, variables, limits)
         errors: list[GraphQLError] = []
         if data > limits.max_cost:
             errors.append(QueryLimitError(
@@ -683,4 +731,5 @@ def limit_extensions(
     memoised classes either way."""
     limits = limits or QueryLimits()
     _rules(limits)  # build the rule classes now, not on the first request
-    return [lambda: QueryLimitsExtension(limits)]
+    costs = CostMemo()  # one per schema, shared by its requests
+    return [lambda: QueryLimitsExtension(limits, costs)]

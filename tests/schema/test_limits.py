@@ -499,3 +499,25 @@ async def test_build_schema_enforces_the_limits_it_is_given() -> None:
     tight = build_schema(limits=QueryLimits(max_cost=100))
     result = await tight.execute("{ enterprises(first: 50) { edges { node { name status } } } }")
     assert codes(result) == ["QUERY_TOO_COSTLY"]
+
+
+async def test_costs_are_computed_once_per_query_and_page_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import schema.limits as module
+    from schema.build import build_schema
+
+    computed: list[object] = []
+    real = module.query_cost
+
+    def counting(*args: Any) -> tuple[int, int]:
+        computed.append(args[3])
+        return real(*args)
+
+    monkeypatch.setattr(module, "query_cost", counting)
+    schema = build_schema(limits=QueryLimits(max_cost=1000))
+    query = "query($n: Int!) { enterprises(first: $n) { edges { node { name status } } } }"
+    for size in (600, 10, 600, 10, 600):
+        found = codes(await schema.execute(query, variable_values={"n": size}))
+        assert ("QUERY_TOO_COSTLY" in found) == (size == 600)
+    assert computed == [{"n": 600}, {"n": 10}]
