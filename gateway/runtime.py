@@ -20,6 +20,7 @@ from gateway.config import GatewayConfig
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.rules_files import load_rules
 from schema.access import AccessView, Clearance
+from schema.coalesce import SourceCoalescer
 from schema.context import RequestContext
 from schema.loaders import Loaders, RecordCache
 from schema.records import Agency
@@ -58,6 +59,7 @@ class Runtime:
     cache: RecordCache | None = None
     risk_index: RiskIndex | None = None
     today: Callable[[], dt.date] = dt.date.today
+    coalescer: SourceCoalescer | None = None  # source calls shared by concurrent requests
 
     def new_context(self, clearance: Clearance) -> RequestContext:
         """A fresh per-request context: new DataLoaders, the caller's view of the
@@ -68,7 +70,7 @@ class Runtime:
             access = self.policies.current().view(clearance)
         return RequestContext(
             sources=self.sources, index=self.index, agencies=self.agencies, access=access,
-            rules=self.rules, today=self.today(), loaders=Loaders(self.cache),
+            rules=self.rules, today=self.today(), loaders=Loaders(self.cache, self.coalescer),
             risk_index=self.risk_index or RiskIndex(0),
         )
 
@@ -85,12 +87,14 @@ def open_runtime(
     rules: RuleSet | None = None,
     http_client: httpx.AsyncClient | None = None,
     cache: RecordCache | None = None,
+    coalesce: bool = True,
 ) -> Runtime:
     """Build connectors for every agency of ``config`` (no source I/O happens yet).
 
     ``policies=None`` turns authorization off: only benchmarks measuring its cost do
     that, which is why the argument has no default. ``rules`` default to those of the
     project's policies folder. ``cache`` defaults to an in-process record cache.
+    ``coalesce`` joins concurrent requests' calls to the same agency (``schema.coalesce``).
     """
     problems = ProblemLog()
     client = http_client if http_client is not None else default_http_client()
@@ -112,4 +116,5 @@ def open_runtime(
         rules=rules if rules is not None else load_rules(DEFAULT_POLICY_DIR),
         cache=cache if cache is not None else MemoryRecordCache(),
         risk_index=RiskIndex(min(spec.cache_ttl_s for spec in config.agencies)),
+        coalescer=SourceCoalescer() if coalesce else None,
     )

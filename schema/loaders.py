@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from asyncio import Future
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Protocol
 
 from aiodataloader import DataLoader
@@ -13,6 +14,7 @@ from aiodataloader import DataLoader
 from connectors.base import Connector, KeyResult
 from connectors.errors import SourceError
 from connectors.records import Record
+from schema.coalesce import SourceCoalescer
 
 __all__ = ["Loaders", "RecordCache"]
 
@@ -38,6 +40,7 @@ async def fetch_cached(
     cache: RecordCache | None,
     ages: dict[str, float],
     stale: dict[str, float] | None = None,
+    coalescer: SourceCoalescer | None = None,
 ) -> list[KeyResult]:
     """Records per key: cached entries younger than the agency's ``cache_ttl_s``, the
     rest in one connector call (then cached).
@@ -45,12 +48,14 @@ async def fetch_cached(
     Stale-if-error: entries are kept ``stale_if_error_s`` longer; when the agency
     fails, such a stale copy is served instead of an error and ``stale`` notes the
     agency and the copy's age. ``ages`` keeps, per agency, the age of the oldest
-    cached data used.
+    cached data used. With a ``coalescer``, the call is shared with the other requests
+    asking the same agency at the same moment.
     """
     spec = connector.spec
+    fetch = connector.fetch if coalescer is None else partial(coalescer.fetch, connector)
     if cache is None or spec.cache_ttl_s <= 0:
         try:
-            return await connector.fetch(record_type, key_column, keys)
+            return await fetch(record_type, key_column, keys)
         except SourceError as error:
             return [error] * len(keys)
     agency = connector.code
@@ -60,7 +65,7 @@ async def fetch_cached(
     fetched: dict[str, KeyResult] = {}
     if misses:
         try:
-            results = await connector.fetch(record_type, key_column, misses)
+            results = await fetch(record_type, key_column, misses)
         except SourceError as error:
             results = [error] * len(misses)
         fetched = dict(zip(misses, results, strict=True))
@@ -90,15 +95,17 @@ class _SourceLoader(DataLoader[str, list[Record]]):
     async def batch_load_fn(self, keys: Sequence[str]) -> list[KeyResult]:  # type: ignore[override]
         owner = self._owner
         return await fetch_cached(self._connector, self._record_type, self._key_column, keys,
-                                  owner.cache, owner.ages, owner.stale)
+                                  owner.cache, owner.ages, owner.stale, owner.coalescer)
 
 
 class Loaders:
     """The loaders of one request, made on first use. Never share across requests."""
 
-    def __init__(self, cache: RecordCache | None = None) -> None:
+    def __init__(self, cache: RecordCache | None = None,
+                 coalescer: SourceCoalescer | None = None) -> None:
         self._loaders: dict[tuple[str, str, str], _SourceLoader] = {}
         self.cache = cache
+        self.coalescer = coalescer
         # agency -> age in seconds of the oldest cached data this request used
         self.ages: dict[str, float] = {}
         # agency -> age of a stale copy served because the agency failed
@@ -120,7 +127,7 @@ class Loaders:
         """One direct call for many keys (a page prefetch), priming the loader so later
         loads of the same keys in this request are answered from it."""
         results = await fetch_cached(connector, record_type, key_column, keys, self.cache,
-                                     self.ages, self.stale)
+                                     self.ages, self.stale, self.coalescer)
         loader = self._loader(connector, record_type, key_column)
         for key, result in zip(keys, results, strict=True):
             if not isinstance(result, SourceError):

@@ -1,0 +1,128 @@
+"""Concurrent requests share source calls (``schema.coalesce``): against the real HTTP
+court of the user configuration, counting the calls it receives."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import ACME, BETA, GAMMA
+from connectors.base import Connector
+from connectors.errors import SourceError
+from connectors.registry import build_connector
+from gateway.config import load_config
+from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+from gateway.runtime import open_runtime
+from schema.access import Clearance
+from schema.build import build_schema
+from schema.coalesce import SourceCoalescer
+
+
+@pytest.fixture
+async def court(user_agencies: dict[str, Any]) -> AsyncIterator[Connector]:
+    config = load_config(user_agencies["config"])
+    (spec,) = [spec for spec in config.agencies if spec.code == "COURT"]
+    async with httpx.AsyncClient() as client:
+        yield build_connector(spec, report=lambda problem: None, http_client=client)
+
+
+def court_queries(user_agencies: dict[str, Any]) -> int:
+    return sum(user_agencies["court"].state.stats.queries.values())
+
+
+async def test_requests_of_one_moment_share_one_call(
+    user_agencies: dict[str, Any], court: Connector
+) -> None:
+    coalescer = SourceCoalescer()
+    alone = await court.fetch("judgment_default", "credit_code", [ACME, BETA, GAMMA])
+    before = court_queries(user_agencies)
+    answers = await asyncio.gather(
+        coalescer.fetch(court, "judgment_default", "credit_code", [ACME, BETA]),
+        coalescer.fetch(court, "judgment_default", "credit_code", [GAMMA, ACME]),
+        coalescer.fetch(court, "judgment_default", "credit_code", [BETA]),
+    )
+    assert court_queries(user_agencies) - before == 1
+    by_key = dict(zip([ACME, BETA, GAMMA], alone, strict=True))
+    assert list(answers) == [[by_key[ACME], by_key[BETA]], [by_key[GAMMA], by_key[ACME]],
+                             [by_key[BETA]]]
+    assert [r.record_id for r in by_key[ACME]] == ["COURT-1"]  # type: ignore[union-attr]
+
+
+async def test_a_key_in_flight_is_not_asked_again(
+    user_agencies: dict[str, Any], court: Connector
+) -> None:
+    user_agencies["court"].state.control.latency_s = 0.2  # the first call is slow
+    coalescer = SourceCoalescer()
+    before = court_queries(user_agencies)
+    first = asyncio.ensure_future(coalescer.fetch(court, "judgment_default", "credit_code", [ACME]))
+    await asyncio.sleep(0.05)  # the first call is in flight now
+    second = await coalescer.fetch(court, "judgment_default", "credit_code", [ACME])
+    assert second == await first
+    assert court_queries(user_agencies) - before == 1
+    # once it has answered, the next request calls again (caching is the cache's job)
+    user_agencies["court"].state.control.latency_s = 0.0
+    await coalescer.fetch(court, "judgment_default", "credit_code", [ACME])
+    assert court_queries(user_agencies) - before == 2
+
+
+async def test_a_failed_call_fails_every_waiter_and_leaves_nothing_behind(
+    user_agencies: dict[str, Any], court: Connector
+) -> None:
+    user_agencies["court"].state.control.mode = "error_500"
+    coalescer = SourceCoalescer()
+    answers = await asyncio.gather(
+        coalescer.fetch(court, "judgment_default", "credit_code", [ACME]),
+        coalescer.fetch(court, "judgment_default", "credit_code", [BETA, ACME]),
+    )
+    assert all(isinstance(result, SourceError) and result.agency == "COURT"
+               for results in answers for result in results)
+    user_agencies["court"].state.control.mode = "ok"
+    (records,) = await coalescer.fetch(court, "judgment_default", "credit_code", [ACME])
+    assert not isinstance(records, SourceError)
+
+
+async def test_a_cancelled_request_does_not_cancel_the_others(
+    user_agencies: dict[str, Any], court: Connector
+) -> None:
+    user_agencies["court"].state.control.latency_s = 0.2
+    coalescer = SourceCoalescer()
+    leaving = asyncio.ensure_future(coalescer.fetch(court, "judgment_default", "credit_code",
+                                                    [ACME]))
+    staying = asyncio.ensure_future(coalescer.fetch(court, "judgment_default", "credit_code",
+                                                    [ACME]))
+    await asyncio.sleep(0.05)
+    leaving.cancel()
+    (records,) = await staying
+    assert [r.record_id for r in records] == ["COURT-1"]  # type: ignore[union-attr]
+    assert leaving.cancelled()
+
+
+async def test_concurrent_queries_of_different_callers_share_calls_but_not_views(
+    user_agencies: dict[str, Any],
+) -> None:
+    """Ten concurrent queries: the court is asked once per record type and key column;
+    each caller still gets its own view (the department of REG sees no more than
+    admin, the public schema path is not involved here)."""
+    config = load_config(user_agencies["config"])
+    runtime = open_runtime(config, policies=PolicyStore(DEFAULT_POLICY_DIR))
+    schema = build_schema()
+    query = """query($c: String!) { enterprise(creditCode: $c) {
+      judgmentDefaults(period: ALL) { recordId } penalties(period: ALL) { recordId } } }"""
+    await runtime.index.snapshot()
+    before = court_queries(user_agencies)
+    clearances = [Clearance("admin"), Clearance("department", "REG", "INSPECTION")] * 5
+    results = await asyncio.gather(*(
+        schema.execute(query, variable_values={"c": ACME},
+                       context_value=runtime.new_context(clearance))
+        for clearance in clearances
+    ))
+    await runtime.aclose()
+    assert all(result.errors is None for result in results)
+    assert court_queries(user_agencies) - before <= 2  # by credit code; by person at most
+    admin = results[0].data
+    assert admin is not None
+    assert all(result.data == admin for result in results[::2])
