@@ -41,10 +41,12 @@ def district(enterprises: int, folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def http_agencies(folder: Path, *, latency_ms: float = 0.0) -> Iterator[str]:
-    """The demo's HTTP agencies in their own process; yields their base URL."""
+def http_agencies(folder: Path, *, latency_ms: float = 0.0,
+                  cpus: str | None = None) -> Iterator[str]:
+    """The demo's HTTP agencies in their own process (on ``cpus`` when given, e.g.
+    ``"1"``, with ``taskset``); yields their base URL."""
     port = free_port()
-    command = [sys.executable, "-m", "gateway.demo.agency_service", "--port", str(port),
+    command = pinned(cpus) + [sys.executable, "-m", "gateway.demo.agency_service", "--port", str(port),
                "--latency-ms", str(latency_ms),
                "--data", str(folder / "court.json"), "--data", str(folder / "fire.json")]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -62,6 +64,11 @@ def http_agencies(folder: Path, *, latency_ms: float = 0.0) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def pinned(cpus: str | None) -> list[str]:
+    """The command prefix that runs a process on ``cpus`` (nothing when None)."""
+    return [] if cpus is None else ["taskset", "-c", cpus]
 
 
 @dataclass(frozen=True)
