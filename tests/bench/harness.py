@@ -46,8 +46,8 @@ def http_agencies(folder: Path, *, latency_ms: float = 0.0,
     """The demo's HTTP agencies in their own process (on ``cpus`` when given, e.g.
     ``"1"``, with ``taskset``); yields their base URL."""
     port = free_port()
-    command = pinned(cpus) + [sys.executable, "-m", "gateway.demo.agency_service", "--port", str(port),
-               "--latency-ms", str(latency_ms),
+    command = [*pinned(cpus), sys.executable, "-m", "gateway.demo.agency_service",
+               "--port", str(port), "--latency-ms", str(latency_ms),
                "--data", str(folder / "court.json"), "--data", str(folder / "fire.json")]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,373 @@
+"""The gateway as callers meet it: a real uvicorn server (one worker, pinned to CPU 0),
+the demo's HTTP agencies in their own process and ``wrk`` pinned to CPU 1.
+
+    python tests/bench/run.py gateway
+
+Scenarios (targets from the issue):
+
+- ``latency``: one enterprise with every record list and its warning, one request at
+  a time, every HTTP agency answering in 20 ms, no record cache (every request calls
+  every agency): gateway p50 / the slowest agency's own p50 (target <= 1.15).
+- ``throughput``: the same query at 64 connections (wrk), requests/s with no record
+  cache (target >= 800) and with a warm cache (target >= 2,500).
+- ``page``: a page of 1,000 enterprises with every list, warning and grade, sources
+  instant, a department caller (authorization on): p50 (target <= 150 ms), over HTTP
+  and in-process.
+- ``calls``: source calls for pages of 10, 100 and 1,000 (must not grow).
+- ``memory``: the gateway's peak RSS after the page load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from harness import ROOT, Timing, district, free_port, http_agencies, pinned, save
+
+GATEWAY_CPU = "0"
+LOAD_CPU = "1"  # wrk and the agencies
+AGENCY_LATENCY_MS = 20.0
+DEPARTMENT = {"Authorization": "Bearer demo-department-key", "X-Purpose": "INSPECTION"}
+
+LISTS = """
+  licences { recordId agency { code } openness riskLevel licenceNo status validTo }
+  penalties { recordId agency { code } openness riskLevel decisionNo penaltyType amount decidedOn }
+  anomalies { recordId agency { code } openness riskLevel reason listedOn removedOn }
+  seriousViolations { recordId agency { code } openness riskLevel reason listedOn }
+  judgmentDefaults { recordId agency { code } openness riskLevel caseNo performance }
+  inspections { recordId agency { code } openness riskLevel inspectedOn result }"""
+ONE = ("query One($c: String!) { enterprise(creditCode: $c) { creditCode name status "
+       "legalRepName" + LISTS + " warning { level reasons { rule level agencies { code } } } "
+       "} }")
+PAGE = ("query Page($n: Int!) { enterprises(first: $n) { totalCount edges { node { creditCode "
+        "name status industry legalRepName" + LISTS + " warning { level } creditGrade { grade } "
+        "} } } }")
+
+
+# --- configuration variants -------------------------------------------------------------
+
+
+def config_variant(folder: Path, agencies_url: str, name: str, *, cache_ttl_s: float) -> Path:
+    """The demo configuration with every agency's ``cache_ttl_s`` set (0: no cache),
+    next to the data so that its relative paths hold.
+
+    The registry (the agency providing ``enterprise``) keeps at least 60 s: its
+    ``cache_ttl_s`` is also the lifetime of the registry index (listing, "enterprises
+    this person represents"), which a real deployment never rebuilds per request."""
+    from gateway.demo.writer import write_config
+
+    document = yaml.safe_load(write_config(folder, http_base_url=agencies_url)
+                              .read_text(encoding="utf-8"))
+    for agency in document["agencies"]:
+        registry = "enterprise" in agency["provides"]
+        agency["cache_ttl_s"] = max(cache_ttl_s, 60.0) if registry else cache_ttl_s
+        agency["timeout_s"] = 10  # under wrk the agency process shares a core with wrk
+    path = folder / f"bench-{name}.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False),
+                    encoding="utf-8")
+    return path
+
+
+# --- the gateway process ------------------------------------------------------------------
+
+
+class Gateway:
+    """``gateway serve`` in its own process on ``GATEWAY_CPU``."""
+
+    def __init__(self, config: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [
+            *pinned(GATEWAY_CPU), sys.executable, "-m", "gateway.cli", "serve",
+            "--config", str(config), "--port", str(self.port), "--no-graphiql",
+            "--log-level", "warning"]
+        self.log = config.with_suffix(".log")
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, stdout=log,
+                                            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the gateway did not start: {self.errors()}")
+            time.sleep(0.1)
+
+    def status(self, field: str) -> int:
+        """A ``/proc/<pid>/status`` figure in kB (VmRSS, VmHWM)."""
+        text = Path(f"/proc/{self.process.pid}/status").read_text()
+        match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+        return int(match.group(1)) if match else 0
+
+    def errors(self) -> str:
+        """The end of the gateway's log."""
+        return self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=20)
+        if self.process.poll() is None:
+            self.process.kill()
+
+
+@contextlib.contextmanager
+def gateway(config: Path) -> Iterator[Gateway]:
+    server = Gateway(config)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def post(client: httpx.Client, url: str, query: str, variables: dict[str, Any]) -> float:
+    """One request; its latency in ms. Fails on any error in the answer."""
+    started = time.perf_counter()
+    response = client.post(f"{url}/graphql", json={"query": query, "variables": variables},
+                           headers=DEPARTMENT)
+    elapsed = (time.perf_counter() - started) * 1000
+    body = response.json()
+    if response.status_code != 200 or body.get("errors"):
+        raise RuntimeError(f"the gateway answered with errors: {str(body)[:500]}")
+    return elapsed
+
+
+# --- scenarios ----------------------------------------------------------------------------
+
+
+def showcase_codes(folder: Path, count: int) -> list[str]:
+    """Credit codes of enterprises with records from the HTTP agencies (the court and
+    the fire service), the showcase first."""
+    from gateway.demo.writer import read_stamp
+
+    stamp = read_stamp(folder) or {}
+    codes: list[str] = []
+    if isinstance(stamp.get("showcase_credit_code"), str):
+        codes.append(stamp["showcase_credit_code"])
+    for name in ("court", "fire"):
+        rows = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+        for records in rows.values():
+            for row in records:
+                code = row.get("credit_code")
+                if code and code not in codes:
+                    codes.append(code)
+    return codes[:count]
+
+
+def agency_p50(agencies_url: str, code: str, runs: int) -> dict[str, float]:
+    """Each HTTP agency's own p50 for one key, asked directly."""
+    found: dict[str, float] = {}
+    with httpx.Client(timeout=10) as client:
+        for path in ("court/judgment_default", "fire/inspection"):
+            samples = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                client.post(f"{agencies_url}/{path}/query", json={"credit_codes": [code]})
+                samples.append((time.perf_counter() - started) * 1000)
+            found[path.split("/")[0]] = statistics.median(samples)
+    return found
+
+
+def latency(folder: Path, codes: list[str], runs: int = 200) -> dict[str, Any]:
+    with http_agencies(folder, latency_ms=AGENCY_LATENCY_MS, cpus=LOAD_CPU) as url:
+        sources = agency_p50(url, codes[0], runs=50)
+        slowest = max(sources.values())
+        result: dict[str, Any] = {"agency_p50_ms": {k: round(v, 2) for k, v in sources.items()}}
+        for name, ttl in (("uncached", 0.0), ("warm", 600.0)):
+            with gateway(config_variant(folder, url, name, cache_ttl_s=ttl)) as server, \
+                    httpx.Client(timeout=30) as client:
+                for code in codes[:5]:  # warm-up (and, with a cache, fill it)
+                    post(client, server.url, ONE, {"c": code})
+                samples = [post(client, server.url, ONE, {"c": codes[i % 5]})
+                           for i in range(runs)]
+            timing = Timing(samples)
+            result[name] = {"p50_ms": round(timing.p50, 2), "p90_ms": round(timing.p90, 2),
+                            "ratio_to_slowest_agency": round(timing.p50 / slowest, 3)}
+    ratio = result["uncached"]["ratio_to_slowest_agency"]
+    result.update(target_ratio=1.15, met=ratio <= 1.15)
+    return result
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer demo-department-key"
+wrk.headers["X-Purpose"] = "INSPECTION"
+local bodies = {}
+local query = %s
+local codes = {%s}
+for i, code in ipairs(codes) do
+  bodies[i] = '{"query":' .. query .. ',"variables":{"c":"' .. code .. '"}}'
+end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, bodies[(n %% #bodies) + 1])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d\\n", summary.requests,
+    summary.errors.status, summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), summary.duration))
+end
+"""
+
+
+def wrk(url: str, codes: list[str], seconds: int, connections: int = 64) -> dict[str, Any]:
+    """``wrk`` on ``LOAD_CPU``: requests/s, latency p50/p99, failures."""
+    script = WRK_SCRIPT % (json.dumps(json.dumps(ONE)),
+                           ",".join(json.dumps(code) for code in codes))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    try:
+        output = subprocess.run(
+            [*pinned(LOAD_CPU), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+             "--timeout", "10s", "-s", file.name, f"{url}/graphql"],
+            capture_output=True, text=True, timeout=seconds + 60, check=True,
+        ).stdout
+    finally:
+        os.unlink(file.name)
+    line = next(line for line in output.splitlines() if line.startswith("RESULT"))
+    requests, bad_status, socket_errors, p50_us, p99_us, duration_us = map(int, line.split()[1:])
+    return {"requests_per_s": round(requests / (duration_us / 1e6)), "requests": requests,
+            "non_2xx": bad_status, "socket_errors": socket_errors,
+            "p50_ms": round(p50_us / 1000, 1), "p99_ms": round(p99_us / 1000, 1)}
+
+
+def throughput(folder: Path, codes: list[str], seconds: int = 10) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        return {"skipped": "wrk is not installed (apt install wrk)"}
+    result: dict[str, Any] = {"connections": 64, "seconds": seconds,
+                              "agency_latency_ms": AGENCY_LATENCY_MS}
+    with http_agencies(folder, latency_ms=AGENCY_LATENCY_MS, cpus=LOAD_CPU) as url:
+        for name, ttl, target in (("uncached", 0.0, 800), ("warm", 600.0, 2500)):
+            with gateway(config_variant(folder, url, name, cache_ttl_s=ttl)) as server:
+                with httpx.Client(timeout=60) as client:
+                    for code in codes:  # every enterprise once (fills the cache if any)
+                        post(client, server.url, ONE, {"c": code})
+                wrk(server.url, codes, 2)  # warm-up
+                figures = wrk(server.url, codes, seconds)
+                with httpx.Client(timeout=30) as client:  # still answering, no errors
+                    post(client, server.url, ONE, {"c": codes[0]})
+            result[name] = {**figures, "target_rps": target,
+                            "met": figures["requests_per_s"] >= target
+                            and figures["non_2xx"] == 0}
+    return result
+
+
+def page(folder: Path, runs: int = 15) -> dict[str, Any]:
+    with http_agencies(folder, latency_ms=0, cpus=LOAD_CPU) as url, \
+            gateway(config_variant(folder, url, "page", cache_ttl_s=600.0)) as server, \
+            httpx.Client(timeout=120) as client:
+        idle_kb = server.status("VmRSS")
+        cold = post(client, server.url, PAGE, {"n": 1000})
+        post(client, server.url, PAGE, {"n": 1000})
+        samples = [post(client, server.url, PAGE, {"n": 1000}) for _ in range(runs)]
+        peak_kb = server.status("VmHWM")
+    timing = Timing(samples)
+    in_process = asyncio.run(_page_in_process(folder, runs))
+    return {
+        "caller": "department (SAMR, purpose INSPECTION)",
+        "http": {"cold_ms": round(cold, 1), "p50_ms": round(timing.p50, 1),
+                 "p90_ms": round(timing.p90, 1)},
+        "in_process": in_process,
+        "target_p50_ms": 150, "met": timing.p50 <= 150,
+        "memory": {"idle_rss_mb": round(idle_kb / 1024, 1),
+                   "peak_rss_mb": round(peak_kb / 1024, 1)},
+    }
+
+
+async def _runtime(folder: Path, url: str) -> Any:
+    from gateway.config import load_config
+    from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+    from gateway.runtime import open_runtime
+
+    config = load_config(config_variant(folder, url, "inproc", cache_ttl_s=600.0))
+    runtime = open_runtime(config, policies=PolicyStore(DEFAULT_POLICY_DIR))
+    await runtime.index.snapshot()
+    return runtime
+
+
+async def _page_in_process(folder: Path, runs: int) -> dict[str, float]:
+    from schema.access import Clearance
+    from schema.build import build_schema
+
+    with http_agencies(folder, latency_ms=0, cpus=LOAD_CPU) as url:
+        runtime = await _runtime(folder, url)
+        schema = build_schema()
+        clearance = Clearance("department", "SAMR", "INSPECTION")
+        samples = []
+        for run in range(runs + 2):
+            started = time.perf_counter()
+            result = await schema.execute(PAGE, variable_values={"n": 1000},
+                                          context_value=runtime.new_context(clearance))
+            if result.errors:
+                raise RuntimeError(str(result.errors[:3]))
+            if run >= 2:
+                samples.append((time.perf_counter() - started) * 1000)
+        await runtime.aclose()
+    timing = Timing(samples)
+    return {"p50_ms": round(timing.p50, 1), "p90_ms": round(timing.p90, 1)}
+
+
+async def _calls(folder: Path, sizes: tuple[int, ...]) -> dict[str, int]:
+    from schema.access import Clearance
+    from schema.build import build_schema
+
+    schema = build_schema()
+    found: dict[str, int] = {}
+    with http_agencies(folder, latency_ms=0, cpus=LOAD_CPU) as url:
+        for size in sizes:
+            runtime = await _runtime(folder, url)  # a fresh gateway: an empty record cache
+            before = sum(sum(c.calls.values()) for c in runtime.sources.all())
+            result = await schema.execute(
+                PAGE, variable_values={"n": size},
+                context_value=runtime.new_context(Clearance("department", "SAMR",
+                                                            "INSPECTION")))
+            if result.errors:
+                raise RuntimeError(str(result.errors[:3]))
+            found[str(size)] = sum(sum(c.calls.values()) for c in runtime.sources.all()) - before
+            await runtime.aclose()
+    return found
+
+
+def calls(folder: Path) -> dict[str, Any]:
+    per_page = asyncio.run(_calls(folder, (10, 100, 1000)))
+    return {"source_calls_per_page": per_page, "constant": len(set(per_page.values())) == 1}
+
+
+def main(work: Path = Path("bench-results/data")) -> dict[str, Any]:
+    folder = district(2000, work / "district-2000")
+    codes = showcase_codes(folder, 200)
+    result = {
+        "setup": (f"gateway: one uvicorn worker on CPU {GATEWAY_CPU}; wrk and the demo's "
+                  f"HTTP agencies (court, fire) on CPU {LOAD_CPU}; SQLite and CSV agencies "
+                  "read by the gateway; 2,000-enterprise demo district"),
+        "latency": latency(folder, codes),
+        "throughput": throughput(folder, codes),
+        "page": page(folder),
+        "calls": calls(folder),
+    }
+    save("gateway", result)
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))
