@@ -86,7 +86,8 @@ async def fetch_cached(
 class _SourceLoader(DataLoader[str, list[Record]]):
     def __init__(self, connector: Connector, record_type: str, key_column: str,
                  owner: Loaders) -> None:
-        super().__init__()
+        self.futures: dict[str, Future[list[Record]]] = {}  # key -> load, kept by the loader
+        super().__init__(cache_map=self.futures)
         self._connector = connector
         self._record_type = record_type
         self._key_column = key_column
@@ -125,14 +126,24 @@ class Loaders:
         self, connector: Connector, record_type: str, key_column: str, keys: Sequence[str]
     ) -> list[KeyResult]:
         """One direct call for many keys (a page prefetch), priming the loader so later
-        loads of the same keys in this request are answered from it."""
-        results = await fetch_cached(connector, record_type, key_column, keys, self.cache,
-                                     self.ages, self.stale, self.coalescer)
+        loads of the same keys in this request are answered from it. Keys this request
+        already loads (or has loaded) are taken from their loads, not asked again."""
         loader = self._loader(connector, record_type, key_column)
-        for key, result in zip(keys, results, strict=True):
+        known = loader.futures
+        asked = [key for key in keys if key in known]
+        rest = [key for key in keys if key not in known] if asked else keys
+        fetched = await fetch_cached(connector, record_type, key_column, rest, self.cache,
+                                     self.ages, self.stale, self.coalescer) if rest else []
+        results = dict(zip(rest, fetched, strict=True))
+        for key, result in zip(rest, fetched, strict=True):
             if not isinstance(result, SourceError):
                 loader.prime(key, result)
-        return results
+        for key in asked:
+            try:
+                results[key] = await known[key]
+            except SourceError as error:
+                results[key] = error
+        return [results[key] for key in keys]
 
     def load_many(
         self, connector: Connector, record_type: str, key_column: str, keys: Sequence[str]

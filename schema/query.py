@@ -14,7 +14,7 @@ from schema.gather import gather_records
 from schema.restrictions import check_restrictions
 from schema.risk_types import RestrictionDecision
 from schema.search import search_enterprises
-from schema.subjects import Enterprise, Person, enterprise_from, person_from
+from schema.subjects import Enterprise, Person, load_enterprise, person_from
 
 __all__ = ["Query", "Source"]
 
@@ -43,9 +43,7 @@ class Query:
         )
     )
     async def enterprise(self, info: Info, credit_code: str) -> Enterprise | None:
-        code = require_credit_code(credit_code)
-        records = await gather_records(info, "enterprise", "credit_code", code)
-        return enterprise_from(info, records[0]) if records else None
+        return await load_enterprise(info, require_credit_code(credit_code))
 
     @strawberry.field(
         description=(

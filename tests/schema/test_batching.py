@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from conftest import Demo
+from connectors.credit_code import with_check_char
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.runtime import open_runtime
 from schema.access import Clearance
@@ -73,3 +74,34 @@ async def test_one_call_per_agency_and_type_whatever_the_page_size(demo: Demo, f
     assert set(calls) == expected
     # the HTTP agencies saw the same: one request per type they provide
     assert http == Counter({"court:judgment_default": 2, "fire:penalty": 2, "fire:inspection": 1})
+
+
+ONE = """query($c: String!) { enterprise(creditCode: $c) {
+  name licences { recordId } penalties { recordId } anomalies { recordId }
+  seriousViolations { recordId } judgmentDefaults { recordId } inspections { recordId }
+  warning { level reasons { rule } } creditGrade { grade } } }"""
+
+
+async def test_one_enterprise_costs_one_call_per_agency_type_and_key_kind(demo: Demo) -> None:
+    """The registry lookup and every list go out at once (the legal representative's
+    lists too, named by the registry index); nothing is asked twice."""
+    runtime = open_runtime(demo.config, policies=PolicyStore(DEFAULT_POLICY_DIR))
+    try:
+        await runtime.index.snapshot()
+        for connector in runtime.sources.all():
+            connector.calls.clear()
+        result = await build_schema().execute(ONE, {"c": demo.showcase},
+                                              context_value=runtime.new_context(DEPARTMENT))
+        assert result.errors is None, result.errors
+        assert result.data is not None and result.data["enterprise"]["name"]
+        calls = Counter({(c.code, kind): n for c in runtime.sources.all()
+                         for kind, n in c.calls.items()})
+        assert calls and max(calls.values()) == 1, calls
+        assert ("COURT", "judgment_default/person_id") in calls  # the person's, at once
+        # an unknown enterprise: null, whatever was fetched early stays unseen
+        unknown = with_check_char("91110102MA0000000")
+        result = await build_schema().execute(ONE, {"c": unknown},
+                                              context_value=runtime.new_context(DEPARTMENT))
+        assert result.errors is None and result.data == {"enterprise": None}
+    finally:
+        await runtime.aclose()
