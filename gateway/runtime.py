@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from httpx_aiohttp import HttpxAiohttpClient
@@ -25,6 +25,7 @@ from schema.coalesce import SourceCoalescer
 from schema.context import RequestContext
 from schema.loaders import Loaders, RecordCache
 from schema.records import Agency
+from schema.redaction import SelectionMemo
 from schema.registry_index import RegistryIndex
 from schema.risk_index import RiskIndex
 from schema.rules.model import RuleSet
@@ -67,6 +68,7 @@ class Runtime:
     risk_index: RiskIndex | None = None
     today: Callable[[], dt.date] = dt.date.today
     coalescer: SourceCoalescer | None = None  # source calls shared by concurrent requests
+    selections: SelectionMemo = field(default_factory=SelectionMemo)  # per query document
 
     def new_context(self, clearance: Clearance) -> RequestContext:
         """A fresh per-request context: new DataLoaders, the caller's view of the
@@ -78,7 +80,7 @@ class Runtime:
         return RequestContext(
             sources=self.sources, index=self.index, agencies=self.agencies, access=access,
             rules=self.rules, today=self.today(), loaders=Loaders(self.cache, self.coalescer),
-            risk_index=self.risk_index or RiskIndex(0),
+            risk_index=self.risk_index or RiskIndex(0), selections=self.selections,
         )
 
     async def aclose(self) -> None:

@@ -10,6 +10,7 @@ from connectors.errors import SourceError
 from schema.access import AccessView
 from schema.loaders import Loaders
 from schema.records import Agency
+from schema.redaction import SelectionMemo
 from schema.registry_index import RegistryIndex
 from schema.risk_index import RiskIndex
 from schema.rules.model import RuleSet
@@ -50,3 +51,5 @@ class RequestContext:
     risk_index: RiskIndex = field(default_factory=lambda: RiskIndex(0))
     loaders: Loaders = field(default_factory=Loaders)
     failures: SourceFailures = field(default_factory=SourceFailures)
+    # shared by a gateway's requests (``Runtime``); a fresh one when none is given
+    selections: SelectionMemo = field(default_factory=SelectionMemo)
