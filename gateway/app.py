@@ -8,6 +8,7 @@ role by the full schema. Both resolve through the caller's ``AccessView``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -52,6 +53,10 @@ class AppOptions:
     max_body_bytes: int = 1 << 20  # a GraphQL request larger than this is refused (413)
     limits: QueryLimits = field(default_factory=QueryLimits)  # depth, aliases, tokens, cost
     redis_url: str | None = None  # the shared record cache; in-process when None
+    # after start, move what start built (modules, schema, registry index) out of the
+    # garbage collector's sight: full collections then scan only request garbage
+    # (1,000-page p50 went from a 150/190 ms mix to 150 ms steady)
+    freeze_heap_after_start: bool = True
     extra_routes: Sequence[BaseRoute] = ()
     runtime_factory: Callable[..., Runtime] = field(default=open_runtime)
 
@@ -158,9 +163,14 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                 logger.info("registry indexed: %d enterprises", len(snapshot.enterprises))
             except SourceError as error:
                 logger.warning("registry not indexed at start (%s); will retry on use", error)
+            if options.freeze_heap_after_start:
+                gc.collect()
+                gc.freeze()
             app.state.ready = True
             yield
         finally:
+            if options.freeze_heap_after_start:
+                gc.unfreeze()
             await runtime.aclose()
             if redis_cache is not None:
                 await redis_cache.aclose()

@@ -15,6 +15,7 @@ from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
 from schema.context import RequestContext
+from schema.direct_fields import install_direct_resolvers
 from schema.errors import GraphError, SourceUnavailableError
 from schema.limits import QueryLimits, limit_extensions
 from schema.query import Query
@@ -123,13 +124,15 @@ class GatewaySchema(strawberry.Schema):
 
 
 def build_schema(
-    without: Mapping[str, frozenset[str]] | None = None, limits: QueryLimits | None = None
+    without: Mapping[str, frozenset[str]] | None = None, limits: QueryLimits | None = None,
+    *, direct_resolvers: bool = True,
 ) -> strawberry.Schema:
     """The gateway's schema. Stateless: everything per request lives in the context.
 
     ``without`` leaves fields out (see ``GatewaySchema``); ``limits`` bound what one
-    request may ask (default ``QueryLimits()``, see ``schema.limits``)."""
-    return GatewaySchema(
+    request may ask (default ``QueryLimits()``, see ``schema.limits``);
+    ``direct_resolvers`` see ``schema.direct_fields`` (off only to compare)."""
+    schema = GatewaySchema(
         query=Query,
         without=without,
         extensions=[
@@ -142,3 +145,6 @@ def build_schema(
             lambda: MaskErrors(should_mask_error=_should_mask, error_message=MASKED_MESSAGE),
         ],
     )
+    if direct_resolvers:
+        install_direct_resolvers(schema._schema)
+    return schema

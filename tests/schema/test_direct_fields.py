@@ -1,0 +1,64 @@
+"""The record lists' direct resolvers (``schema.direct_fields``) answer exactly what
+strawberry's own resolvers answer: data, redaction report and errors, for every
+period, for callers who see everything and for callers who see less."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import Demo
+from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+from gateway.runtime import open_runtime
+from schema.access import Clearance
+from schema.build import build_schema
+
+QUERY = """query($n: Int!, $p: RecordPeriod!) { enterprises(first: $n) { edges { node {
+  creditCode
+  licences(period: $p) { recordId openness licenceNo validTo }
+  penalties(period: $p) { recordId agency { code } decisionNo amount personId }
+  anomalies(period: $p) { recordId reason }
+  seriousViolations { recordId listedOn }
+  judgmentDefaults(period: $p) { recordId caseNo }
+  inspections(period: $p) { recordId result }
+  current: penalties { recordId }
+} } }
+enterprise(creditCode: "%s") { penalties(period: $p) { recordId } } }"""
+
+
+@pytest.mark.parametrize("clearance", [
+    Clearance("admin"), Clearance("department", "TAX", "INSPECTION"), Clearance("public"),
+])
+@pytest.mark.parametrize("period", ["CURRENT", "HISTORY", "ALL"])
+async def test_direct_resolvers_answer_like_strawberrys(
+    demo: Demo, clearance: Clearance, period: str
+) -> None:
+    runtime = open_runtime(demo.config, policies=PolicyStore(DEFAULT_POLICY_DIR))
+    query = QUERY % demo.showcase
+    variables = {"n": 300, "p": period}
+    try:
+        direct = await build_schema().execute(
+            query, variables, context_value=runtime.new_context(clearance))
+        wrapped = await build_schema(direct_resolvers=False).execute(
+            query, variables, context_value=runtime.new_context(clearance))
+    finally:
+        await runtime.aclose()
+    assert direct.errors is None and wrapped.errors is None
+    assert direct.data == wrapped.data
+    assert direct.extensions == wrapped.extensions
+    assert direct.data is not None
+    assert any(edge["node"]["penalties"] for edge in direct.data["enterprises"]["edges"])
+
+
+def test_a_list_that_no_longer_fits_is_refused_at_build() -> None:
+    """If a record list gains an argument or an extension, the schema does not build
+    with a direct resolver that would ignore it."""
+    from graphql import GraphQLArgument, GraphQLInt, GraphQLObjectType
+
+    from schema.direct_fields import install_direct_resolvers
+
+    schema = build_schema(direct_resolvers=False)._schema
+    enterprise = schema.type_map["Enterprise"]
+    assert isinstance(enterprise, GraphQLObjectType)
+    enterprise.fields["licences"].args["limit"] = GraphQLArgument(GraphQLInt)
+    with pytest.raises(TypeError, match=r"Enterprise\.licences no longer fits"):
+        install_direct_resolvers(schema)
