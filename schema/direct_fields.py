@@ -1,4 +1,4 @@
-"""Direct graphql-core resolvers for the record lists of ``Enterprise``.
+"""Direct graphql-core resolvers: plain attributes, and the record lists of ``Enterprise``.
 
 Strawberry wraps every field that has a resolver: it builds its ``Info``, converts
 each argument (here the ``period`` enum) and runs the field's extensions, about
@@ -10,11 +10,16 @@ resolver is replaced by one that calls the same method with the same arguments,
 minus the wrapping. Everything else about the field (type, description, argument,
 default) stays strawberry's; ``tests/schema/test_direct_fields.py`` checks that the
 answers are identical with and without.
+
+Fields without a resolver (plain attributes: ``name``, ``decisionNo``, ...) go through
+three strawberry calls to reach ``getattr``; they get ``operator.attrgetter`` of their
+Python name directly (about 50,000 such fields per 1,000-page, 4% of its time).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
@@ -36,9 +41,36 @@ def _direct(method: Callable[..., Any], field: Any) -> Callable[..., Any]:
     return resolve
 
 
+def _attribute(name: str) -> Callable[..., Any]:
+    get = attrgetter(name)
+
+    def resolve(source: Any, info: Any) -> Any:
+        return get(source)
+
+    return resolve
+
+
+def _install_attributes(schema: GraphQLSchema) -> None:
+    for graphql_type in schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
+            continue
+        definition = graphql_type.extensions.get("strawberry-definition")
+        if definition is None:
+            continue
+        for field in definition.fields:
+            if (field.base_resolver is not None or field.extensions
+                    or field.permission_classes):
+                continue
+            graphql_field = graphql_type.fields.get(
+                field.graphql_name or to_camel_case(field.python_name))
+            if graphql_field is not None and not graphql_field.args:
+                graphql_field.resolve = _attribute(field.python_name)
+
+
 def install_direct_resolvers(schema: GraphQLSchema) -> None:
-    """Replace the resolvers of ``Enterprise``'s record lists in ``schema`` (a
-    strawberry schema's ``_schema``)."""
+    """Replace the resolvers of plain attributes and of ``Enterprise``'s record lists
+    in ``schema`` (a strawberry schema's ``_schema``)."""
+    _install_attributes(schema)
     definition = get_object_definition(Enterprise, strict=True)
     by_name = {to_camel_case(field.python_name): field for field in definition.fields}
     graphql_type = schema.type_map.get("Enterprise")
