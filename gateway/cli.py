@@ -46,7 +46,8 @@ def _serve(args: argparse.Namespace) -> int:
                                             policy_dir=Path(args.policies),
                                             max_body_bytes=args.max_body_bytes,
                                             limits=limits,
-                                            redis_url=args.redis_url or None))
+                                            redis_url=args.redis_url or None,
+                                            response_cache=not args.no_response_cache))
     except ValueError as error:  # limits out of range, a malformed Redis URL
         print(f"cannot start: {error}", file=sys.stderr)
         return 2
@@ -188,6 +189,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="most tokens in the query text (QUERY_TOO_LARGE)")
     serve.add_argument("--max-cost", type=int, default=defaults.max_cost,
                        help="highest estimated cost: fields x list sizes (QUERY_TOO_COSTLY)")
+    serve.add_argument("--no-response-cache", action="store_true",
+                       help="do not keep complete answers for callers repeating a query")
     serve.add_argument("--max-body-bytes", type=int, default=1 << 20,
                        help="largest request body (REQUEST_TOO_LARGE, HTTP 413)")
     serve.add_argument("--log-level", default="info")

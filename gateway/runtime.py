@@ -83,6 +83,20 @@ class Runtime:
             risk_index=self.risk_index or RiskIndex(0), selections=self.selections,
         )
 
+    def policy_version(self) -> int:
+        """The access policy's version now (a changed policy file is noticed here)."""
+        if self.policies is None:
+            return 0
+        self.policies.current()
+        return self.policies.version
+
+    def answer_lifetime(self, context: RequestContext) -> float:
+        """How long a complete answer made with ``context`` may be reused: the shortest
+        agency cache lifetime, less the age of the oldest data it used (cached records,
+        the registry index)."""
+        shortest = min(spec.cache_ttl_s for spec in self.config.agencies)
+        return shortest - max(context.loaders.ages.values(), default=0.0)
+
     async def aclose(self) -> None:
         await self.sources.aclose()
         if self.owns_client:

@@ -57,11 +57,20 @@ class RegistryIndex:
         self._lock = asyncio.Lock()
         self.last_error: SourceError | None = None
 
-    async def snapshot(self) -> RegistrySnapshot:
-        """The current snapshot, rebuilt first when stale.
+    async def snapshot(self, ages: dict[str, float] | None = None) -> RegistrySnapshot:
+        """The current snapshot, rebuilt first when stale. With ``ages`` (a request's
+        ``Loaders.ages``), the snapshot's age is noted there for the registry agency,
+        like the age of any cached data the request used.
 
         Raises ``SourceError`` only when there has never been a snapshot.
         """
+        found = await self._fresh()
+        if ages is not None:
+            code = self._registry.code
+            ages[code] = max(ages.get(code, 0.0), self._clock() - found.built_at)
+        return found
+
+    async def _fresh(self) -> RegistrySnapshot:
         current = self._snapshot
         if current is not None and not self._stale(current):
             return current

@@ -147,7 +147,7 @@ async def search_enterprises(
                 argument="filter.hasRecordsFrom",
             )
     try:
-        snapshot = await context.index.snapshot()
+        snapshot = await context.index.snapshot(context.loaders.ages)
     except SourceError as error:
         raise SourceUnavailableError(
             f"The registry (agency {error.agency}) could not be listed: {error.reason}.",

@@ -271,7 +271,7 @@ class Person(Record):
         if "enterprises" in self.hidden:
             return []
         access = info.context.access
-        snapshot = await info.context.index.snapshot()
+        snapshot = await info.context.index.snapshot(info.context.loaders.ages)
         records = [
             r for r in snapshot.by_person.get(self.person_id, ())
             if access.field_visible(r, "legal_rep_id")

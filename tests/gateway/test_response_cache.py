@@ -1,0 +1,190 @@
+"""The answer cache (``gateway.response_cache``) over a real gateway: repeated queries
+are answered without the agencies, never across clearances or policy versions, never
+with an incomplete answer, never past the data's freshness."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from conftest import ACME, ADMIN, ServerThread
+from gateway.app import AppOptions, create_app
+from gateway.config import load_config
+from gateway.policy_files import DEFAULT_POLICY_DIR
+from gateway.response_cache import ResponseCache
+from schema.access import Clearance
+
+QUERY = """query($c: String!) { enterprise(creditCode: $c) {
+  name penalties(period: ALL) { recordId agency { code } } } }"""
+PUBLIC: dict[str, str] = {}
+
+
+def long_lived(user_agencies: dict[str, Any]) -> Path:
+    path: Path = user_agencies["config"]
+    path.write_text(path.read_text(encoding="utf-8").replace("cache_ttl_s: 0.5", "cache_ttl_s: 60"),
+                    encoding="utf-8")
+    return path
+
+
+def ask(server: ServerThread, headers: dict[str, str]) -> dict[str, Any]:
+    response = httpx.post(f"{server.url}/graphql", json={"query": QUERY, "variables": {"c": ACME}},
+                          headers=headers, timeout=15)
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def runtime_of(server: ServerThread) -> Any:
+    app: Any = server.server.config.app
+    return app.state.runtime
+
+
+def calls(server: ServerThread) -> int:
+    return sum(sum(c.calls.values()) for c in runtime_of(server).sources.all())
+
+
+def penalties(body: dict[str, Any]) -> set[str]:
+    return {p["recordId"] for p in body["data"]["enterprise"]["penalties"]}
+
+
+def test_a_repeated_query_is_answered_without_the_agencies(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread]
+) -> None:
+    server = serve(create_app(load_config(long_lived(user_agencies))))
+    first = ask(server, ADMIN)
+    before = calls(server)
+    for _ in range(3):
+        assert ask(server, ADMIN) == first
+    assert calls(server) == before
+
+
+def test_answers_never_cross_clearances(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread]
+) -> None:
+    """Admin's answer holds a conditionally open penalty (EPB-1); the public, asking
+    the same bytes after it, gets its own answer without it."""
+    server = serve(create_app(load_config(long_lived(user_agencies))))
+    admin = ask(server, ADMIN)
+    assert "EPB-1" in penalties(admin)
+    public = ask(server, PUBLIC)
+    assert "EPB-1" not in penalties(public) and "EPB-1" not in str(public)
+    assert ask(server, PUBLIC) == public  # and each is kept for its own clearance
+    assert ask(server, ADMIN) == admin
+
+
+def test_a_changed_policy_is_not_answered_from_the_old_one(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread], tmp_path: Path
+) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(DEFAULT_POLICY_DIR, policies)
+    server = serve(create_app(load_config(long_lived(user_agencies)),
+                              AppOptions(policy_dir=policies)))
+    ask(server, ADMIN)
+    before = calls(server)
+    ask(server, ADMIN)
+    assert calls(server) == before  # kept
+    answers: ResponseCache = server.server.config.app.state.answers  # type: ignore[union-attr]
+    hits, misses = answers.hits, answers.misses
+    time.sleep(1.1)  # the policy store looks at its files at most once a second
+    csv = policies / "policy.csv"
+    csv.write_text(csv.read_text(encoding="utf-8") + "\n# reviewed\n", encoding="utf-8")
+    time.sleep(0.05)
+    ask(server, ADMIN)
+    assert runtime_of(server).policy_version() > 1
+    assert (answers.hits, answers.misses) == (hits, misses + 1)  # made again, new policy
+
+
+def test_incomplete_answers_are_not_kept(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread]
+) -> None:
+    server = serve(create_app(load_config(user_agencies["config"])))
+    control = user_agencies["court"].state.control
+    control.mode = "error_500"
+    query = """query($c: String!) { enterprise(creditCode: $c) {
+      judgmentDefaults(period: ALL) { recordId } } }"""
+    failed = httpx.post(f"{server.url}/graphql", json={"query": query, "variables": {"c": ACME}},
+                        headers=ADMIN, timeout=15).json()
+    assert failed["errors"][0]["extensions"]["code"] == "SOURCE_UNAVAILABLE"
+    control.mode = "ok"
+    whole = httpx.post(f"{server.url}/graphql", json={"query": query, "variables": {"c": ACME}},
+                       headers=ADMIN, timeout=15).json()
+    assert "errors" not in whole
+    assert whole["data"]["enterprise"]["judgmentDefaults"] == [{"recordId": "COURT-1"}]
+
+
+def test_answers_live_no_longer_than_the_freshest_agency_allows(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread]
+) -> None:
+    """The court's records live 0.5 s: so does an answer, even one without them."""
+    server = serve(create_app(load_config(user_agencies["config"])))
+    answers: ResponseCache = server.server.config.app.state.answers  # type: ignore[union-attr]
+    ask(server, ADMIN)
+    ask(server, ADMIN)
+    assert answers.hits == 1
+    time.sleep(0.6)
+    ask(server, ADMIN)
+    assert answers.hits == 1 and answers.misses == 2
+
+
+def test_the_cache_is_bounded() -> None:
+    now = [0.0]
+    cache = ResponseCache(max_entries=2, max_answer_bytes=10, clock=lambda: now[0])
+    day = dt.date(2026, 11, 24)
+    keys = [cache.key(Clearance("public"), 1, day, f"q{i}".encode()) for i in range(3)]
+    cache.put(keys[0], [], b"a", 5)
+    cache.put(keys[1], [], b"b", 5)
+    cache.put(keys[2], [], b"c", 5)
+    assert len(cache) == 2 and cache.get(keys[0]) is None  # least recently used out
+    cache.put(keys[0], [], b"x" * 11, 5)
+    assert cache.get(keys[0]) is None  # too large to keep
+    assert cache.get(keys[2]) is not None
+    now[0] = 5.0
+    assert cache.get(keys[2]) is None  # expired
+
+
+CALLERS = {
+    "admin": ADMIN,
+    "department with purpose": {"Authorization": "Bearer test-reg-key",
+                                "X-Purpose": "INSPECTION"},
+    "department without purpose": {"Authorization": "Bearer test-reg-key"},
+    "public": PUBLIC,
+}
+QUERIES = [
+    QUERY,
+    """query($c: String!) { enterprise(creditCode: $c) { name licences { recordId content }
+      penalties(period: ALL) { recordId personId amount content } warning { level } } }""",
+    """query($c: String!) { enterprises(first: 10, filter: {hasRecordsFrom: "EPB"}) {
+      totalCount edges { node { creditCode } } } e: enterprise(creditCode: $c) { name } }""",
+]
+
+
+def test_every_caller_gets_what_it_would_get_without_the_cache(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread]
+) -> None:
+    """Each query asked by every caller in turn, twice round: the cached gateway's
+    answers equal the uncached gateway's, byte for byte in content."""
+    config = load_config(long_lived(user_agencies))
+    cached = serve(create_app(config))
+    plain = serve(create_app(config, AppOptions(response_cache=False)))
+
+    def post(server: ServerThread, query: str, headers: dict[str, str]) -> Any:
+        return httpx.post(f"{server.url}/graphql",
+                          json={"query": query, "variables": {"c": ACME}},
+                          headers=headers, timeout=15).json()
+
+    complete = 0
+    for round_number in range(2):
+        for query in QUERIES:
+            for name, headers in CALLERS.items():
+                answer = post(cached, query, headers)
+                assert answer == post(plain, query, headers), name
+                complete += round_number == 0 and "errors" not in answer
+    answers: ResponseCache = cached.server.config.app.state.answers  # type: ignore[union-attr]
+    assert complete >= len(QUERIES) * len(CALLERS) - 2  # the public may not ask for some
+    assert answers.hits == complete  # the second round: every complete answer kept
