@@ -36,7 +36,16 @@ from typing import Any
 
 import httpx
 import yaml
-from harness import ROOT, Timing, district, free_port, http_agencies, pinned, save
+from harness import (
+    ROOT,
+    Timing,
+    cpu_seconds,
+    district,
+    free_port,
+    http_agencies,
+    pinned,
+    save,
+)
 
 GATEWAY_CPU = "0"
 LOAD_CPU = "1"  # wrk and the agencies
@@ -88,13 +97,13 @@ def config_variant(folder: Path, agencies_url: str, name: str, *, cache_ttl_s: f
 class Gateway:
     """``gateway serve`` in its own process on ``GATEWAY_CPU``."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, *options: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [
             *pinned(GATEWAY_CPU), sys.executable, "-m", "gateway.cli", "serve",
             "--config", str(config), "--port", str(self.port), "--no-graphiql",
-            "--log-level", "warning"]
+            "--log-level", "warning", *options]
         self.log = config.with_suffix(".log")
         with self.log.open("w") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, stdout=log,
@@ -129,8 +138,8 @@ class Gateway:
 
 
 @contextlib.contextmanager
-def gateway(config: Path) -> Iterator[Gateway]:
-    server = Gateway(config)
+def gateway(config: Path, *options: str) -> Iterator[Gateway]:
+    server = Gateway(config, *options)
     try:
         yield server
     finally:
@@ -219,7 +228,10 @@ def latency(folder: Path, codes: list[str], runs: int = 200) -> dict[str, Any]:
         slowest_single = max(v for k, v in sources.items() if "one call" in k)
         result: dict[str, Any] = {"agency_p50_ms": {k: round(v, 2) for k, v in sources.items()}}
         for name, ttl in (("uncached", 0.0), ("warm", 600.0)):
-            with gateway(config_variant(folder, url, name, cache_ttl_s=ttl)) as server, \
+            # the answer cache off: every request is worked out (it would answer the
+            # five rotating enterprises from memory)
+            with gateway(config_variant(folder, url, name, cache_ttl_s=ttl),
+                         "--no-response-cache") as server, \
                     httpx.Client(timeout=30) as client:
                 for code in codes[:5]:  # warm-up (and, with a cache, fill it)
                     post(client, server.url, ONE, {"c": code})
@@ -259,12 +271,15 @@ end
 """
 
 
-def wrk(url: str, codes: list[str], seconds: int, connections: int = 64) -> dict[str, Any]:
+def wrk(url: str, codes: list[str], seconds: int, connections: int = 64,
+        watch: dict[str, int] | None = None) -> dict[str, Any]:
     """``wrk`` on ``LOAD_CPU``: requests/s, latency p50/p99, failures."""
     script = WRK_SCRIPT % (json.dumps(json.dumps(ONE)),
                            ",".join(json.dumps(code) for code in codes))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
         file.write(script)
+    watched = watch or {}
+    used = {name: cpu_seconds(pid) for name, pid in watched.items()}
     try:
         output = subprocess.run(
             [*pinned(LOAD_CPU), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
@@ -275,9 +290,12 @@ def wrk(url: str, codes: list[str], seconds: int, connections: int = 64) -> dict
         os.unlink(file.name)
     line = next(line for line in output.splitlines() if line.startswith("RESULT"))
     requests, bad_status, socket_errors, p50_us, p99_us, duration_us = map(int, line.split()[1:])
+    busy = {f"{name}_cpu_percent": round(100 * (cpu_seconds(pid) - used[name])
+                                         / (duration_us / 1e6))
+            for name, pid in watched.items()}
     return {"requests_per_s": round(requests / (duration_us / 1e6)), "requests": requests,
             "non_2xx": bad_status, "socket_errors": socket_errors,
-            "p50_ms": round(p50_us / 1000, 1), "p99_ms": round(p99_us / 1000, 1)}
+            "p50_ms": round(p50_us / 1000, 1), "p99_ms": round(p99_us / 1000, 1), **busy}
 
 
 def throughput(folder: Path, codes: list[str], seconds: int = 10) -> dict[str, Any]:
@@ -285,14 +303,22 @@ def throughput(folder: Path, codes: list[str], seconds: int = 10) -> dict[str, A
         return {"skipped": "wrk is not installed (apt install wrk)"}
     result: dict[str, Any] = {"connections": 64, "seconds": seconds,
                               "agency_latency_ms": AGENCY_LATENCY_MS}
-    with http_agencies(folder, latency_ms=AGENCY_LATENCY_MS, cpus=LOAD_CPU) as url:
-        for name, ttl, target in (("uncached", 0.0, 800), ("warm", 600.0, 2500)):
-            with gateway(config_variant(folder, url, name, cache_ttl_s=ttl)) as server:
+    pids: list[int] = []
+    with http_agencies(folder, latency_ms=AGENCY_LATENCY_MS, cpus=LOAD_CPU, pids=pids) as url:
+        cases: list[tuple[str, float, int, tuple[str, ...]]] = [
+            ("uncached", 0.0, 800, ()),
+            ("warm", 600.0, 2500, ()),  # record cache and answer cache, as deployed
+            ("warm, record cache only", 600.0, 2500, ("--no-response-cache",)),
+        ]
+        for name, ttl, target, options in cases:
+            config = config_variant(folder, url, name.split(",")[0], cache_ttl_s=ttl)
+            with gateway(config, *options) as server:
                 with httpx.Client(timeout=60) as client:
                     for code in codes:  # every enterprise once (fills the cache if any)
                         post(client, server.url, ONE, {"c": code})
                 wrk(server.url, codes, 2)  # warm-up
-                figures = wrk(server.url, codes, seconds)
+                figures = wrk(server.url, codes, seconds,
+                              watch={"gateway": server.process.pid, "agencies": pids[0]})
                 with httpx.Client(timeout=30) as client:  # still answering, no errors
                     post(client, server.url, ONE, {"c": codes[0]})
             result[name] = {**figures, "target_rps": target,
@@ -303,7 +329,8 @@ def throughput(folder: Path, codes: list[str], seconds: int = 10) -> dict[str, A
 
 def page(folder: Path, runs: int = 15) -> dict[str, Any]:
     with http_agencies(folder, latency_ms=0, cpus=LOAD_CPU) as url, \
-            gateway(config_variant(folder, url, "page", cache_ttl_s=600.0)) as server, \
+            gateway(config_variant(folder, url, "page", cache_ttl_s=600.0),
+                    "--no-response-cache") as server, \
             httpx.Client(timeout=120) as client:
         idle_kb = server.status("VmRSS")
         cold = post(client, server.url, PAGE, {"n": 1000})

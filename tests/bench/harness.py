@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import socket
 import statistics
@@ -41,15 +42,18 @@ def district(enterprises: int, folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def http_agencies(folder: Path, *, latency_ms: float = 0.0,
-                  cpus: str | None = None) -> Iterator[str]:
+def http_agencies(folder: Path, *, latency_ms: float = 0.0, cpus: str | None = None,
+                  pids: list[int] | None = None) -> Iterator[str]:
     """The demo's HTTP agencies in their own process (on ``cpus`` when given, e.g.
-    ``"1"``, with ``taskset``); yields their base URL."""
+    ``"1"``, with ``taskset``); yields their base URL (and appends the process id to
+    ``pids`` when given)."""
     port = free_port()
     command = [*pinned(cpus), sys.executable, "-m", "gateway.demo.agency_service",
                "--port", str(port), "--latency-ms", str(latency_ms),
                "--data", str(folder / "court.json"), "--data", str(folder / "fire.json")]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if pids is not None:
+        pids.append(process.pid)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -64,6 +68,12 @@ def http_agencies(folder: Path, *, latency_ms: float = 0.0,
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pinned(cpus: str | None) -> list[str]:

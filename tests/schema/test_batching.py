@@ -83,8 +83,8 @@ ONE = """query($c: String!) { enterprise(creditCode: $c) {
 
 
 async def test_one_enterprise_costs_one_call_per_agency_type_and_key_kind(demo: Demo) -> None:
-    """The registry lookup and every list go out at once (the legal representative's
-    lists too, named by the registry index); nothing is asked twice."""
+    """After the registry lookup every list goes out at once (the legal
+    representative's too); nothing is asked twice."""
     runtime = open_runtime(demo.config, policies=PolicyStore(DEFAULT_POLICY_DIR))
     try:
         await runtime.index.snapshot()
