@@ -156,6 +156,7 @@ class _AuthGate:
         context = scope.get(_CONTEXT)
         answer = b"".join(chunks)
         if (start.get("status") == 200 and isinstance(context, RequestContext)
+                and context.reusable
                 and not context.failures.failures and not context.loaders.stale
                 and b'"errors":' not in answer):
             answers.put(key, start.get("headers", []), answer, runtime.answer_lifetime(context))

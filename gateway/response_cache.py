@@ -8,9 +8,11 @@ caller is only ever answered with what a caller of the same clearance was answer
 under the same policy, never across clearances.
 
 Only complete answers are kept: HTTP 200, no ``errors``, no agency served from a
-stale copy. An answer lives no longer than the freshest guarantee of the data in it:
-the shortest ``cache_ttl_s`` of all agencies, minus the age of the oldest cached
-records the answer used, so it is never older than the record cache would allow.
+stale copy, nothing that reports the moment it was made (``sources``' availability,
+restriction decisions' sources and freshness). An answer lives no longer than the
+freshest guarantee of the data in it: the shortest ``cache_ttl_s`` of all agencies,
+minus the age of the oldest cached records the answer used, so it is never older
+than the record cache would allow.
 Bounded in entries and in size per answer (a 1,000-enterprise page is not kept).
 """
 

@@ -51,5 +51,8 @@ class RequestContext:
     risk_index: RiskIndex = field(default_factory=lambda: RiskIndex(0))
     loaders: Loaders = field(default_factory=Loaders)
     failures: SourceFailures = field(default_factory=SourceFailures)
+    # False when the answer reports the moment it was made (sources' availability,
+    # decisions' freshness): such an answer is never reused (gateway.response_cache)
+    reusable: bool = True
     # shared by a gateway's requests (``Runtime``); a fresh one when none is given
     selections: SelectionMemo = field(default_factory=SelectionMemo)

@@ -87,9 +87,8 @@ class Query:
 
     @strawberry.field(description="Every agency source, with whether it answers now.")
     async def sources(self, info: Info) -> list[Source]:
+        info.context.reusable = False  # availability is "now"
         connectors = info.context.sources.all()
-
-
         health = await asyncio.gather(*(c.health() for c in connectors), return_exceptions=True)
         return [
             Source(

@@ -67,6 +67,7 @@ async def check_restrictions(
     """Decisions for many enterprises: one call per agency and record type for all."""
     _authorize(info)
     context = info.context
+    context.reusable = False  # a decision reports its sources' availability and freshness
     rules = context.rules.actions.get(action)
     if rules is None:
         raise BadUserInput(f"Unknown action {action!r}; the catalogue has: "
