@@ -188,3 +188,18 @@ def test_every_caller_gets_what_it_would_get_without_the_cache(
     answers: ResponseCache = cached.server.config.app.state.answers  # type: ignore[union-attr]
     assert complete >= len(QUERIES) * len(CALLERS) - 2  # the public may not ask for some
     assert answers.hits == complete  # the second round: every complete answer kept
+
+
+def test_answers_that_report_their_moment_are_never_reused(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread]
+) -> None:
+    server = serve(create_app(load_config(long_lived(user_agencies))))
+    answers: ResponseCache = server.server.config.app.state.answers  # type: ignore[union-attr]
+    for query in ("{ sources { code available } }",
+                  """{ restrictionCheck(creditCode: "%s", action: "HONOUR") {
+                       decision sources { agency { code } freshness } } }""" % ACME):
+        for _ in range(2):
+            body = httpx.post(f"{server.url}/graphql", json={"query": query}, headers=ADMIN,
+                              timeout=15).json()
+            assert "errors" not in body, body
+    assert answers.hits == 0 and len(answers) == 0
