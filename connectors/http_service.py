@@ -22,6 +22,12 @@ __all__ = ["HttpConnector"]
 
 _BODY_KEY = {"credit_code": "credit_codes", "person_id": "person_ids"}
 
+# Failures before the agency could have read the request: most often a pooled
+# keep-alive connection the agency closed meanwhile (uvicorn closes idle ones after
+# 5 s). A query is a read, so it is sent once more at once, on a fresh connection.
+_RESEND = (httpx.ConnectError, httpx.ConnectTimeout, httpx.WriteError,
+           httpx.RemoteProtocolError)
+
 
 class HttpConnector(Connector):
     """Calls an agency's HTTP service through an injected ``httpx.AsyncClient``."""
@@ -42,9 +48,11 @@ class HttpConnector(Connector):
 
     async def _query(self, table: str, key_column: str, keys: Sequence[str]) -> RawBatch:
         body_key = _BODY_KEY.get(key_column, key_column + "s")
-        response = await self._client.post(
-            f"{self._base}/{table}/query", json={body_key: list(keys)}
-        )
+        url, body = f"{self._base}/{table}/query", {body_key: list(keys)}
+        try:
+            response = await self._client.post(url, json=body)
+        except _RESEND:
+            response = await self._client.post(url, json=body)
         if response.status_code != 200:
             raise SourceUnavailable(self.code, f"answered HTTP {response.status_code}",
                                     retryable=response.status_code in (502, 503, 504))
