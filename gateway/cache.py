@@ -35,6 +35,17 @@ class MemoryRecordCache:
         self, agency: str, record_type: str, key_column: str, keys: Sequence[str]
     ) -> dict[str, tuple[list[Record], float]]:
         """Fresh entries among ``keys``: key -> (records, age in seconds)."""
+        return self._fresh(agency, record_type, key_column, keys)
+
+    def peek_many(
+        self, agency: str, record_type: str, key_column: str, keys: Sequence[str]
+    ) -> dict[str, tuple[list[Record], float]] | None:
+        """``get_many`` without awaiting (the loaders' fast path: no task per call)."""
+        return self._fresh(agency, record_type, key_column, keys)
+
+    def _fresh(
+        self, agency: str, record_type: str, key_column: str, keys: Sequence[str]
+    ) -> dict[str, tuple[list[Record], float]]:
         table = self._tables.get((agency, record_type, key_column))
         if not table:
             return {}

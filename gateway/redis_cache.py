@@ -173,6 +173,12 @@ class RedisRecordCache:
         if self._owns_client:
             await self._client.aclose()
 
+    def peek_many(
+        self, agency: str, record_type: str, key_column: str, keys: Sequence[str]
+    ) -> _Found | None:
+        """None: Redis is only read by awaiting (``get_many``)."""
+        return None
+
     async def get_many(
         self, agency: str, record_type: str, key_column: str, keys: Sequence[str]
     ) -> _Found:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import strawberry
 
+from connectors.base import KeyResult
 from connectors.errors import SourceError
 from connectors.records import Record as SourceRecord
 from schema.context import RequestContext
@@ -133,13 +134,18 @@ async def prefetch_checked(
     ``visible_only`` as in ``gather_checked``."""
     context = info.context
     providers = context.sources.providers(record_type)
+    loaders = context.loaders
     if prime:
-        calls = [context.loaders.fetch(c, record_type, key_column, keys) for c in providers]
+        now = [loaders.fetch_now(c, record_type, key_column, keys) for c in providers]
+        calls = [loaders.fetch(c, record_type, key_column, keys)
+                 for c, ready in zip(providers, now, strict=True) if ready is None]
     else:
-        loaders = context.loaders
+        now = [None] * len(providers)
         calls = [fetch_cached(c, record_type, key_column, keys, loaders.cache, loaders.ages,
                               loaders.stale) for c in providers]
-    fetched = await asyncio.gather(*calls)
+    awaited = iter(await asyncio.gather(*calls) if calls else ())
+    fetched: list[Sequence[KeyResult]] = [
+        ready if ready is not None else next(awaited) for ready in now]
     merged: list[list[SourceRecord]] = [[] for _ in keys]
     failed: set[str] = set()
     for per_key in fetched:

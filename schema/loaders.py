@@ -31,6 +31,38 @@ class RecordCache(Protocol):
         items: Mapping[str, list[Record]], ttl_s: float,
     ) -> None: ...
 
+    def peek_many(
+        self, agency: str, record_type: str, key_column: str, keys: Sequence[str]
+    ) -> dict[str, tuple[list[Record], float]] | None:
+        """``get_many`` answered without awaiting, or None when the cache cannot."""
+        ...
+
+
+def cached_now(
+    connector: Connector, record_type: str, key_column: str, keys: Sequence[str],
+    cache: RecordCache | None, ages: dict[str, float],
+) -> list[list[Record]] | None:
+    """Every key's records from the cache, without awaiting, or None when a key is not
+    fresh there (or the cache can only be awaited): ``fetch_cached`` then does it."""
+    spec = connector.spec
+    if cache is None or spec.cache_ttl_s <= 0:
+        return None
+    kept = cache.peek_many(connector.code, record_type, key_column, keys)
+    if kept is None:
+        return None
+    found: list[list[Record]] = []
+    oldest = 0.0
+    for key in keys:
+        entry = kept.get(key)
+        if entry is None or entry[1] > spec.cache_ttl_s:
+            return None
+        found.append(entry[0])
+        oldest = max(oldest, entry[1])
+    if keys:
+        agency = connector.code
+        ages[agency] = max(ages.get(agency, 0.0), oldest)
+    return found
+
 
 async def fetch_cached(
     connector: Connector,
@@ -128,6 +160,34 @@ class Loaders:
         if primed is not None:
             loader.prime(key, primed)
         return loader.load(key)
+
+    def fetch_now(
+        self, connector: Connector, record_type: str, key_column: str, keys: Sequence[str]
+    ) -> list[list[Record]] | None:
+        """What ``fetch`` returns, when every key is answered without awaiting (primed,
+        already loaded, or fresh in an in-process cache); else None. A warm request
+        then costs no task per agency and record type."""
+        loader = self._loader(connector, record_type, key_column)
+        known, primed = loader.futures, loader.primed
+        found: list[list[Record]] = []
+        missing: list[str] = []
+        for key in keys:
+            if key in primed:
+                found.append(primed[key])
+            elif key in known:
+                future = known[key]
+                if not future.done() or future.cancelled() or future.exception() is not None:
+                    return None
+                found.append(future.result())
+            else:
+                missing.append(key)
+        if not missing:
+            return found
+        cached = cached_now(connector, record_type, key_column, missing, self.cache, self.ages)
+        if cached is None:
+            return None
+        primed.update(zip(missing, cached, strict=True))
+        return [primed[key] if key in primed else known[key].result() for key in keys]
 
     async def fetch(
         self, connector: Connector, record_type: str, key_column: str, keys: Sequence[str]
