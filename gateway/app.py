@@ -8,6 +8,7 @@ role by the full schema. Both resolve through the caller's ``AccessView``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -24,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http.parse_content_type import parse_content_type
 
 from connectors.errors import SourceError
 from gateway.cache import MemoryRecordCache
@@ -83,9 +85,35 @@ def _refuse(status: int, code: str, message: str,
                         status_code=status, headers=headers)
 
 
+@functools.lru_cache(maxsize=64)  # a handful of distinct values in practice
+def _read_as_json(content_type: str) -> bool:
+    """Whether strawberry's view parses a POST body with this content type as JSON (its
+    own test, in ``AsyncBaseHTTPView.parse_http_body``: case-sensitive, parameters
+    ignored); it refuses any other type with 400 "Unsupported content type"."""
+    mime_type, _ = parse_content_type(content_type)
+    return "application/json" in mime_type
+
+
+def _answerable_from_cache(method: str | None, headers: Headers) -> bool:
+    """Whether the answer cache may answer (and keep the answer to) this request.
+
+    Only a POST whose body the GraphQL view reads as JSON. For such a request the
+    view's answer depends on nothing but the body bytes, the caller's clearance, the
+    policy and the day — the cache key — so a kept answer is the one the view would
+    give, and the view's checks of the body (JSON, an object, ``query`` a string,
+    ``variables`` an object, no batch) were passed by the request that made it. Every
+    other request (GET, another or no content type) goes to the view, which refuses
+    or answers it exactly as without the cache. (The ``Accept`` header would matter
+    only with HTTP streaming protocols — SSE, multipart subscriptions — which the
+    views do not enable.)
+    """
+    return method == "POST" and _read_as_json(headers.get("content-type", ""))
+
+
 class _AuthGate:
     """Bounds the request body, authenticates the caller, then hands the request to
-    the schema for the caller's role."""
+    the schema for the caller's role — from the answer cache when the request is one
+    the view would answer the same way (``_answerable_from_cache``)."""
 
     def __init__(self, full: _GraphQL, public: _GraphQL, max_body_bytes: int,
                  answers: ResponseCache | None) -> None:
@@ -122,16 +150,18 @@ class _AuthGate:
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
         runtime: Runtime = scope["app"].state.runtime
         authenticator: Authenticator = runtime.authenticator
+        headers = Headers(scope=scope)
         try:
-            caller = authenticator.caller(Headers(scope=scope))
+            caller = authenticator.caller(headers)
         except AuthError as error:
-            headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-            await _refuse(error.status, error.code, error.message, headers)(scope, receive, send)
+            challenge = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+            await _refuse(error.status, error.code, error.message, challenge)(
+                scope, receive, send)
             return
         scope[_CALLER] = caller
         app = self._public if caller.role == "public" else self._full
         answers = self._answers
-        if answers is None or scope.get("method") != "POST":
+        if answers is None or not _answerable_from_cache(scope.get("method"), headers):
             await app(scope, receive, send)
             return
         key = answers.key(caller.clearance, runtime.policy_version(), runtime.today(), body)

@@ -5,6 +5,7 @@ with an incomplete answer, never past the data's freshness."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from conftest import ACME, ADMIN, ServerThread
 from gateway.app import AppOptions, create_app
@@ -203,3 +205,58 @@ def test_answers_that_report_their_moment_are_never_reused(
                               timeout=15).json()
             assert "errors" not in body, body
     assert answers.hits == 0 and len(answers) == 0
+
+
+# --- every request passes the same checks, cached or not (issue 11, finding 7) --------
+
+BODY = json.dumps({"query": QUERY, "variables": {"c": ACME}}).encode()
+JSON_TYPE = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize(("content", "headers"), [
+    pytest.param(BODY, {"content-type": "text/plain"}, id="text/plain"),
+    pytest.param(BODY, {}, id="no content type"),
+    pytest.param(BODY, {"content-type": "APPLICATION/JSON"}, id="upper-case JSON type"),
+    pytest.param(BODY, {"content-type": "application/x-www-form-urlencoded"}, id="form"),
+    pytest.param(BODY[:-1], JSON_TYPE, id="not JSON"),
+    pytest.param(b"[" + BODY + b"]", JSON_TYPE, id="a batch"),
+    pytest.param(json.dumps({"query": 1}).encode(), JSON_TYPE, id="query not a string"),
+])
+def test_a_cached_answer_passes_the_same_request_checks(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread],
+    content: bytes, headers: dict[str, str],
+) -> None:
+    """With the answer to ``BODY`` kept, a request the GraphQL view refuses is refused
+    in the same words as by a gateway without the cache, never answered from it."""
+    config = load_config(long_lived(user_agencies))
+    cached = serve(create_app(config))
+    plain = serve(create_app(config, AppOptions(response_cache=False)))
+    answers: ResponseCache = cached.server.config.app.state.answers  # type: ignore[union-attr]
+    for _ in range(2):
+        primed = httpx.post(f"{cached.url}/graphql", content=BODY,
+                            headers={**ADMIN, **JSON_TYPE}, timeout=15)
+        assert primed.status_code == 200 and "errors" not in primed.json()
+    assert answers.hits == 1  # kept and answered from the cache
+
+    def send(server: ServerThread) -> httpx.Response:
+        return httpx.post(f"{server.url}/graphql", content=content,
+                          headers={**ADMIN, **headers}, timeout=15)
+
+    refused, expected = send(cached), send(plain)
+    assert expected.status_code == 400
+    assert (refused.status_code, refused.text) == (expected.status_code, expected.text)
+    assert answers.hits == 1
+
+
+def test_a_json_body_with_a_charset_is_still_answered_from_the_cache(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread]
+) -> None:
+    """The view reads ``application/json; charset=utf-8`` as JSON: so does the cache."""
+    server = serve(create_app(load_config(long_lived(user_agencies))))
+    answers: ResponseCache = server.server.config.app.state.answers  # type: ignore[union-attr]
+    first = httpx.post(f"{server.url}/graphql", content=BODY,
+                       headers={**ADMIN, **JSON_TYPE}, timeout=15)
+    again = httpx.post(f"{server.url}/graphql", content=BODY, timeout=15,
+                       headers={**ADMIN, "content-type": "application/json; charset=utf-8"})
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert answers.hits == 1
