@@ -1,7 +1,8 @@
 """Loading the access rules in ``policies/`` and reloading them when they change.
 
-``model.conf`` and ``policy.csv`` (Casbin) and ``fields.yaml`` (field classes) are
-checked when loaded; a file that does not parse, a policy line that names an
+``model.conf`` and ``policy.csv`` (Casbin), ``fields.yaml`` (field classes) and
+``derivation.yaml`` (what derived values are computed from) are checked when
+loaded; a file that does not parse, a policy line that names an
 unknown role, level or field, or a record type field without a class raises
 ``PolicyError`` naming the file and line - the gateway does not start with it.
 """
@@ -23,7 +24,14 @@ from strawberry.utils.str_converters import to_camel_case
 
 from connectors.standard import Openness
 from gateway.config import ROLES
-from schema.access import GRAPH_TYPES, AccessPolicy, FieldClasses
+from schema.access import (
+    DERIVED,
+    GRAPH_TYPES,
+    AccessPolicy,
+    Basis,
+    Derivations,
+    FieldClasses,
+)
 from schema.fields import classified_fields
 
 __all__ = ["DEFAULT_POLICY_DIR", "PolicyError", "PolicyStore", "load_policy"]
@@ -31,7 +39,7 @@ __all__ = ["DEFAULT_POLICY_DIR", "PolicyError", "PolicyStore", "load_policy"]
 logger = logging.getLogger("gateway.policies")
 
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
-FILES = ("model.conf", "policy.csv", "fields.yaml")
+FILES = ("model.conf", "policy.csv", "fields.yaml", "derivation.yaml")
 _LEVELS = {level.value for level in Openness}
 _NEVER_NULL = {"record_id", "agency", "openness", "credit_code"}
 
@@ -98,6 +106,46 @@ def _field_classes(path: Path) -> FieldClasses:
     return FieldClasses(classes)
 
 
+def _derivations(path: Path) -> Derivations:
+    """derivation.yaml; a folder without one takes the defaults (``DERIVED``)."""
+    if not path.exists():
+        return Derivations()
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError:
+        raise PolicyError(f"{path}: is not valid YAML") from None
+    if document is None:
+        return Derivations()
+    if not isinstance(document, dict):
+        raise PolicyError(f"{path}: must map derived values to roles and bases")
+    problems = []
+    bases: dict[str, dict[str, Basis]] = {}
+    names = {basis.value for basis in Basis}
+    for derived, by_role in document.items():
+        if derived not in DERIVED:
+            problems.append(f"{path}: {derived}: not a derived value (known: "
+                            f"{', '.join(DERIVED)})")
+            continue
+        if not isinstance(by_role, dict):
+            problems.append(f"{path}: {derived}: must map roles or 'default' to a basis")
+            continue
+        bases[derived] = {}
+        for role, basis in by_role.items():
+            if role != "default" and role not in ROLES:
+                problems.append(f"{path}: {derived}.{role}: unknown role (roles: "
+                                f"{', '.join(ROLES)}, or default)")
+            elif basis not in names:
+                problems.append(f"{path}: {derived}.{role}: basis must be VISIBLE or ALL, "
+                                f"got {basis!r}")
+            else:
+                bases[derived][str(role)] = Basis(basis)
+    if problems:
+        raise PolicyError("\n  ".join(["invalid derivation bases:", *problems]))
+    return Derivations(bases)
+
+
 def _policy_lines(path: Path) -> list[tuple[int, list[str]]]:
     """(line number, values) of each policy line, as Casbin's file adapter splits them."""
     lines = []
@@ -150,6 +198,7 @@ def load_policy(folder: Path) -> AccessPolicy:
         if not path.is_file():
             raise PolicyError(f"{path}: missing (the access policy needs it)")
     classes = _field_classes(folder / "fields.yaml")
+    derivations = _derivations(folder / "derivation.yaml")
     _check_lines(policy, _policy_lines(policy), classes)
     try:
         enforcer = casbin.Enforcer(str(model), str(policy))
@@ -161,7 +210,7 @@ def load_policy(folder: Path) -> AccessPolicy:
         raise PolicyError(f"{model} / {policy}: Casbin cannot use them ({type(exc).__name__}: "
                           f"{exc})") from None
     enforce: Callable[..., Any] = enforcer.enforce
-    return AccessPolicy(lambda *request: bool(enforce(*request)), classes)
+    return AccessPolicy(lambda *request: bool(enforce(*request)), classes, derivations)
 
 
 class PolicyStore:

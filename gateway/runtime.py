@@ -20,7 +20,7 @@ from gateway.callers import Authenticator
 from gateway.config import GatewayConfig
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.rules_files import load_rules
-from schema.access import AccessView, Clearance
+from schema.access import Clearance
 from schema.coalesce import SourceCoalescer
 from schema.context import RequestContext
 from schema.loaders import Loaders, RecordCache
@@ -30,6 +30,7 @@ from schema.registry_index import RegistryIndex
 from schema.risk_index import RiskIndex
 from schema.rules.model import RuleSet
 from schema.sources import Sources
+from schema.view import CallerView
 
 __all__ = ["Runtime", "default_http_client", "open_runtime"]
 
@@ -76,11 +77,11 @@ class Runtime:
         """A fresh per-request context: new DataLoaders, the caller's view of the
         policy in force now (one policy for the whole request)."""
         if self.policies is None:
-            access = AccessView.unrestricted()
+            view = CallerView.unrestricted()
         else:
-            access = self.policies.current().view(clearance)
+            view = self.policies.current().view(clearance)
         return RequestContext(
-            sources=self.sources, index=self.index, agencies=self.agencies, access=access,
+            sources=self.sources, index=self.index, agencies=self.agencies, view=view,
             rules=self.rules, today=self.today(), loaders=Loaders(self.cache, self.coalescer),
             risk_index=self.risk_index or RiskIndex(0), selections=self.selections,
         )

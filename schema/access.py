@@ -1,29 +1,33 @@
-"""Openness enforced where records enter the graph.
+"""Access decisions: which clearance may see which object at which openness.
 
 ``AccessPolicy`` answers "may this clearance see this object at this effective
 openness from this owner?", memoized (Casbin costs ~0.3 ms a call; a memo hit
-costs a dict lookup). ``AccessView`` is one request's use of it: which records
-exist for the caller (a record it may not see is absent - from lists, counts,
-filters and links) and which fields of a visible record are hidden (null, and
-reported once per path in the response's extensions).
+costs a dict lookup), and says on what each derived value is computed (its
+*derivation basis*). ``AccessPolicy.view`` gives one request's ``CallerView``
+(``schema.view``): the one place that decides what a caller sees.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from strawberry.utils.str_converters import to_camel_case
 
-from connectors.records import Record as SourceRecord
 from connectors.standard import Openness
 
+if TYPE_CHECKING:
+    from schema.view import CallerView
+
 __all__ = [
+    "DERIVED",
     "GRAPH_TYPES",
     "AccessPolicy",
-    "AccessView",
+    "Basis",
     "Clearance",
+    "Derivations",
     "FieldClasses",
     "stricter",
 ]
@@ -54,6 +58,40 @@ def stricter(a: Openness, b: Openness) -> Openness:
     return a if a.rank <= b.rank else b
 
 
+class Basis(enum.Enum):
+    """What a derived value is computed from (derivation.yaml).
+
+    VISIBLE: the caller's view - the records it may see, and in them only the values
+    it may read; the value then reveals nothing else. ALL: every agency's records
+    with every value - a deliberate decision of the policy (restriction decisions for
+    approval systems, a platform warning for departments); evidence the caller may
+    not read is then shown only as "N records from AGENCY not open to you".
+    """
+
+    VISIBLE = "VISIBLE"
+    ALL = "ALL"
+
+
+# The derived values whose basis the policy sets, and their default basis.
+DERIVED: Mapping[str, Basis] = {
+    "Enterprise.warning": Basis.VISIBLE,
+    "Enterprise.creditGrade": Basis.VISIBLE,
+    "Person.warning": Basis.VISIBLE,
+    "RestrictionDecision": Basis.ALL,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Derivations:
+    """Derivation basis per derived value and role (``default`` for unnamed roles)."""
+
+    bases: Mapping[str, Mapping[str, Basis]] = field(default_factory=dict)
+
+    def basis(self, derived: str, role: str) -> Basis:
+        given = self.bases.get(derived, {})
+        return given.get(role) or given.get("default") or DERIVED[derived]
+
+
 @dataclass(frozen=True, slots=True)
 class FieldClasses:
     """Class of every field: GraphQL type -> python field name -> openness."""
@@ -77,15 +115,18 @@ Enforce = Callable[[str, str, str, str, str, str], bool]
 
 
 class AccessPolicy:
-    """Memoized decisions over a Casbin enforce function and the field classes.
+    """Memoized decisions over a Casbin enforce function, the field classes and the
+    derivation bases.
 
     Immutable once built: a policy change builds a new ``AccessPolicy`` (and so a
     new, empty memo).
     """
 
-    def __init__(self, enforce: Enforce, classes: FieldClasses) -> None:
+    def __init__(self, enforce: Enforce, classes: FieldClasses,
+                 derivations: Derivations | None = None) -> None:
         self._enforce = enforce
         self.classes = classes
+        self.derivations = derivations or Derivations()
         self._memo: dict[tuple[Clearance, str, Openness, str], bool] = {}
 
     def allowed(self, clearance: Clearance, obj: str, openness: Openness, owner: str) -> bool:
@@ -97,67 +138,7 @@ class AccessPolicy:
             self._memo[key] = decision
         return decision
 
-    def view(self, clearance: Clearance) -> AccessView:
-        return AccessView(self, clearance)
+    def view(self, clearance: Clearance) -> CallerView:
+        from schema.view import CallerView
 
-
-_Shape = tuple[str, Openness, str]  # record type, record openness, owner agency
-
-
-class AccessView:
-    """One request's access. ``policy=None`` means authorization is off (benchmarks)."""
-
-    def __init__(self, policy: AccessPolicy | None, clearance: Clearance) -> None:
-        self.policy = policy
-        self.clearance = clearance
-        self._sees: dict[_Shape, bool] = {}
-        self._hidden: dict[_Shape, frozenset[str]] = {}
-        self.redactions: Counter[str] = Counter()
-        self.selections: dict[str, frozenset[str]] = {}  # response path -> selected names
-
-    @classmethod
-    def unrestricted(cls) -> AccessView:
-        return cls(None, Clearance("admin"))
-
-    def sees(self, record: SourceRecord) -> bool:
-        """May the caller know this record exists?"""
-        if self.policy is None:
-            return True
-        shape = (record.record_type, record.openness, record.agency)
-        found = self._sees.get(shape)
-        if found is None:
-            graph_type = GRAPH_TYPES[record.record_type]
-            found = self._sees[shape] = self.policy.allowed(
-                self.clearance, graph_type, record.openness, record.agency
-            )
-        return found
-
-    def hidden(self, record: SourceRecord) -> frozenset[str]:
-        """Python names of the fields of a visible record the caller may not see."""
-        if self.policy is None:
-            return frozenset()
-        shape = (record.record_type, record.openness, record.agency)
-        found = self._hidden.get(shape)
-        if found is None:
-            found = self._hidden[shape] = self._compute_hidden(shape)
-        return found
-
-    def field_visible(self, record: SourceRecord, field: str) -> bool:
-        return self.sees(record) and field not in self.hidden(record)
-
-    def note(self, path: str, fields: frozenset[str]) -> None:
-        """Count one redaction of each of ``fields`` (GraphQL names) under ``path``."""
-        for name in fields:
-            self.redactions[f"{path}.{name}"] += 1
-
-    def _compute_hidden(self, shape: _Shape) -> frozenset[str]:
-        assert self.policy is not None
-        record_type, openness, owner = shape
-        graph_type = GRAPH_TYPES[record_type]
-        hidden = []
-        for name, level in self.policy.classes.fields(graph_type).items():
-            effective = stricter(openness, level)
-            obj = f"{graph_type}.{to_camel_case(name)}"
-            if not self.policy.allowed(self.clearance, obj, effective, owner):
-                hidden.append(name)
-        return frozenset(hidden)
+        return CallerView(self, clearance)

@@ -56,14 +56,21 @@ class SourceFailureErrors(SchemaExtension):
 
 class StaleReport(SchemaExtension):
     """``extensions.stale``: agencies that failed and were answered from a cached copy
-    (stale-if-error), with the copy's age: ``[{"agency": "COURT", "ageSeconds": 73.2}]``."""
+    (stale-if-error): ``[{"agency": "COURT", "ageSeconds": 360}]``. ``ageSeconds`` is
+    the most the copy may be old (``cache_ttl_s + stale_if_error_s``), not its exact
+    age: the record cache is shared, and the exact age would tell the caller when
+    somebody else last asked the agency about these keys."""
 
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context
         if not isinstance(context, RequestContext) or not context.loaders.stale:
             return {}
-        return {"stale": [{"agency": agency, "ageSeconds": round(age, 1)}
-                          for agency, age in sorted(context.loaders.stale.items())]}
+        stale = []
+        for agency in sorted(context.loaders.stale):
+            spec = context.sources.spec(agency)
+            stale.append({"agency": agency,
+                          "ageSeconds": float(spec.cache_ttl_s + spec.stale_if_error_s)})
+        return {"stale": stale}
 
 
 class RedactionReport(SchemaExtension):
@@ -72,12 +79,12 @@ class RedactionReport(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context
-        if not isinstance(context, RequestContext) or not context.access.redactions:
+        if not isinstance(context, RequestContext) or not context.view.redactions:
             return {}
         return {
             "redacted": [
                 {"path": path, "count": count}
-                for path, count in sorted(context.access.redactions.items())
+                for path, count in sorted(context.view.redactions.items())
             ]
         }
 

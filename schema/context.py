@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from connectors.errors import SourceError
-from schema.access import AccessView
 from schema.loaders import Loaders
 from schema.records import Agency
 from schema.redaction import SelectionMemo
@@ -15,6 +14,7 @@ from schema.registry_index import RegistryIndex
 from schema.risk_index import RiskIndex
 from schema.rules.model import RuleSet
 from schema.sources import Sources
+from schema.view import CallerView
 
 __all__ = ["FailedSource", "RequestContext", "SourceFailures"]
 
@@ -47,7 +47,8 @@ class RequestContext:
     agencies: Mapping[str, Agency]
     rules: RuleSet
     today: dt.date
-    access: AccessView = field(default_factory=AccessView.unrestricted)
+    # the caller's view: what it may see and read (built once per request)
+    view: CallerView = field(default_factory=CallerView.unrestricted)
     risk_index: RiskIndex = field(default_factory=lambda: RiskIndex(0))
     loaders: Loaders = field(default_factory=Loaders)
     failures: SourceFailures = field(default_factory=SourceFailures)

@@ -4,6 +4,7 @@ what to do next. Anything else raised while resolving is masked (see ``schema.bu
     GraphError                 (a GraphQLError the caller is meant to see)
     ├── InvalidCreditCode      INVALID_CREDIT_CODE
     ├── BadUserInput           BAD_USER_INPUT
+    ├── FilterNotAllowed       FILTER_NOT_ALLOWED (a filter on a value the caller may not read)
     └── SourceUnavailableError SOURCE_UNAVAILABLE (one per failed agency)
 """
 
@@ -18,6 +19,7 @@ from connectors.credit_code import credit_code_problem
 
 __all__ = [
     "BadUserInput",
+    "FilterNotAllowed",
     "GraphError",
     "InvalidCreditCode",
     "SourceUnavailableError",
@@ -46,6 +48,10 @@ class InvalidCreditCode(GraphError):
 
 class BadUserInput(GraphError):
     code = "BAD_USER_INPUT"
+
+
+class FilterNotAllowed(GraphError):
+    code = "FILTER_NOT_ALLOWED"
 
 
 class SourceUnavailableError(GraphError):

@@ -2,8 +2,10 @@
 
 This is where "主体名下归风险" happens: the loads of all providers are issued at
 once (futures, no task per load), failures are recorded per agency and the other
-agencies' records still arrive. It is also where records enter the graph: what
-the caller may not see is dropped here, before anything counts, sorts or links it.
+agencies' records still arrive. It is also where records enter the graph: they
+pass through the caller's view (``schema.view``) here - what the caller may not see
+is dropped and what it may not read is nulled - before anything counts, sorts or
+links them. Plain functions of the request context: nothing here knows GraphQL.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Sequence
-
-import strawberry
 
 from connectors.base import KeyResult
 from connectors.errors import SourceError
@@ -30,7 +30,7 @@ __all__ = [
     "sort_records",
 ]
 
-Info = strawberry.Info[RequestContext, None]
+Path = Sequence[str | int]
 
 # The date a record type is ordered by (newest first).
 PRIMARY_DATE = {
@@ -60,21 +60,24 @@ def sort_records(records: list[SourceRecord], record_type: str) -> list[SourceRe
 
 
 async def gather_records(
-    info: Info, record_type: str, key_column: str, key: str
+    context: RequestContext, path: Path, record_type: str, key_column: str, key: str
 ) -> list[SourceRecord]:
-    """Records of ``record_type`` about ``key`` from every provider, newest first."""
-    return (await gather_checked(info, record_type, key_column, (key,)))[0][0]
+    """The caller's copies of the records of ``record_type`` about ``key`` from every
+    provider, newest first."""
+    return (await gather_checked(context, path, record_type, key_column, (key,)))[0][0]
 
 
 async def gather_many(
-    info: Info, record_type: str, key_column: str, keys: Sequence[str]
+    context: RequestContext, path: Path, record_type: str, key_column: str,
+    keys: Sequence[str],
 ) -> list[list[SourceRecord]]:
     """Like ``gather_records`` for many keys at once (one call per provider)."""
-    return (await gather_checked(info, record_type, key_column, keys))[0]
+    return (await gather_checked(context, path, record_type, key_column, keys))[0]
 
 
 async def gather_checked(
-    info: Info,
+    context: RequestContext,
+    path: Path,
     record_type: str,
     key_column: str,
     keys: Sequence[str],
@@ -83,10 +86,10 @@ async def gather_checked(
 ) -> tuple[list[list[SourceRecord]], set[str]]:
     """Records per key through the request's loaders, and the agencies that failed.
 
-    ``visible_only=False`` returns every record: only restriction decisions use it,
-    and they are released to cleared callers without the records themselves.
+    ``visible_only=False`` returns every raw record: only values the policy derives
+    on purpose from everything (``Basis.ALL``) use it. ``path`` is where a failure is
+    reported.
     """
-    context = info.context
     loads = context.loaders.load
     providers = context.sources.providers(record_type)
     futures = [[loads(c, record_type, key_column, key) for key in keys] for c in providers]
@@ -98,16 +101,16 @@ async def gather_checked(
                 bucket.extend(await future)
             except SourceError as error:
                 failed.add(error.agency)
-                context.failures.add(error, info.path.as_list())
+                context.failures.add(error, path)
     return _visible_sorted(context, merged, record_type, key_column, visible_only), failed
 
 
 async def prefetch(
-    info: Info,
+    context: RequestContext,
+    path: Path,
     record_type: str,
     key_column: str,
     keys: Sequence[str],
-    path: Sequence[str | int],
 ) -> list[list[SourceRecord]]:
     """Records of many keys, one direct call per provider, all providers at once.
 
@@ -115,15 +118,15 @@ async def prefetch(
     per-enterprise fields can answer synchronously. ``path`` is where a failure is
     reported.
     """
-    return (await prefetch_checked(info, record_type, key_column, keys, path))[0]
+    return (await prefetch_checked(context, path, record_type, key_column, keys))[0]
 
 
 async def prefetch_checked(
-    info: Info,
+    context: RequestContext,
+    path: Path,
     record_type: str,
     key_column: str,
     keys: Sequence[str],
-    path: Sequence[str | int],
     *,
     prime: bool = True,
     visible_only: bool = True,
@@ -132,7 +135,6 @@ async def prefetch_checked(
     """``prefetch`` that also says which agencies failed. ``prime=False`` does not fill
     the loaders (a whole-registry scan whose keys later fields will not ask for);
     ``visible_only`` as in ``gather_checked``."""
-    context = info.context
     providers = context.sources.providers(record_type)
     loaders = context.loaders
     if prime:
@@ -166,15 +168,15 @@ def _visible_sorted(
     visible_only: bool,
     sort: bool = True,
 ) -> list[list[SourceRecord]]:
-    """Drop what the caller may not see; a record found by person id also needs its
-    ``person_id`` visible. Then sort (unless only rules will read them)."""
-    access = context.access
-    if visible_only and access.policy is not None:
+    """The caller's copies (what it may not see dropped, what it may not read nulled);
+    a record found by person id also needs its ``person_id`` readable. Then sort by the
+    copies' values - a hidden date sorts as no date (unless only rules will read them)."""
+    view = context.view
+    if visible_only and view.policy is not None:
         if key_column == "person_id" and record_type != "person":
-            buckets = [[r for r in b if access.field_visible(r, "person_id")] if b else b
-                       for b in buckets]
+            buckets = [view.seen_on(b, "person_id") if b else b for b in buckets]
         else:
-            buckets = [[r for r in b if access.sees(r)] if b else b for b in buckets]
+            buckets = [view.seen_all(b) if b else b for b in buckets]
     if not sort:
         return buckets
     return [sort_records(bucket, record_type) if len(bucket) > 1 else bucket

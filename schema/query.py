@@ -11,10 +11,11 @@ from schema.connection import EnterpriseConnection, EnterpriseFilter
 from schema.context import RequestContext
 from schema.errors import require_credit_code
 from schema.gather import gather_records
+from schema.page import load_enterprise
 from schema.restrictions import check_restrictions
 from schema.risk_types import RestrictionDecision
 from schema.search import search_enterprises
-from schema.subjects import Enterprise, Person, load_enterprise, person_from
+from schema.subjects import Enterprise, Person, person_from
 
 __all__ = ["Query", "Source"]
 
@@ -63,7 +64,8 @@ class Query:
 
     @strawberry.field(description="One responsible person by person id, or null if unknown.")
     async def person(self, info: Info, person_id: str) -> Person | None:
-        records = await gather_records(info, "person", "person_id", person_id)
+        records = await gather_records(info.context, info.path.as_list(), "person",
+                                       "person_id", person_id)
         return person_from(info, records[0]) if records else None
 
     @strawberry.field(description=(

@@ -106,12 +106,12 @@ def note_redactions(
     info: strawberry.Info[Any, Any], hidden: frozenset[str], *, under: tuple[str, ...] = ()
 ) -> None:
     """Count the hidden fields (python names) the query selected under this field."""
-    access = info.context.access
+    view = info.context.view
     keys = [key for key in info.path.as_list() if isinstance(key, str)]
     path = ".".join([*keys, *under])
-    selected = access.selections.get(path)
+    selected = view.selections.get(path)
     if selected is None:
-        selected = access.selections[path] = selected_names(info, under)
+        selected = view.selections[path] = selected_names(info, under)
     shown = frozenset(name for name in map(to_camel_case, hidden) if name in selected)
     if shown:
-        access.note(path, shown)
+        view.note(path, shown)

@@ -91,18 +91,17 @@ class RegistryIndex:
             self.last_error = None
             return self._snapshot
 
-    def legal_rep_id(self, credit_code: str) -> str | None:
-        """The legal representative the current snapshot names for ``credit_code``,
-        without waiting for a rebuild (None when there is no snapshot or no such
-        enterprise). A hint for fetching early, never an answer."""
+    def record(self, credit_code: str) -> Record | None:
+        """The registry record the current snapshot holds for ``credit_code``, without
+        waiting for a rebuild (None when there is no snapshot or no such enterprise).
+        A hint for fetching early, never an answer."""
         snapshot = self._snapshot
         if snapshot is None:
             return None
         at = bisect.bisect_left(snapshot.codes, credit_code)
         if at == len(snapshot.codes) or snapshot.codes[at] != credit_code:
             return None
-        person = snapshot.enterprises[at].values.get("legal_rep_id")
-        return person if isinstance(person, str) else None
+        return snapshot.enterprises[at]
 
     def _stale(self, snapshot: RegistrySnapshot) -> bool:
         return self._clock() - snapshot.built_at > self._registry.spec.cache_ttl_s

@@ -15,15 +15,23 @@ from collections.abc import Sequence
 import strawberry
 
 from connectors.standard import Openness
+from schema.access import Basis
 from schema.context import RequestContext
 from schema.errors import BadUserInput, GraphError, InvalidCreditCode
-from schema.gather import prefetch_checked
-from schema.risk import RISK_TYPES, collect_many, grade_of, warning_of
+from schema.gather import Path, prefetch_checked
+from schema.risk import (
+    RISK_TYPES,
+    Subject,
+    collect_many,
+    enterprise_subject,
+    grade_of,
+    warning_of,
+)
 from schema.risk_types import RestrictionDecision, RestrictionReason, SourceFreshness
 from schema.rules.model import Decision
 from schema.rules.restrictions import decide
 
-__all__ = ["MAX_BATCH", "Forbidden", "check_restrictions"]
+__all__ = ["MAX_BATCH", "Forbidden", "check_restrictions", "decide_many"]
 
 Info = strawberry.Info[RequestContext, None]
 MAX_BATCH = 10_000
@@ -34,13 +42,13 @@ class Forbidden(GraphError):
 
 
 def _authorize(info: Info) -> None:
-    access = info.context.access
-    if access.policy is None:
+    view = info.context.view
+    if view.policy is None:
         return
     # A decision draws on every agency's records, NOT_OPEN ones included, so it is
     # asked for at that level: only explicit grants (approval purposes, admin) reach it.
-    if not access.policy.allowed(access.clearance, "RestrictionDecision", Openness.NOT_OPEN,
-                                 "-"):
+    if not view.policy.allowed(view.clearance, "RestrictionDecision", Openness.NOT_OPEN,
+                               "-"):
         raise Forbidden(
             "Restriction checks are released only to callers cleared for them (approval "
             "systems declaring an approval purpose such as LICENCE_APPROVAL, or "
@@ -66,8 +74,29 @@ async def check_restrictions(
 ) -> list[RestrictionDecision]:
     """Decisions for many enterprises: one call per agency and record type for all."""
     _authorize(info)
-    context = info.context
-    context.reusable = False  # a decision reports its sources' availability and freshness
+    info.context.reusable = False  # a decision reports its sources' availability
+    return await decide_many(info.context, info.path.as_list(), credit_codes, action, as_of)
+
+
+def _freshness(context: RequestContext, agency: str, missing: Sequence[str]) -> float | None:
+    """The most the data of ``agency`` may be old: its cache lifetime, plus the stale
+    period when a stale copy served. A bound, never the exact age, which would tell
+    the caller when somebody else last asked the agency (the record cache is shared)."""
+    if agency in missing:
+        return None
+    spec = context.sources.spec(agency)
+    bound = float(spec.cache_ttl_s)
+    if agency in context.loaders.stale:
+        bound += spec.stale_if_error_s
+    return bound
+
+
+async def decide_many(
+    context: RequestContext, path: Path, credit_codes: Sequence[str], action: str,
+    as_of: dt.date | None,
+) -> list[RestrictionDecision]:
+    """The decisions (plain: no GraphQL here), on the basis the policy sets for
+    ``RestrictionDecision`` (ALL by default: every agency's records)."""
     rules = context.rules.actions.get(action)
     if rules is None:
         raise BadUserInput(f"Unknown action {action!r}; the catalogue has: "
@@ -77,28 +106,26 @@ async def check_restrictions(
                            argument="creditCodes")
     codes = _codes(credit_codes)
     day = as_of or context.today
-    path = info.path.as_list()
+    view = context.view
+    basis = view.basis("RestrictionDecision")
     registry, registry_failed = await prefetch_checked(
-        info, "enterprise", "credit_code", codes, path, prime=False, visible_only=False)
-    person_ids = [
-        next((str(r.values["legal_rep_id"]) for r in found if r.values.get("legal_rep_id")),
-             None)
-        for found in registry
-    ]
-    subjects = await collect_many(info, codes, person_ids, path, visible_only=False,
-                                  prime=False)
+        context, path, "enterprise", "credit_code", codes, prime=False, visible_only=False)
+    if basis is Basis.VISIBLE:
+        registry = [[r for r in found if view.sees(r)] for found in registry]
+    subjects = [enterprise_subject(view, found[0], basis) if found else Subject(code, None)
+                for code, found in zip(codes, registry, strict=True)]
+    found_records = await collect_many(context, path, subjects, basis, prime=False)
     agencies = context.agencies
     consulted = [context.sources.registry.code] + [
         c.code for t in RISK_TYPES for c in context.sources.providers(t)
     ]
     consulted = list(dict.fromkeys(consulted))
     decisions = []
-    for code, found, subject, person_id in zip(codes, registry, subjects, person_ids,
-                                               strict=True):
-        missing = sorted(subject.missing | registry_failed)
-        ages = context.loaders.ages
+    for code, found, subject, records in zip(codes, registry, subjects, found_records,
+                                             strict=True):
+        missing = sorted(records.missing | registry_failed)
         sources = [SourceFreshness(agency=agencies[a], available=a not in missing,
-                                   freshness=None if a in missing else round(ages.get(a, 0.0), 3))
+                                   freshness=_freshness(context, a, missing))
                    for a in consulted]
         if not found and not registry_failed:
             decisions.append(RestrictionDecision(
@@ -111,8 +138,8 @@ async def check_restrictions(
                     agencies=[agencies[context.sources.registry.code]])],
             ))
             continue
-        warning = warning_of(context.rules, subject, person_id, day)
-        grade = grade_of(context.rules, subject, day)
+        warning = warning_of(context.rules, records, subject.person_id, day)
+        grade = grade_of(context.rules, records, day)
         result = decide(rules, grade, warning, missing)
         decisions.append(RestrictionDecision(
             credit_code=code, action=action, decision=result.decision, grade=grade.grade,

@@ -1,5 +1,13 @@
-"""Computing warnings and grades for the graph: gather a subject's records (those
-the caller may see), apply the rules, build the graph objects."""
+"""Gathering what warnings and grades are computed from, and computing them.
+
+Plain functions of the request context (nothing here knows GraphQL). What a
+derived value is computed from is its *derivation basis* (``schema.access.Basis``):
+with ``VISIBLE`` (the default) the records come through the caller's view - only
+records it may see, only values it may read, only record types whose list field it
+may read on the subject, and the legal representative's records only when it may
+read the link to them; with ``ALL`` every raw record counts (restriction decisions,
+and warnings where derivation.yaml says so).
+"""
 
 from __future__ import annotations
 
@@ -8,98 +16,133 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import strawberry
-
 from connectors.records import Record as SourceRecord
+from schema.access import Basis
 from schema.context import RequestContext
-from schema.gather import gather_checked, prefetch_checked
-from schema.records import RECORD_CLASSES, Record, build_record
-from schema.redaction import note_redactions
-from schema.risk_types import CreditGrade, Warning, WarningReason
+from schema.gather import Path, gather_checked, prefetch_checked
 from schema.rules.grades import GradeResult, grade
 from schema.rules.model import RuleSet
 from schema.rules.warnings import WarningResult, evaluate, merge_records, with_person
+from schema.view import CallerView
 
 __all__ = [
     "PERSON_RISK_TYPES",
     "RISK_TYPES",
+    "Subject",
     "SubjectRecords",
     "collect",
     "collect_many",
-    "grade_graph",
+    "enterprise_subject",
     "grade_of",
-    "warning_graph",
     "warning_of",
 ]
-
-Info = strawberry.Info[RequestContext, None]
 
 RISK_TYPES = ("penalty", "anomaly", "serious_violation", "judgment_default", "inspection")
 PERSON_RISK_TYPES = ("penalty", "judgment_default")
 
 
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Whose records a derivation gathers: an enterprise by credit code (records of
+    ``types`` only) and its legal representative by person id (records of
+    ``person_types``), or a person alone."""
+
+    credit_code: str | None
+    person_id: str | None
+    types: frozenset[str] = frozenset(RISK_TYPES)
+    person_types: frozenset[str] = frozenset(PERSON_RISK_TYPES)
+
+
 @dataclass(slots=True)
 class SubjectRecords:
-    """A subject's risk records: by credit code, on its legal representative, and the
-    agencies that could not be read."""
+    """A subject's risk records: by credit code, on its legal representative, the
+    agencies that could not be read, and the basis they were gathered on."""
 
     enterprise: list[SourceRecord] = field(default_factory=list)
     person: list[SourceRecord] = field(default_factory=list)
     missing: set[str] = field(default_factory=set)
+    basis: Basis = Basis.VISIBLE
 
 
-async def collect(
-    info: Info, credit_code: str | None, person_id: str | None
-) -> SubjectRecords:
-    """One subject's visible risk records, through the request's loaders."""
-    found = SubjectRecords()
+def enterprise_subject(view: CallerView, raw: SourceRecord, basis: Basis) -> Subject:
+    """The subject of an enterprise's warning or grade, from its raw registry record."""
+    person = raw.values.get("legal_rep_id")
+    person_id = person if isinstance(person, str) and person else None
+    if basis is Basis.ALL:
+        return Subject(raw.credit_code, person_id)
+    if person_id is not None and not view.field_visible(raw, "legal_rep_id"):
+        person_id = None
+    types = view.readable_types(raw, "Enterprise") & frozenset(RISK_TYPES)
+    return Subject(raw.credit_code, person_id, types)
+
+
+def person_subject(view: CallerView, raw: SourceRecord, basis: Basis) -> Subject:
+    """The subject of a person's own warning, from their raw person record."""
+    person_id = raw.person_id
+    if basis is Basis.ALL:
+        return Subject(None, person_id)
+    types = view.readable_types(raw, "Person") & frozenset(PERSON_RISK_TYPES)
+    return Subject(None, person_id, frozenset(), types)
+
+
+async def collect(context: RequestContext, path: Path, subject: Subject,
+                  basis: Basis) -> SubjectRecords:
+    """One subject's records through the request's loaders (batched with the other
+    subjects resolved at the same moment)."""
+    found = SubjectRecords(basis=basis)
+    visible = basis is Basis.VISIBLE
     jobs = []
-    if credit_code:
-        jobs += [gather_checked(info, t, "credit_code", [credit_code]) for t in RISK_TYPES]
-    if person_id:
-        jobs += [gather_checked(info, t, "person_id", [person_id]) for t in PERSON_RISK_TYPES]
+    code, person = subject.credit_code, subject.person_id
+    by_code = [t for t in RISK_TYPES if t in subject.types] if code else []
+    by_person = [t for t in PERSON_RISK_TYPES if t in subject.person_types] if person else []
+    jobs += [gather_checked(context, path, t, "credit_code", [code or ""], visible_only=visible)
+             for t in by_code]
+    jobs += [gather_checked(context, path, t, "person_id", [person or ""], visible_only=visible)
+             for t in by_person]
     results = await asyncio.gather(*jobs)
     for index, (per_key, failed) in enumerate(results):
-        by_code = credit_code is not None and index < len(RISK_TYPES)
-        (found.enterprise if by_code else found.person).extend(per_key[0])
+        (found.enterprise if index < len(by_code) else found.person).extend(per_key[0])
         found.missing |= failed
     return found
 
 
 async def collect_many(
-    info: Info,
-    codes: Sequence[str],
-    person_ids: Sequence[str | None],
-    path: Sequence[str | int],
+    context: RequestContext,
+    path: Path,
+    subjects: Sequence[Subject],
+    basis: Basis,
     *,
-    visible_only: bool = True,
     prime: bool = True,
     sort: bool = True,
 ) -> list[SubjectRecords]:
-    """Risk records of many enterprises (and their legal representatives): one call
-    per agency and type for all of them."""
-    people = sorted({p for p in person_ids if p})
-    jobs = [prefetch_checked(info, t, "credit_code", codes, path, prime=prime,
-                             visible_only=visible_only, sort=sort) for t in RISK_TYPES]
-    jobs += [prefetch_checked(info, t, "person_id", people, path, prime=prime,
-                              visible_only=visible_only, sort=sort)
+    """Records of many subjects: one call per agency and type for all of them."""
+    codes = [s.credit_code or "" for s in subjects]
+    people = sorted({s.person_id for s in subjects if s.person_id})
+    visible = basis is Basis.VISIBLE
+    jobs = [prefetch_checked(context, path, t, "credit_code", codes, prime=prime,
+                             visible_only=visible, sort=sort) for t in RISK_TYPES]
+    jobs += [prefetch_checked(context, path, t, "person_id", people, prime=prime,
+                              visible_only=visible, sort=sort)
              for t in PERSON_RISK_TYPES]
     results = await asyncio.gather(*jobs)
-    subjects = [SubjectRecords() for _ in codes]
+    found = [SubjectRecords(basis=basis) for _ in subjects]
     missing: set[str] = set()
-    for per_key, failed in results[: len(RISK_TYPES)]:
+    for record_type, (per_key, failed) in zip(RISK_TYPES, results, strict=False):
         missing |= failed
-        for subject, records in zip(subjects, per_key, strict=True):
-            subject.enterprise.extend(records)
+        for subject, into, records in zip(subjects, found, per_key, strict=True):
+            if records and record_type in subject.types and subject.credit_code:
+                into.enterprise.extend(records)
     by_person: dict[str, list[SourceRecord]] = {p: [] for p in people}
     for per_key, failed in results[len(RISK_TYPES):]:
         missing |= failed
         for person, records in zip(people, per_key, strict=True):
             by_person[person].extend(records)
-    for subject, person_id in zip(subjects, person_ids, strict=True):
-        subject.person = by_person.get(person_id or "", [])
-        subject.missing = set(missing)
-    return subjects
+    for subject, into in zip(subjects, found, strict=True):
+        if subject.person_id:
+            into.person = [r for r in by_person[subject.person_id]
+                           if r.record_type in subject.person_types]
+        into.missing = set(missing)
+    return found
 
 
 def warning_of(rules: RuleSet, subject: SubjectRecords, person_id: str | None,
@@ -117,49 +160,3 @@ def grade_of(rules: RuleSet, subject: SubjectRecords, as_of: dt.date) -> GradeRe
     if rules.warnings.person_propagation:
         records = merge_records(subject.enterprise, subject.person)
     return grade(records, rules.grades, rules.warnings.lifecycle, as_of)
-
-
-def _evidence(info: Info, records: Sequence[SourceRecord],
-              under: tuple[str, ...]) -> list[Record]:
-    context = info.context
-    built: list[Record] = []
-    for record in records:
-        hidden = context.access.hidden(record)
-        if hidden:
-            note_redactions(info, hidden, under=under)
-        cls = RECORD_CLASSES[record.record_type]
-        built.append(build_record(cls, record, context.agencies[record.agency], hidden))
-    return built
-
-
-def warning_graph(info: Info, result: WarningResult, missing: set[str],
-                  as_of: dt.date) -> Warning:
-    agencies = info.context.agencies
-    return Warning(
-        level=result.level,
-        reasons=[
-            WarningReason(
-                rule=reason.rule,
-                level=reason.level,
-                agencies=[agencies[a] for a in reason.agencies],
-                evidence=_evidence(info, reason.evidence, ("reasons", "evidence")),
-            )
-            for reason in result.reasons
-        ],
-        agencies=[agencies[a] for a in result.agencies],
-        partial=bool(missing),
-        missing_agencies=[agencies[a] for a in sorted(missing)],
-        as_of=as_of,
-    )
-
-
-def grade_graph(info: Info, result: GradeResult, missing: set[str],
-                as_of: dt.date) -> CreditGrade:
-    return CreditGrade(
-        grade=result.grade,
-        name=result.name,
-        basis=list(result.basis),
-        evidence=_evidence(info, result.evidence, ("evidence",)),
-        partial=bool(missing),
-        as_of=as_of,
-    )

@@ -6,6 +6,7 @@ import datetime as dt
 
 import strawberry
 
+from schema.access import Basis
 from schema.records import Agency, Record
 from schema.rules.model import Decision, Grade, WarningLevel
 
@@ -16,6 +17,7 @@ __all__ = [
     "SourceFreshness",
     "Warning",
     "WarningReason",
+    "WithheldEvidence",
 ]
 
 strawberry.enum(WarningLevel, name="WarningLevel",
@@ -23,9 +25,22 @@ strawberry.enum(WarningLevel, name="WarningLevel",
 strawberry.enum(Grade, name="Grade", description=(
     "Credit grade (信用等级): A 守信 trustworthy, B 警示 warned, C 失信 dishonest, "
     "D 严重失信 seriously dishonest."))
+strawberry.enum(Basis, name="DerivationBasis", description=(
+    "What a derived value is computed from (policies/derivation.yaml): VISIBLE - only the "
+    "records you may see and the values you may read, so it reveals nothing else; ALL - "
+    "every agency's records, by a deliberate policy decision; what you may not read is "
+    "then shown only as counts per agency."))
 strawberry.enum(Decision, name="Decision", description=(
     "Restriction decision: ALLOWED, RESTRICTED (限制), PROHIBITED (禁止), or INDETERMINATE "
     "when an agency the decision needs could not be read (never ALLOWED then)."))
+
+
+@strawberry.type(description=(
+    "Records behind a derived value that you may not read: only how many, and whose."))
+class WithheldEvidence:
+    agency: Agency = strawberry.field(description="The owner agency of the records.")
+    count: int = strawberry.field(description="How many of its records.")
+    message: str = strawberry.field(description='E.g. "2 records from COURT not open to you".')
 
 
 @strawberry.type(description="One rule that raised a warning, with the records behind it.")
@@ -36,14 +51,15 @@ class WarningReason:
     level: WarningLevel = strawberry.field(description="The level this rule gives.")
     agencies: list[Agency] = strawberry.field(description="Agencies whose records it used.")
     evidence: list[Record] = strawberry.field(description=(
-        "The records behind it - only records the caller may see (the warning is computed "
-        "from those alone)."))
+        "The records behind it that you may see (hidden fields null)."))
+    withheld: list[WithheldEvidence] = strawberry.field(description=(
+        "Records behind it that you may not see (only when derivedFrom is ALL)."))
 
 
 @strawberry.type(description=(
-    "A warning computed on read (分级预警) from the records the caller may see: within "
-    "one agency's data YELLOW or ORANGE, across agencies RED; a legal representative's "
-    "warning reaches the enterprises they represent."))
+    "A warning computed on read (分级预警): within one agency's data YELLOW or ORANGE, "
+    "across agencies RED; a legal representative's warning reaches the enterprises they "
+    "represent. Computed from your view of the records unless derivedFrom says ALL."))
 class Warning:
     level: WarningLevel = strawberry.field(description="The highest level of any reason.")
     reasons: list[WarningReason] = strawberry.field(description="Every rule that applies.")
@@ -52,19 +68,31 @@ class Warning:
         "True when an agency could not be read: the level may be too low."))
     missing_agencies: list[Agency] = strawberry.field(description="Agencies not read.")
     as_of: dt.date = strawberry.field(description="The date the warning is computed for.")
+    derived_from: Basis = strawberry.field(description=(
+        "VISIBLE: computed from the records and values you may read; ALL: from every "
+        "agency's records (policies/derivation.yaml)."))
 
 
 @strawberry.type(description=(
     "Credit grade computed on read (信用分级, Shijingshan rules): D if on the serious "
     "violation list for over a year, C for a counted violation of enough severity, B for "
-    "a business anomaly, else A - from the records the caller may see."))
+    "a business anomaly, else A - from your view of the records unless derivedFrom says "
+    "ALL."))
 class CreditGrade:
     grade: Grade = strawberry.field(description="A, B, C or D.")
     name: str = strawberry.field(description="The grade's name, e.g. 失信 (dishonest).")
-    basis: list[str] = strawberry.field(description="Which conditions were met, by which records.")
-    evidence: list[Record] = strawberry.field(description="The records behind the grade.")
+    basis: list[str] = strawberry.field(description=(
+        "Which conditions were met, by which records (records you may not see only "
+        "counted)."))
+    evidence: list[Record] = strawberry.field(description=(
+        "The records behind the grade that you may see."))
+    withheld: list[WithheldEvidence] = strawberry.field(description=(
+        "Records behind it that you may not see (only when derivedFrom is ALL)."))
     partial: bool = strawberry.field(description="True when an agency could not be read.")
     as_of: dt.date = strawberry.field(description="The date the grade is computed for.")
+    derived_from: Basis = strawberry.field(description=(
+        "VISIBLE: computed from the records and values you may read; ALL: from every "
+        "agency's records (policies/derivation.yaml)."))
 
 
 @strawberry.type(description="A catalogue rule that applies to this decision.")
@@ -80,7 +108,10 @@ class SourceFreshness:
     agency: Agency = strawberry.field(description="The agency.")
     available: bool = strawberry.field(description="False when it could not be read.")
     freshness: float | None = strawberry.field(description=(
-        "Age in seconds of the data used (0 when read live); null when unavailable."))
+        "The most the data used may be old, in seconds: the agency's cache lifetime "
+        "(cache_ttl_s), or that plus stale_if_error_s when a stale copy served; null when "
+        "unavailable. A bound, not the exact age: the exact age would tell when another "
+        "caller last asked the agency."))
 
 
 @strawberry.type(description=(

@@ -1,12 +1,13 @@
 """The subjects of the graph: ``Enterprise`` (市场主体) and ``Person`` (法定代表人/负责人).
 
-Their record lists are resolved through the per-request loaders, so a page of
-enterprises costs one call per agency and record type whatever its size.
+Presentation only: their record lists come through the caller's view
+(``schema.gather``), their warnings and grades from ``schema.risk`` on the basis the
+policy sets; a list, link or derived field the caller may not read is empty or null
+and reported like any hidden field.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
@@ -14,9 +15,10 @@ from typing import Any, TypeVar, cast
 import strawberry
 
 from connectors.records import Record as SourceRecord
+from schema.access import Basis
 from schema.context import RequestContext
 from schema.enums import EnterpriseStatus
-from schema.gather import gather_records, prefetch
+from schema.gather import gather_records, sort_records
 from schema.period import RecordPeriod, in_period
 from schema.records import (
     Anomaly,
@@ -28,42 +30,44 @@ from schema.records import (
     SeriousViolation,
     build_record,
 )
-from schema.redaction import note_redactions, selected_names
+from schema.redaction import note_redactions
 from schema.risk import (
-    PERSON_RISK_TYPES,
-    RISK_TYPES,
     SubjectRecords,
     collect,
-    collect_many,
-    grade_graph,
+    enterprise_subject,
     grade_of,
-    warning_graph,
+    person_subject,
     warning_of,
 )
+from schema.risk_graph import grade_graph, shown_filter, warning_graph
 from schema.risk_types import CreditGrade, Warning
 
 __all__ = [
+    "ENTERPRISE_LISTS",
     "Enterprise",
     "Person",
     "enterprise_from",
     "enterprises_from",
     "person_from",
-    "prefetch_page",
 ]
 
 Info = strawberry.Info[RequestContext, None]
 T = TypeVar("T")
 
 
+def _path(info: Info) -> list[str | int]:
+    return info.path.as_list()
+
+
 def _build(info: Info, cls: type[T], records: list[SourceRecord]) -> list[T]:
-    """Graph objects for visible records, hidden fields null and reported."""
+    """Graph objects for the caller's copies, hidden fields reported."""
     context = info.context
-    agencies, access = context.agencies, context.access
-    if access.policy is None:
+    agencies, view = context.agencies, context.view
+    if view.policy is None:
         return [build_record(cls, r, agencies[r.agency]) for r in records]
     built = []
     for record in records:
-        hidden = access.hidden(record)
+        hidden = view.hidden(record)
         if hidden:
             note_redactions(info, hidden)
         built.append(build_record(cls, record, agencies[record.agency], hidden))
@@ -72,12 +76,19 @@ def _build(info: Info, cls: type[T], records: list[SourceRecord]) -> list[T]:
 
 async def _about(info: Info, cls: type[T], record_type: str, column: str, key: str,
                  period: RecordPeriod) -> list[T]:
-    records = await gather_records(info, record_type, column, key)
+    records = await gather_records(info.context, _path(info), record_type, column, key)
     return _build(info, cls, in_period(records, period, info.context.today))
 
 
 async def _then(pending: Awaitable[Any], build: Callable[[Any], T]) -> T:
     return build(await pending)
+
+
+def _withheld_list(info: Info, name: str) -> list[Any]:
+    """A record list the caller may not read on this subject: empty, and reported."""
+    keys = [key for key in info.path.as_list() if isinstance(key, str)]
+    info.context.view.note(".".join(keys[:-1]), frozenset({keys[-1] if keys else name}))
+    return []
 
 
 # GraphQL list field of Enterprise -> record type, for lookahead prefetching.
@@ -88,6 +99,11 @@ ENTERPRISE_LISTS = {
     "seriousViolations": "serious_violation",
     "judgmentDefaults": "judgment_default",
     "inspections": "inspection",
+}
+_LIST_NAMES = {
+    "licence": "licences", "penalty": "penalties", "anomaly": "anomalies",
+    "serious_violation": "serious_violations", "judgment_default": "judgment_defaults",
+    "inspection": "inspections",
 }
 
 
@@ -123,52 +139,64 @@ class Enterprise(Record):
     registering_agency: str | None = strawberry.field(description="Registering authority.")
 
     hidden: strawberry.Private[frozenset[str]] = frozenset()
-    # Records fetched ahead for a whole page (record type -> visible records), so the
-    # list fields below answer synchronously; absent, they load through the loaders.
+    # the raw registry record (what derivations on the ALL basis start from)
+    source: strawberry.Private[SourceRecord | None] = None
+    # Records fetched ahead for a whole page (record type -> the caller's copies), so
+    # the list fields below answer synchronously; absent, they load through the loaders.
     prefetched: strawberry.Private[dict[str, list[SourceRecord]] | None] = None
-    # Risk records fetched ahead for warnings and grades.
-    risk: strawberry.Private[SubjectRecords | None] = None
+    # Records of warnings and grades fetched ahead, per derivation basis.
+    risk: strawberry.Private[dict[Basis, SubjectRecords] | None] = None
 
-    def _subject(self, info: Info) -> SubjectRecords | Awaitable[SubjectRecords]:
-        if self.risk is not None:
-            return self.risk
-        return collect(info, self.credit_code, self._person_key())
+    def _subject_records(self, info: Info, basis: Basis,
+                         ) -> SubjectRecords | Awaitable[SubjectRecords]:
+        kept = self.risk.get(basis) if self.risk else None
+        if kept is not None:
+            return kept
+        assert self.source is not None
+        subject = enterprise_subject(info.context.view, self.source, basis)
+        return collect(info.context, _path(info), subject, basis)
 
-    def _person_key(self) -> str | None:
-        return None if "legal_rep_id" in self.hidden else self.legal_rep_id
+    def _derived(self, info: Info, derived: str, as_of: dt.date | None,
+                 make: Callable[[SubjectRecords, dt.date], T]) -> T | None:
+        if self.source is None or derived.split(".")[1] in self.hidden:
+            return None
+        day = as_of or info.context.today
+        basis = info.context.view.basis(derived)
+        found = self._subject_records(info, basis)
+        if isinstance(found, SubjectRecords):
+            return make(found, day)
+        return cast(T, _then(found, lambda ready: make(ready, day)))
+
+    def _shown(self, info: Info, found: SubjectRecords) -> Callable[[SourceRecord], bool]:
+        assert self.source is not None
+        view = info.context.view
+        return shown_filter(view, found, enterprise_subject(view, self.source, Basis.VISIBLE))
+
+    def _person_for(self, found: SubjectRecords) -> str | None:
+        assert self.source is not None
+        person = self.source.values.get("legal_rep_id")
+        return person if isinstance(person, str) else None
 
     @strawberry.field(description=(
-        "Warning computed on read from the records you may see (预警); asOf reproduces "
-        "the warning in force on a past day (default: today)."))
+        "Warning computed on read (预警) from your view of the records (or from every "
+        "agency's, where policies/derivation.yaml says so: see derivedFrom); asOf "
+        "reproduces the warning in force on a past day (default: today)."))
     def warning(self, info: Info, as_of: dt.date | None = None) -> Warning | None:
-        if "warning" in self.hidden:
-            return None
-        day = as_of or info.context.today
-        subject = self._subject(info)
+        def make(found: SubjectRecords, day: dt.date) -> Warning:
+            result = warning_of(info.context.rules, found, self._person_for(found), day)
+            return warning_graph(info, result, found, self._shown(info, found), day)
 
-        def build(found: SubjectRecords) -> Warning:
-            result = warning_of(info.context.rules, found, self._person_key(), day)
-            return warning_graph(info, result, found.missing, day)
-
-        if isinstance(subject, SubjectRecords):
-            return build(subject)
-        return cast(Warning, _then(subject, build))
+        return self._derived(info, "Enterprise.warning", as_of, make)
 
     @strawberry.field(description=(
-        "Credit grade computed on read from the records you may see (信用等级 A-D)."))
+        "Credit grade computed on read (信用等级 A-D) from your view of the records (or "
+        "from every agency's, where policies/derivation.yaml says so)."))
     def credit_grade(self, info: Info, as_of: dt.date | None = None) -> CreditGrade | None:
-        if "credit_grade" in self.hidden:
-            return None
-        day = as_of or info.context.today
-        subject = self._subject(info)
-
-        def build(found: SubjectRecords) -> CreditGrade:
+        def make(found: SubjectRecords, day: dt.date) -> CreditGrade:
             result = grade_of(info.context.rules, found, day)
-            return grade_graph(info, result, found.missing, day)
+            return grade_graph(info, result, found, self._shown(info, found), day)
 
-        if isinstance(subject, SubjectRecords):
-            return build(subject)
-        return cast(CreditGrade, _then(subject, build))
+        return self._derived(info, "Enterprise.creditGrade", as_of, make)
 
     def _list(self, info: Info, cls: type[T], record_type: str, period: RecordPeriod) -> list[T]:
         """Prefetched records as a list, or else an awaitable of them.
@@ -176,6 +204,8 @@ class Enterprise(Record):
         The resolvers stay synchronous so a prefetched page costs no coroutine per
         field; graphql-core awaits whatever awaitable a resolver returns.
         """
+        if _LIST_NAMES[record_type] in self.hidden:
+            return _withheld_list(info, _LIST_NAMES[record_type])
         records = self.prefetched.get(record_type) if self.prefetched else None
         if records is not None:
             return _build(info, cls, in_period(records, period, info.context.today))
@@ -239,42 +269,53 @@ class Person(Record):
     name: str | None = strawberry.field(description="Name (姓名).")
     id_number: str | None = strawberry.field(description="Resident ID number (身份证号码).")
 
+    hidden: strawberry.Private[frozenset[str]] = frozenset()
+    source: strawberry.Private[SourceRecord | None] = None
+
     @strawberry.field(description="Penalties on this person (责任人处罚).")
     async def penalties(
         self, info: Info, period: RecordPeriod = RecordPeriod.CURRENT
     ) -> list[Penalty]:
+        if "penalties" in self.hidden:
+            return _withheld_list(info, "penalties")
         return await _about(info, Penalty, "penalty", "person_id", self.person_id, period)
 
     @strawberry.field(description="Judgment defaulter listings of this person (失信被执行人).")
     async def judgment_defaults(
         self, info: Info, period: RecordPeriod = RecordPeriod.CURRENT
     ) -> list[JudgmentDefault]:
+        if "judgment_defaults" in self.hidden:
+            return _withheld_list(info, "judgmentDefaults")
         return await _about(info, JudgmentDefault, "judgment_default", "person_id",
                             self.person_id, period)
 
-    hidden: strawberry.Private[frozenset[str]] = frozenset()
-
     @strawberry.field(description=(
-        "Warning of this person from their own records you may see (责任人预警); it "
-        "reaches every enterprise they represent."))
+        "Warning of this person from their own records (责任人预警), from your view of "
+        "them unless derivedFrom says ALL; it reaches every enterprise they represent."))
     async def warning(self, info: Info, as_of: dt.date | None = None) -> Warning | None:
-        if "warning" in self.hidden:
+        if "warning" in self.hidden or self.source is None:
             return None
-        day = as_of or info.context.today
-        found = await collect(info, None, self.person_id)
+        context = info.context
+        day = as_of or context.today
+        basis = context.view.basis("Person.warning")
+        found = await collect(context, _path(info), person_subject(context.view, self.source,
+                                                                    basis), basis)
         found.enterprise, found.person = found.person, []
-        result = warning_of(info.context.rules, found, self.person_id, day)
-        return warning_graph(info, result, found.missing, day)
+        result = warning_of(context.rules, found, self.person_id, day)
+        visible = person_subject(context.view, self.source, Basis.VISIBLE)
+        shown = shown_filter(context.view, SubjectRecords(found.person, found.enterprise,
+                                                          basis=found.basis), visible)
+        return warning_graph(info, result, found, shown, day)
 
     @strawberry.field(description="Enterprises this person is the legal representative of.")
     async def enterprises(self, info: Info) -> list[Enterprise]:
         if "enterprises" in self.hidden:
-            return []
-        access = info.context.access
+            return _withheld_list(info, "enterprises")
+        view = info.context.view
         snapshot = await info.context.index.snapshot(info.context.loaders.ages)
         records = [
             r for r in snapshot.by_person.get(self.person_id, ())
-            if access.field_visible(r, "legal_rep_id")
+            if view.field_visible(r, "legal_rep_id")
         ]
         return enterprises_from(info, records)
 
@@ -282,128 +323,50 @@ class Person(Record):
 def enterprises_from(
     info: Info, records: list[SourceRecord], *, under: tuple[str, ...] = ()
 ) -> list[Enterprise]:
-    """Graph objects for registry records the caller may see (the caller filtered them).
+    """Graph objects for raw registry records the caller may see (the caller filtered
+    them).
 
     ``under`` names the response keys between the current field and the enterprises
     (``("edges", "node")`` in a connection), for the redaction report.
     """
     context = info.context
-    agencies, access = context.agencies, context.access
+    agencies, view = context.agencies, context.view
     built = []
     for record in records:
-        hidden = access.hidden(record)
+        copy = view.seen(record)
+        if copy is None:
+            continue
+        hidden = view.hidden(copy)
         if hidden:
             note_redactions(info, hidden, under=under)
-        built.append(build_record(Enterprise, record, agencies[record.agency], hidden,
-                                  credit_code=record.credit_code, hidden=hidden))
+        built.append(build_record(Enterprise, copy, agencies[copy.agency], hidden,
+                                  credit_code=copy.credit_code, hidden=hidden, source=record))
     return built
 
 
 def enterprise_from(info: Info, record: SourceRecord) -> Enterprise:
-    """The graph object for one visible registry record."""
+    """The graph object for one visible raw registry record."""
     return enterprises_from(info, [record])[0]
 
 
 def person_from(info: Info, record: SourceRecord) -> Person:
-    """The graph object for one visible person record."""
-    hidden = info.context.access.hidden(record)
+    """The graph object for one visible person record (raw or the caller's copy)."""
+    view = info.context.view
+    copy = view.seen(record)
+    assert copy is not None, "person_from takes visible records"
+    hidden = view.hidden(copy)
     if hidden:
         note_redactions(info, hidden)
-    return build_record(Person, record, info.context.agencies[record.agency], hidden,
-                        hidden=hidden)
+    return build_record(Person, copy, info.context.agencies[copy.agency], hidden,
+                        hidden=hidden, source=record)
 
 
 async def _person(info: Info, person_id: str) -> Person | None:
-    records = await gather_records(info, "person", "person_id", person_id)
+    records = await gather_records(info.context, _path(info), "person", "person_id", person_id)
     return person_from(info, records[0]) if records else None
 
 
-async def load_enterprise(info: Info, credit_code: str) -> Enterprise | None:
-    """One enterprise by (valid) credit code, with what the query selects fetched as
-    for a page of one: every selected list (the legal representative's too) in one
-    wave once the registry has answered, then resolved without further waits.
-
-    Remote (``http``) agencies are slow: their selected lists are asked for at once,
-    while the registry is being read, so the round trip to them starts first. The
-    registry index names the legal representative for that. Local agencies are
-    asked after the registry answered: starting them early too cost 25% more CPU
-    per request under load and gained nothing.
-
-    What is fetched early is raw, kept in this request's loaders and filtered like
-    any other record before use; an unknown or hidden enterprise shows nothing of it.
-    """
-    _ask_remote_early(info, credit_code)
-    records = await gather_records(info, "enterprise", "credit_code", credit_code)
-    if not records:
-        return None
-    node = enterprise_from(info, records[0])
-    await prefetch_page(info, [node], ())
-    return node
-
-
-def _ask_remote_early(info: Info, credit_code: str) -> None:
-    context = info.context
-    selected = selected_names(info)
-    wanted = {t for name, t in ENTERPRISE_LISTS.items() if name in selected}
-    person = None
-    if "warning" in selected or "creditGrade" in selected:
-        wanted.update(RISK_TYPES)
-        person = context.index.legal_rep_id(credit_code)
-    asks = [(c, t, "credit_code", credit_code) for t in sorted(wanted)
-            for c in context.sources.providers(t) if c.spec.kind == "http"]
-    if person is not None:
-        asks += [(c, t, "person_id", person) for t in PERSON_RISK_TYPES
-                 for c in context.sources.providers(t) if c.spec.kind == "http"]
-    for ask in asks:
-        context.loaders.load(*ask).add_done_callback(_observed)
-
-
-def _observed(future: asyncio.Future[Any]) -> None:
-    """Mark an early load's failure as seen (it is reported where it is used)."""
-    if not future.cancelled():
-        future.exception()
-
-
-async def prefetch_page(info: Info, nodes: list[Enterprise], under: tuple[str, ...]) -> None:
-    """Fetch, for a whole page of enterprises, what the query selects under ``under``
-    (e.g. ``("edges", "node")``): record lists, legal representatives, and the risk
-    records of warnings and grades - one call per agency, type and key kind."""
-    if not nodes:
-        return
-    selected = selected_names(info, under)
-    path = [*info.path.as_list(), *under]
-    codes = [node.credit_code for node in nodes]
-    risky = "warning" in selected or "creditGrade" in selected
-    wanted = [
-        (name, t) for name, t in ENTERPRISE_LISTS.items()
-        if name in selected and not (risky and t in RISK_TYPES)  # risk records come below
-    ]
-    jobs = [prefetch(info, t, "credit_code", codes, [*path, name]) for name, t in wanted]
-    people = sorted({n.legal_rep_id for n in nodes if n.legal_rep_id})
-    if "legalRepresentative" in selected:
-        jobs.append(prefetch(info, "person", "person_id", people, [*path, "legalRepresentative"]))
-    if risky:
-        keys = [node._person_key() for node in nodes]
-        results, subjects = await asyncio.gather(
-            asyncio.gather(*jobs), collect_many(info, codes, keys, [*path, "warning"])
-        )
-    else:
-        results, subjects = await asyncio.gather(*jobs), []
-    for node in nodes:
-        node.prefetched = {}
-    for (_, record_type), per_node in zip(wanted, results, strict=False):
-        for node, records in zip(nodes, per_node, strict=True):
-            assert node.prefetched is not None
-            node.prefetched[record_type] = records
-    for node, subject in zip(nodes, subjects, strict=False):  # no subjects: not risky
-        node.risk = subject
-        assert node.prefetched is not None
-        for record_type in RISK_TYPES:
-            node.prefetched[record_type] = [
-                r for r in subject.enterprise if r.record_type == record_type
-            ]
-    if "legalRepresentative" in selected:
-        by_id = dict(zip(people, results[-1], strict=True))
-        for node in nodes:
-            assert node.prefetched is not None
-            node.prefetched["person"] = by_id.get(node.legal_rep_id or "", [])
+def sorted_copies(info: Info, records: list[SourceRecord], record_type: str,
+                  ) -> list[SourceRecord]:
+    """The caller's copies of raw records, in list order."""
+    return sort_records(info.context.view.seen_all(records), record_type)

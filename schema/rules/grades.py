@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from connectors.records import Record
@@ -15,14 +16,31 @@ __all__ = ["GradeResult", "grade"]
 
 @dataclass(frozen=True, slots=True)
 class GradeResult:
+    """A grade, with each condition met and the records that met it (``matched``)."""
+
     grade: Grade
     name: str
-    basis: tuple[str, ...]
+    matched: tuple[tuple[str, tuple[Record, ...]], ...]
     evidence: tuple[Record, ...]
+    meaning: str = ""
 
     @property
     def agencies(self) -> tuple[str, ...]:
         return tuple(sorted({r.agency for r in self.evidence}))
+
+    def basis(self, shown: Callable[[Record], bool] = lambda record: True) -> tuple[str, ...]:
+        """Which conditions were met, naming the records ``shown`` allows and counting
+        the others per agency ("2 records from COURT not open to you")."""
+        if not self.matched:
+            return (f"{self.grade.value} {self.name}: {self.meaning}",)
+        lines = []
+        for condition, records in self.matched:
+            named = [f"{r.agency} {r.record_id}" for r in records if shown(r)]
+            withheld = Counter(r.agency for r in records if not shown(r))
+            named += [f"{count} record{'s' if count > 1 else ''} from {agency} not open to you"
+                      for agency, count in sorted(withheld.items())]
+            lines.append(f"{self.grade.value} {self.name}: {condition} ({', '.join(named)})")
+        return tuple(lines)
 
 
 def _meets(record: Record, condition: GradeCondition, as_of: dt.date,
@@ -54,17 +72,16 @@ def grade(records: Iterable[Record], rules: GradeRules, lifecycle: Lifecycle,
     """The credit grade of a subject whose records are ``records``, at ``as_of``."""
     records = list(records)
     for rule in rules.rules:
-        basis: list[str] = []
+        met: list[tuple[str, tuple[Record, ...]]] = []
         evidence: dict[int, Record] = {}  # by identity: records are compared often
         for condition in rule.when:
             matched = [r for r in records if _meets(r, condition, as_of, lifecycle)]
             if matched:
-                basis.append(f"{rule.grade.value} {rule.name}: {condition.describe()} "
-                             f"({', '.join(f'{r.agency} {r.record_id}' for r in matched)})")
+                met.append((condition.describe(), tuple(matched)))
                 for record in matched:
                     evidence.setdefault(id(record), record)
         if evidence:
-            return GradeResult(rule.grade, rule.name, tuple(basis), tuple(evidence.values()))
+            return GradeResult(rule.grade, rule.name, tuple(met), tuple(evidence.values()),
+                               rule.meaning)
     fallback = rules.fallback
-    return GradeResult(fallback.grade, fallback.name, (f"A {fallback.name}: {fallback.meaning}",),
-                       ())
+    return GradeResult(fallback.grade, fallback.name, (), (), fallback.meaning)

@@ -1,0 +1,217 @@
+"""Listing enterprises: filter the registry through the caller's view, page it.
+
+Plain functions of the request context (nothing here knows GraphQL). A caller may
+filter only on values it may read: a filter on a field its clearance can never
+read is refused (``FILTER_NOT_ALLOWED``), and on a field hidden for one enterprise
+it never matches that enterprise - so every count equals the count of the
+caller's own view.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from connectors.base import Connector
+from connectors.errors import SourceError
+from connectors.records import Record as SourceRecord
+from connectors.standard import RECORD_TYPES
+from schema.access import Basis
+from schema.connection import EnterpriseFilter, decode_cursor
+from schema.context import RequestContext
+from schema.errors import BadUserInput, FilterNotAllowed, SourceUnavailableError
+from schema.gather import Path
+from schema.registry_index import RegistrySnapshot
+from schema.risk import collect_many, enterprise_subject, grade_of, warning_of
+from schema.risk_index import RiskLevels
+from schema.view import CallerView
+
+__all__ = ["MAX_PAGE", "Page", "list_enterprises"]
+
+MAX_PAGE = 1000
+
+# filter argument -> (the Enterprise field it reads, python name)
+_READS = {
+    "nameContains": "name",
+    "industry": "industry",
+    "districtCode": "district_code",
+    "status": "status",
+    "warningLevel": "warning",
+    "creditGrade": "credit_grade",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of the enterprises that met the filter (raw registry records the
+    caller may see), and where it stands in the whole list."""
+
+    records: list[SourceRecord]
+    total: int
+    start: int
+
+
+def _given(condition: EnterpriseFilter) -> list[str]:
+    values = {
+        "nameContains": condition.name_contains, "industry": condition.industry,
+        "districtCode": condition.district_code, "status": condition.status,
+        "warningLevel": condition.warning_level, "creditGrade": condition.credit_grade,
+    }
+    return [name for name, value in values.items() if value is not None and value != ""]
+
+
+def _refuse_unreadable(view: CallerView, condition: EnterpriseFilter, owner: str) -> None:
+    for name in _given(condition):
+        field = _READS[name]
+        if not view.may_ever_read("Enterprise", field, owner):
+            graph_field = "creditGrade" if field == "credit_grade" else (
+                "districtCode" if field == "district_code" else field)
+            raise FilterNotAllowed(
+                f"filter.{name} reads Enterprise.{graph_field}, which your clearance may "
+                "not read; a caller may filter only on values it may see. Leave it out "
+                "(or ask with a purpose that opens the field).", argument=f"filter.{name}")
+
+
+def _matches(record: SourceRecord, hidden: frozenset[str], condition: EnterpriseFilter) -> bool:
+    """Does the caller's copy of an enterprise meet the filter? Read as the copy reads
+    (a hidden value is null, so a filter on it never matches) without making one: a
+    filter over 100,000 enterprises then costs no copies."""
+    values = record.values
+
+    def seen(name: str) -> object:
+        return None if name in hidden else values.get(name)
+
+    if condition.name_contains:
+        name = seen("name")
+        if not isinstance(name, str) or condition.name_contains.casefold() not in name.casefold():
+            return False
+    if condition.industry is not None and seen("industry") != condition.industry:
+        return False
+    if condition.district_code is not None:
+        district = seen("district_code")
+        if not isinstance(district, str) or not district.startswith(condition.district_code):
+            return False
+    if condition.status is not None and seen("status") != condition.status.value:
+        return False
+    if condition.warning_level is not None and "warning" in hidden:
+        return False
+    return condition.credit_grade is None or "credit_grade" not in hidden
+
+
+async def _with_records_from(
+    context: RequestContext, path: Path, connector: Connector,
+    candidates: Sequence[SourceRecord],
+) -> list[SourceRecord]:
+    """The candidates with at least one record from ``connector`` that the caller may
+    see, in a list it may read on that enterprise."""
+    loaders, view = context.loaders, context.view
+    types = [t for t in connector.spec.provides
+             if RECORD_TYPES[t].key == "credit_code" and t != "enterprise"]
+    futures = {
+        t: [loaders.load(connector, t, "credit_code", r.credit_code or "") for r in candidates]
+        for t in types
+    }
+    kept = []
+    try:
+        for position, record in enumerate(candidates):
+            readable = view.readable_types(record, "Enterprise")
+            for record_type, per_key in futures.items():
+                found = await per_key[position]
+                if record_type in readable and any(view.sees(r) for r in found):
+                    kept.append(record)
+                    break
+    except SourceError as error:
+        raise SourceUnavailableError(
+            f"Agency {connector.code} could not be read, so hasRecordsFrom cannot be "
+            f"answered: {error.reason}. Retry later or drop the filter.",
+            agency=connector.code, path=list(path),
+        ) from None
+    return kept
+
+
+async def _registry_levels(context: RequestContext, path: Path, snapshot: RegistrySnapshot,
+                           basis: Basis) -> tuple[RiskLevels, bool]:
+    """Warning level and grade today, on ``basis``, of every enterprise the caller may
+    see: their records in one call per agency and type, the rules applied to each."""
+    view = context.view
+    visible = [r for r in snapshot.enterprises if view.sees(r)]
+    subjects = [enterprise_subject(view, r, basis) for r in visible]
+    found = await collect_many(context, path, subjects, basis, prime=False, sort=False)
+    rules, today = context.rules, context.today
+    levels: RiskLevels = {}
+    complete = True
+    for subject, records in zip(subjects, found, strict=True):
+        complete = complete and not records.missing
+        levels[subject.credit_code or ""] = (
+            warning_of(rules, records, subject.person_id, today).level,
+            grade_of(rules, records, today).grade)
+    return levels, complete
+
+
+async def _levels(context: RequestContext, path: Path, snapshot: RegistrySnapshot,
+                  basis: Basis) -> RiskLevels:
+    view = context.view
+    # the policy object itself: a reloaded policy is a new object, so a new key
+    key = (view.clearance, view.policy, context.today, snapshot.built_at, basis)
+    return await context.risk_index.levels(
+        key, lambda: _registry_levels(context, path, snapshot, basis))
+
+
+async def _with_risk(
+    context: RequestContext, path: Path, candidates: list[SourceRecord],
+    condition: EnterpriseFilter, snapshot: RegistrySnapshot,
+) -> list[SourceRecord]:
+    """The candidates whose warning / grade today - on the basis the caller gets them
+    - is the one asked for (levels of the whole registry are computed once per
+    clearance and kept for a while)."""
+    view = context.view
+    kept = candidates
+    if condition.warning_level is not None:
+        levels = await _levels(context, path, snapshot, view.basis("Enterprise.warning"))
+        kept = [r for r in kept
+                if levels.get(r.credit_code or "", (None, None))[0] is condition.warning_level]
+    if condition.credit_grade is not None:
+        levels = await _levels(context, path, snapshot, view.basis("Enterprise.creditGrade"))
+        kept = [r for r in kept
+                if levels.get(r.credit_code or "", (None, None))[1] is condition.credit_grade]
+    return kept
+
+
+async def list_enterprises(
+    context: RequestContext, path: Path, condition: EnterpriseFilter | None, first: int,
+    after: str | None,
+) -> Page:
+    """One page of the enterprises that meet ``condition``, ordered by credit code."""
+    if not 1 <= first <= MAX_PAGE:
+        raise BadUserInput(f"'first' must be between 1 and {MAX_PAGE}, got {first}.",
+                           argument="first")
+    after_code = decode_cursor(after) if after is not None else None
+    condition = condition or EnterpriseFilter()
+    view = context.view
+    _refuse_unreadable(view, condition, context.sources.registry.code)
+    source = None
+    if condition.has_records_from is not None:
+        source = context.sources.get(condition.has_records_from)
+        if source is None:
+            known = ", ".join(c.code for c in context.sources.all())
+            raise BadUserInput(
+                f"hasRecordsFrom: unknown agency {condition.has_records_from!r}; known: {known}.",
+                argument="filter.hasRecordsFrom",
+            )
+    try:
+        snapshot = await context.index.snapshot(context.loaders.ages)
+    except SourceError as error:
+        raise SourceUnavailableError(
+            f"The registry (agency {error.agency}) could not be listed: {error.reason}.",
+            agency=error.agency,
+        ) from None
+    candidates = [r for r in snapshot.enterprises
+                  if view.sees(r) and _matches(r, view.hidden(r), condition)]
+    if source is not None:
+        candidates = await _with_records_from(context, path, source, candidates)
+    if condition.warning_level is not None or condition.credit_grade is not None:
+        candidates = await _with_risk(context, path, candidates, condition, snapshot)
+    codes = [r.credit_code or "" for r in candidates]
+    start = 0 if after_code is None else bisect.bisect_right(codes, after_code)
+    return Page(candidates[start : start + first], len(candidates), start)

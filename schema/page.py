@@ -1,0 +1,147 @@
+"""Fetching ahead: one enterprise, or a page of them, with what the query selects.
+
+What a page needs of every agency is asked in one wave (one call per agency, record
+type and key kind), then the fields resolve without further waits. Records come
+through the caller's view like everywhere else; what is fetched early is raw, kept in
+the request's loaders, and filtered before use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import strawberry
+
+from connectors.records import Record as SourceRecord
+from schema.access import Basis
+from schema.context import RequestContext
+from schema.gather import gather_checked, prefetch, sort_records
+from schema.redaction import selected_names
+from schema.risk import (
+    PERSON_RISK_TYPES,
+    RISK_TYPES,
+    collect_many,
+    enterprise_subject,
+)
+from schema.subjects import ENTERPRISE_LISTS, Enterprise, enterprise_from
+
+__all__ = ["load_enterprise", "prefetch_page"]
+
+Info = strawberry.Info[RequestContext, None]
+_DERIVED = {"warning": "Enterprise.warning", "creditGrade": "Enterprise.creditGrade"}
+
+
+async def load_enterprise(info: Info, credit_code: str) -> Enterprise | None:
+    """One enterprise by (valid) credit code, with what the query selects fetched as
+    for a page of one.
+
+    Remote (``http``) agencies are slow: their selected lists are asked for at once,
+    while the registry is being read, so the round trip to them starts first - but
+    only for an enterprise the registry index shows the caller may see. A hidden
+    enterprise and one that does not exist then cost the same (one registry lookup)
+    and answer the same (null). Local agencies are asked after the registry answered:
+    starting them early too cost 25% more CPU per request under load and gained nothing.
+    """
+    context = info.context
+    _ask_remote_early(info, credit_code)
+    path = info.path.as_list()
+    raws, _ = await gather_checked(context, path, "enterprise", "credit_code", [credit_code],
+                                   visible_only=False)
+    visible = [r for r in raws[0] if context.view.sees(r)]
+    if not visible:
+        return None
+    node = enterprise_from(info, visible[0])
+    await prefetch_page(info, [node], ())
+    return node
+
+
+def _ask_remote_early(info: Info, credit_code: str) -> None:
+    context = info.context
+    indexed = context.index.record(credit_code)
+    if indexed is None or not context.view.sees(indexed):
+        return  # unknown or hidden: nothing is asked before the registry answers
+    selected = selected_names(info)
+    wanted = {t for name, t in ENTERPRISE_LISTS.items() if name in selected}
+    person = None
+    if "warning" in selected or "creditGrade" in selected:
+        wanted.update(RISK_TYPES)
+        found = indexed.values.get("legal_rep_id")
+        person = found if isinstance(found, str) and found else None
+    asks = [(c, t, "credit_code", credit_code) for t in sorted(wanted)
+            for c in context.sources.providers(t) if c.spec.kind == "http"]
+    if person is not None:
+        asks += [(c, t, "person_id", person) for t in PERSON_RISK_TYPES
+                 for c in context.sources.providers(t) if c.spec.kind == "http"]
+    for ask in asks:
+        context.loaders.load(*ask).add_done_callback(_observed)
+
+
+def _observed(future: asyncio.Future[Any]) -> None:
+    """Mark an early load's failure as seen (it is reported where it is used)."""
+    if not future.cancelled():
+        future.exception()
+
+
+async def prefetch_page(info: Info, nodes: list[Enterprise], under: tuple[str, ...]) -> None:
+    """Fetch, for a whole page of enterprises, what the query selects under ``under``
+    (e.g. ``("edges", "node")``): record lists, legal representatives, and the records
+    of warnings and grades on each basis they need - one call per agency, type and key
+    kind."""
+    if not nodes:
+        return
+    context = info.context
+    view = context.view
+    selected = selected_names(info, under)
+    path = [*info.path.as_list(), *under]
+    codes = [node.credit_code for node in nodes]
+    bases = sorted({view.basis(derived) for name, derived in _DERIVED.items()
+                    if name in selected}, key=lambda basis: basis.value, reverse=True)
+    wanted = [
+        (name, t) for name, t in ENTERPRISE_LISTS.items()
+        if name in selected and not (bases and t in RISK_TYPES)  # risk records come below
+    ]
+    jobs = [prefetch(context, [*path, name], t, "credit_code", codes) for name, t in wanted]
+    people = sorted({n.legal_rep_id for n in nodes if n.legal_rep_id})
+    if "legalRepresentative" in selected:
+        jobs.append(prefetch(context, [*path, "legalRepresentative"], "person", "person_id",
+                             people))
+    sources = [node.source for node in nodes]
+    assert all(source is not None for source in sources)
+    risk_jobs = [
+        collect_many(context, [*path, "warning"],
+                     [enterprise_subject(view, s, basis) for s in sources if s is not None],
+                     basis)
+        for basis in bases
+    ]
+    results, risks = await asyncio.gather(asyncio.gather(*jobs), asyncio.gather(*risk_jobs))
+    for node in nodes:
+        node.prefetched = {}
+        node.risk = {}
+    for (_, record_type), per_node in zip(wanted, results, strict=False):
+        for node, records in zip(nodes, per_node, strict=True):
+            assert node.prefetched is not None
+            node.prefetched[record_type] = records
+    for basis, found in zip(bases, risks, strict=True):  # VISIBLE first, when both
+        for node, subject in zip(nodes, found, strict=True):
+            assert node.risk is not None and node.prefetched is not None
+            node.risk[basis] = subject
+            if basis is Basis.VISIBLE:
+                _lists_from(node.prefetched, subject.enterprise, lambda rs: rs)
+            elif Basis.VISIBLE not in node.risk:
+                _lists_from(node.prefetched, subject.enterprise, view.seen_all)
+    if "legalRepresentative" in selected:
+        by_id = dict(zip(people, results[-1], strict=True))
+        for node in nodes:
+            assert node.prefetched is not None
+            node.prefetched["person"] = by_id.get(node.legal_rep_id or "", [])
+
+
+def _lists_from(into: dict[str, list[SourceRecord]], records: list[SourceRecord],
+                copies: Any) -> None:
+    """The risk types' record lists from a subject's records (the caller's copies,
+    sorted by their own values)."""
+    for record_type in RISK_TYPES:
+        mine = copies([r for r in records if r.record_type == record_type])
+        into[record_type] = sort_records(mine, record_type) if len(mine) > 1 else mine
+
