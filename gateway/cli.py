@@ -24,12 +24,13 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.rules_files import RulesError
     from schema.limits import QueryLimits
 
-    extra_routes = []
+    demo = None
     if args.config is None:
         from gateway.demo_mode import prepare_demo
 
-        demo = prepare_demo(Path(args.demo_dir), host=args.host, port=args.port)
-        config_path, extra_routes = demo.config_path, list(demo.routes)
+        # the demo's HTTP agencies get their own port on 127.0.0.1, never this listener
+        demo = prepare_demo(Path(args.demo_dir))
+        config_path = demo.config_path
         print(f"demo data in {demo.data_dir} (config {config_path})", file=sys.stderr)
     else:
         config_path = Path(args.config)
@@ -42,7 +43,6 @@ def _serve(args: argparse.Namespace) -> int:
         limits = QueryLimits(max_depth=args.max_depth, max_aliases=args.max_aliases,
                              max_tokens=args.max_tokens, max_cost=args.max_cost)
         app = create_app(config, AppOptions(graphiql=not args.no_graphiql,
-                                            extra_routes=extra_routes,
                                             policy_dir=Path(args.policies),
                                             max_body_bytes=args.max_body_bytes,
                                             limits=limits,
@@ -60,7 +60,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"GraphiQL: http://{shown}:{args.port}/graphql", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+    served = app if demo is None else demo.agencies.around(app)
+    uvicorn.run(served, host=args.host, port=args.port, log_level=args.log_level,
                 access_log=args.access_log)
     return 0
 
@@ -226,7 +227,11 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", required=True)
     generate.add_argument("--enterprises", type=int, default=2000)
     generate.add_argument("--seed", type=int, default=20261123)
-    generate.add_argument("--http-base-url", default="http://127.0.0.1:8000/demo-agencies")
+    generate.add_argument("--http-base-url", default="http://127.0.0.1:9001",
+                          help="where the HTTP agencies COURT and FIRE will be served "
+                               "(<url>/court, <url>/fire); default: http://127.0.0.1:9001, "
+                               "where 'python -m gateway.demo.agency_service --data "
+                               "OUT/court.json --data OUT/fire.json' serves them")
     generate.set_defaults(run=_demo_generate)
     return parser
 

@@ -1,48 +1,164 @@
 """``gateway serve`` with no configuration: the bundled demo district.
 
 Data is generated once into a folder (SQLite, CSV and JSON files) and reused; the
-configuration is rewritten on each start so the HTTP agencies' URLs match the
-port. The two HTTP agencies are real HTTP services mounted on the same server
-under ``/demo-agencies/<code>``; the gateway calls them over loopback like any
-other agency.
+configuration is rewritten on each start. The two HTTP agencies (COURT, FIRE) are
+real HTTP services on a server of their own: a socket bound to 127.0.0.1 on a free
+port, whatever address the gateway listens on, so their raw rows (NOT_OPEN fields
+included) never reach the gateway's listener or the network. (They take no key: an
+agency's configuration has no field for headers, and the gateway's HTTP client
+refuses credentials in a URL.)
+
+The agencies' server runs on the gateway's event loop, started before the gateway's
+own lifespan and stopped after it (``DemoAgencies.around``), so Ctrl-C and SIGTERM
+stop both and leave no port bound::
+
+    demo = prepare_demo(Path(".demo-data"))
+    app = demo.agencies.around(create_app(load_config(demo.config_path)))
+    uvicorn.run(app, host="0.0.0.0", port=8000)   # the agencies stay on 127.0.0.1
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from starlette.routing import BaseRoute, Mount
+import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.demo.agency_service import create_agency_app, load_rows
+from gateway.demo.agency_service import create_sources_app, load_rows
 from gateway.demo.generate import generate_district
 from gateway.demo.writer import stamp_matches, write_config, write_demo
 
-__all__ = ["DEMO_ENTERPRISES", "DEMO_SEED", "DemoSetup", "prepare_demo"]
+__all__ = ["DEMO_ENTERPRISES", "DEMO_SEED", "DemoAgencies", "DemoSetup", "prepare_demo"]
+
+logger = logging.getLogger("gateway")
 
 DEMO_SEED = 20261123
 DEMO_ENTERPRISES = 2000
 HTTP_AGENCIES = ("court", "fire")
+LOOPBACK = "127.0.0.1"
+# lifespan messages after which the server no longer waits for the app
+_LAST_MESSAGES = ("lifespan.startup.failed", "lifespan.shutdown.complete",
+                  "lifespan.shutdown.failed")
+
+
+class _SignalFreeServer(uvicorn.Server):
+    """A uvicorn server that leaves the signals to the gateway's server it runs beside."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class DemoAgencies:
+    """The demo's HTTP agencies on a socket of their own, bound to 127.0.0.1.
+
+    The socket is bound at construction, so the port is known when the configuration
+    is written; ``serving()`` serves on it and closes it when done. ``close()`` frees
+    the port of agencies that were never served.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self._socket.bind((LOOPBACK, 0))
+            app = create_sources_app({name: load_rows(data_dir / f"{name}.json")
+                                      for name in HTTP_AGENCIES})
+        except BaseException:
+            self._socket.close()
+            raise
+        self.port: int = self._socket.getsockname()[1]
+        # log_config and log_level None: the gateway's server configured logging already
+        config = uvicorn.Config(app, log_config=None, log_level=None,
+                                lifespan="off", timeout_graceful_shutdown=2)
+        self._server = _SignalFreeServer(config)
+
+    @property
+    def url(self) -> str:
+        """Where the agencies answer (``<url>/court``, ``<url>/fire``)."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """Serve the agencies on the bound socket for the duration of the block."""
+        server = self._server
+        task = asyncio.create_task(server.serve(sockets=[self._socket]))
+        try:
+            while not server.started:
+                if task.done():
+                    await task  # raises what stopped it
+                    raise RuntimeError("the demo agencies' server stopped while starting")
+                await asyncio.sleep(0.01)
+            logger.info("demo agencies COURT and FIRE on %s (loopback only)", self.url)
+            yield
+        finally:
+            server.should_exit = True
+            try:
+                await task
+            finally:
+                self.close()
+                logger.info("demo agencies stopped")
+
+    def close(self) -> None:
+        """Free the agencies' port (``serving()`` does when it ends; a process that exits
+        before serving frees it by exiting)."""
+        self._socket.close()
+
+    def around(self, app: ASGIApp) -> ASGIApp:
+        """``app`` with the agencies served from before its lifespan startup until its
+        shutdown has completed (the server stops waiting for the app at that message)."""
+        agencies = self
+
+        async def with_agencies(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "lifespan":
+                await app(scope, receive, send)
+                return
+            startup = await receive()
+            async with contextlib.AsyncExitStack() as stack:
+                try:
+                    await stack.enter_async_context(agencies.serving())
+                except Exception as error:
+                    await send({"type": "lifespan.startup.failed",
+                                "message": f"the demo agencies did not start: {error!r}"})
+                    return
+                pending: list[Message] = [startup]
+
+                async def receive_rest() -> Message:
+                    return pending.pop() if pending else await receive()
+
+                async def send_stopping_last(message: Message) -> None:
+                    if message["type"] in _LAST_MESSAGES:
+                        await stack.aclose()
+                    await send(message)
+
+                await app(scope, receive_rest, send_stopping_last)
+
+        return with_agencies
 
 
 @dataclass(frozen=True, slots=True)
 class DemoSetup:
     data_dir: Path
     config_path: Path
-    routes: tuple[BaseRoute, ...]
+    agencies: DemoAgencies
 
 
-def prepare_demo(data_dir: Path, *, host: str, port: int) -> DemoSetup:
-    """Generate the demo once, write its configuration for ``host:port``, mount its
-    HTTP agencies."""
-    loopback = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host
-    base_url = f"http://{loopback}:{port}/demo-agencies"
+def prepare_demo(data_dir: Path) -> DemoSetup:
+    """Generate the demo once, bind its HTTP agencies' loopback port and write its
+    configuration for that port."""
     if not stamp_matches(data_dir, seed=DEMO_SEED, enterprises=DEMO_ENTERPRISES):
         district = generate_district(seed=DEMO_SEED, enterprises=DEMO_ENTERPRISES)
-        write_demo(district, data_dir, http_base_url=base_url)
-    config_path = write_config(data_dir, http_base_url=base_url)
-    routes = tuple(
-        Mount(f"/demo-agencies/{name}", app=create_agency_app(load_rows(data_dir / f"{name}.json")))
-        for name in HTTP_AGENCIES
-    )
-    return DemoSetup(data_dir.resolve(), config_path, routes)
+        # the configuration written here is replaced below, once the port is known
+        write_demo(district, data_dir, http_base_url=f"http://{LOOPBACK}")
+    agencies = DemoAgencies(data_dir)
+    try:
+        config_path = write_config(data_dir, http_base_url=agencies.url)
+    except BaseException:
+        agencies.close()
+        raise
+    return DemoSetup(data_dir.resolve(), config_path, agencies)
