@@ -5,7 +5,9 @@ Every text value of a NOT_OPEN or CONDITIONAL record becomes a unique canary
 Every value of a field classed above OPEN (policies/fields.yaml) becomes
 ``CNRY-<agency>-<FN|FC>-<n>``. Person ids, which link tables, become
 ``CNRY-PID-<n>`` everywhere. A response that contains a canary the caller's
-clearance does not cover is a leak.
+clearance does not cover is a leak. ``facts["canaries"]`` says where each canary
+was planted - (agency, record type, column, the record's openness label) - so a
+test can ask the policy whether a clearance may read it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ def plant_canaries(district: District, classes: FieldClasses) -> tuple[District,
         return person_ids[original]
 
     hidden_codes: set[str] = set()
+    where: dict[str, tuple[str, str, str, str]] = {}
+
+    def canary(agency: str, tag: str, record_type: str, column: str, level: str) -> str:
+        planted = f"CNRY-{agency}-{tag}-{next(counter)}"
+        where[planted] = (agency, record_type, column, level)
+        return planted
     rows: dict[str, dict[str, list[dict[str, str]]]] = {}
     for agency, types in district.rows.items():
         rows[agency] = {}
@@ -60,12 +68,12 @@ def plant_canaries(district: District, classes: FieldClasses) -> tuple[District,
                     tag = _LEVEL_TAG.get(level, "NO")
                     if record_type == "enterprise":
                         hidden_codes.add(row["credit_code"])
-                    row["record_id"] = f"CNRY-{agency}-{tag}-{next(counter)}"
+                    row["record_id"] = canary(agency, tag, record_type, "record_id", level)
                     for column, kind in kinds.items():
                         if column in _KEYS or not row.get(column):
                             continue
                         if kind is ColumnKind.TEXT:
-                            row[column] = f"CNRY-{agency}-{tag}-{next(counter)}"
+                            row[column] = canary(agency, tag, record_type, column, level)
                         elif kind is ColumnKind.DATE:
                             row[column] = SENTINEL_DATE
                         elif kind is ColumnKind.NUMBER:
@@ -75,8 +83,9 @@ def plant_canaries(district: District, classes: FieldClasses) -> tuple[District,
                         continue
                     if kinds.get(column) is ColumnKind.TEXT:
                         tag = "FN" if field_class is Openness.NOT_OPEN else "FC"
-                        row[column] = f"CNRY-{agency}-{tag}-{next(counter)}"
+                        row[column] = canary(agency, tag, record_type, column, level)
                 planted.append(row)
             rows[agency][record_type] = planted
-    facts = {"hidden_codes": hidden_codes, "person_ids": sorted(person_ids.values())}
+    facts = {"hidden_codes": hidden_codes, "person_ids": sorted(person_ids.values()),
+             "canaries": where}
     return dataclasses.replace(district, rows=rows), facts

@@ -3,17 +3,18 @@ never show a caller a canary its clearance does not cover."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from canary_district import SENTINEL_DATE, SENTINEL_NUMBER, plant_canaries
+from canary_world import World
 from graphql import (
     ArgumentNode,
     DocumentNode,
@@ -36,15 +37,17 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import from_schema
+from introspected_queries import Args, all_field_queries, introspect
+from strawberry.utils.str_converters import to_camel_case
 
 from conftest import ServerThread
-from gateway.config import load_config
+from connectors.standard import Openness
+from gateway.config import PURPOSES, ROLES
 from gateway.demo.agency_service import create_sources_app, load_rows
 from gateway.demo.generate import generate_district
-from gateway.demo.writer import write_config, write_demo
+from gateway.demo.writer import write_demo
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
-from gateway.runtime import Runtime, open_runtime
-from schema.access import Clearance
+from schema.access import GRAPH_TYPES, AccessPolicy, Clearance, stricter
 from schema.build import build_schema
 
 EXAMPLES = int(os.environ.get("LEAK_EXAMPLES", "1000"))
@@ -53,38 +56,6 @@ FULL = build_schema()
 PUBLIC_SCHEMA = build_schema(without=POLICY.current().classes.above_open())
 ROOT_FIELDS = ["enterprise", "enterprises", "person"]
 CANARY = re.compile(r"CNRY-[A-Z]+(?:-[A-Z]{2})?-[0-9]+")
-
-
-class World:
-    """The canary district served by real sources, and a loop to query it from."""
-
-    def __init__(self, folder: Path, server_url: str, facts: dict[str, Any],
-                 codes: list[str], names: list[str]) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.config = load_config(write_config(folder, http_base_url=server_url))
-        self.runtime: Runtime = self.loop.run_until_complete(self._open())
-        self.facts = facts
-        self.codes = codes
-        self.names = names
-
-    async def _open(self) -> Runtime:
-        runtime = open_runtime(self.config, policies=POLICY)
-        await runtime.index.snapshot()
-        return runtime
-
-    def execute(self, clearance: Clearance, query: str, variables: dict[str, Any]) -> str:
-        """The whole response (data, errors, extensions) as JSON text."""
-        schema = PUBLIC_SCHEMA if clearance.role == "public" else FULL
-        result = self.loop.run_until_complete(
-            schema.execute(query, variables, context_value=self.runtime.new_context(clearance))
-        )
-        payload = {"data": result.data, "errors": [e.formatted for e in result.errors or ()],
-                   "extensions": result.extensions}
-        return json.dumps(payload, ensure_ascii=False, default=str)
-
-    def close(self) -> None:
-        self.loop.run_until_complete(self.runtime.aclose())
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +68,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     server = ServerThread(create_sources_app(rows)).start()
     enterprises = district.rows["SAMR"]["enterprise"]
     world = World(folder, server.url, facts, [r["credit_code"] for r in enterprises],
-                  [r["name"] for r in enterprises])
+                  [r["name"] for r in enterprises], POLICY)
     yield world
     world.close()
     server.stop()
@@ -327,3 +298,141 @@ def test_warnings_and_grades_reveal_no_hidden_record(
         assert leaks(response, query, {}, forbidden) == []
         if hidden_tags is None:
             assert SENTINEL_DATE not in response and SENTINEL_NUMBER not in response
+
+
+# --- every field of every caller's own schema, for every role and purpose -----------
+
+def _may_read(policy: AccessPolicy, clearance: Clearance,
+              where: tuple[str, str, str, str]) -> bool:
+    """May ``clearance`` read the value planted at ``where`` (agency, record type,
+    column, record label)? Asked of the policy's decisions directly, not of the view."""
+    agency, record_type, column, label = where
+    openness = Openness(label) if label in Openness.__members__ else Openness.NOT_OPEN
+    graph_type = GRAPH_TYPES[record_type]
+    if not policy.allowed(clearance, graph_type, openness, agency):
+        return False
+    if column == "record_id":
+        return True
+    level = policy.classes.fields(graph_type).get(column, Openness.OPEN)
+    return policy.allowed(clearance, f"{graph_type}.{to_camel_case(column)}",
+                          stricter(openness, level), agency)
+
+
+CLEARANCES = [
+    Clearance(role, "SAMR" if role == "department" else "", purpose)
+    for role in ROLES for purpose in ("", *PURPOSES) if role != "admin"
+] + [Clearance("department", "COURT", ""), Clearance("department", "COURT", "INSPECTION")]
+OWNERS = ("SAMR", "TAX", "EPB", "FDA", "COURT", "FIRE", "-")
+
+
+def _distinct_views(policy: AccessPolicy, clearances: list[Clearance]) -> list[Clearance]:
+    """One clearance of each group whose every policy decision is the same (and so whose
+    view is the same): the public with any purpose, a department with any declared one..."""
+    objects = ["RestrictionDecision"]
+    for graph_type in GRAPH_TYPES.values():
+        objects += [graph_type, *(f"{graph_type}.{to_camel_case(f)}"
+                                  for f in policy.classes.fields(graph_type))]
+    groups: dict[object, Clearance] = {}
+    for clearance in clearances:
+        decisions = frozenset((o, level, owner) for o in objects for level in Openness
+                              for owner in OWNERS if policy.allowed(clearance, o, level, owner))
+        groups.setdefault((clearance.role, decisions), clearance)
+    return list(groups.values())
+
+
+def _subjects(world: World) -> Args:
+    hidden = sorted(world.facts["hidden_codes"])
+    codes = [hidden[0], *random.Random(7).sample(world.codes, 2)]
+    return Args(credit_codes=codes, person_ids=world.facts["person_ids"][:3],
+                today=world.runtime.today(), page=4)
+
+
+def _check_every_field(world: World, policy: PolicyStore, clearances: list[Clearance]) -> None:
+    access = policy.current()
+    canaries: dict[str, tuple[str, str, str, str]] = world.facts["canaries"]
+    args = _subjects(world)
+    answered = 0
+    for clearance in _distinct_views(access, clearances):
+        def execute(query: str, variables: dict[str, Any],
+                    clearance: Clearance = clearance) -> str:
+            return world.execute(clearance, query, variables, policy)
+
+        types = introspect(execute)
+        seen_queries: set[str] = set()
+        plans = [plan for _, plan in all_field_queries(types, args)]
+        while plans:
+            plan = plans.pop()
+            query = plan.text
+            if query in seen_queries:
+                continue
+            seen_queries.add(query)
+            response = execute(query, {})
+            payload = json.loads(response)
+            codes = {e.get("extensions", {}).get("code") for e in payload["errors"]}
+            if codes & {"QUERY_TOO_COSTLY", "TOO_MANY_ALIASES"} and plan.split():
+                plans.extend(plan.split())  # the same fields, in smaller queries
+                continue
+            root = plan.root["name"]
+            assert not codes & {"QUERY_TOO_COSTLY", "QUERY_TOO_DEEP", "TOO_MANY_ALIASES",
+                                "GRAPHQL_VALIDATION_FAILED", None}, (clearance, root, payload)
+            answered += payload["data"] is not None
+            found = {c for c in CANARY.findall(response) if not c.startswith("CNRY-PID-")}
+            bad = sorted(c for c in found if not _may_read(access, clearance, canaries[c]))
+            assert bad == [], (clearance, query, bad[:5])
+            if clearance.role == "public":
+                asked = set(re.findall(r"CNRY-PID-[0-9]+", query))
+                assert set(re.findall(r"CNRY-PID-[0-9]+", response)) <= asked, (clearance, query)
+                assert SENTINEL_DATE not in response and SENTINEL_NUMBER not in response
+    assert answered > 0
+
+
+def test_every_field_of_every_callers_schema_shows_no_canary_it_may_not_read(
+    world: World,
+) -> None:
+    """For every role and purpose: the caller's own introspection, a query for every
+    field reachable from every root field (arguments filled, in several variants), run
+    over canaries planted in NOT_OPEN and CONDITIONAL records and in hidden fields of
+    visible records; every canary that comes back is one the policy lets it read."""
+    _check_every_field(world, POLICY, CLEARANCES)
+
+
+def test_the_oracle_sees_canaries_come_back(world: World) -> None:
+    """The same queries as the admin return canaries of every kind: the check above
+    looks at answers that really carry them."""
+    args = _subjects(world)
+    admin = Clearance("admin")
+    types = introspect(lambda q, v: world.execute(admin, q, v))
+    found: set[str] = set()
+    plans = [plan for _, plan in all_field_queries(types, args)]
+    while plans:
+        plan = plans.pop()
+        response = world.execute(admin, plan.text, {})
+        if "QUERY_TOO_COSTLY" in response or "TOO_MANY_ALIASES" in response:
+            plans.extend(plan.split())
+            continue
+        found |= {c.split("-")[-2] for c in CANARY.findall(response)}
+    assert {"NO", "CO", "FC", "FN", "PID"} <= found
+
+
+def test_derived_values_on_every_record_still_show_only_counts(
+    world: World, tmp_path: Path,
+) -> None:
+    """With every warning and grade derived from ALL records (derivation.yaml), the
+    same generated queries still show no canary: evidence the caller may not read
+    appears only as withheld counts."""
+    folder = tmp_path / "policies"
+    shutil.copytree(DEFAULT_POLICY_DIR, folder)
+    (folder / "derivation.yaml").write_text(
+        "Enterprise.warning: {default: ALL}\nEnterprise.creditGrade: {default: ALL}\n"
+        "Person.warning: {default: ALL}\nRestrictionDecision: {default: ALL}\n",
+        encoding="utf-8")
+    policy = PolicyStore(folder)
+    _check_every_field(world, policy, [c for c in CLEARANCES if not c.purpose
+                                       or c.purpose in ("INSPECTION", "LICENCE_APPROVAL")])
+    query = RISK_PAGE.replace("enterprises(first: 300)",
+                              "enterprises(first: 300, filter: {warningLevel: RED})").replace(
+        "evidence { recordId agency { code }", "withheld { count message } evidence { recordId")
+    page = json.loads(world.execute(Clearance("public"), query, {}, policy))
+    messages = [w["message"] for e in page["data"]["enterprises"]["edges"]
+                for r in e["node"]["warning"]["reasons"] for w in r["withheld"]]
+    assert messages and all(m.endswith("not open to you") for m in messages)
