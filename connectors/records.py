@@ -3,8 +3,9 @@
 A row is checked against the collection standard. Whatever is wrong with it is
 reported as a ``RowProblem``; the row is then kept in a fail-closed form (unknown
 openness -> NOT_OPEN, unparseable date -> null) or, when it cannot be attached to
-a subject at all (no record id, bad credit code), left out of the graph - but
-always reported, never silently dropped.
+a subject at all (no record id, bad credit code, neither a credit code nor - on a
+penalty or judgment default about a responsible person - a person id), left out of
+the graph - but always reported, never silently dropped.
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ Value = str | float | dt.date | None
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One record as the owner agency labelled it, with its columns parsed."""
+    """One record as the owner agency labelled it, with its columns parsed.
+
+    ``credit_code`` is ``None`` for a person, and for a penalty or judgment default
+    about a responsible person only (then ``person_id`` is set).
+    """
 
     record_type: str
     agency: str
@@ -116,13 +121,19 @@ def normalise_row(
     credit_code: str | None = None
     if spec.key == "credit_code":
         credit_code = _text(row.get("credit_code"))
-        if credit_code is None:
+        if credit_code is not None:
+            credit_code = credit_code.upper()
+            why = credit_code_problem(credit_code)
+            if why is not None:
+                problem(f"invalid credit_code {credit_code!r} ({why}); row left out")
+                return None
+        elif not spec.person_column:
             problem("missing credit_code; row left out")
             return None
-        credit_code = credit_code.upper()
-        why = credit_code_problem(credit_code)
-        if why is not None:
-            problem(f"invalid credit_code {credit_code!r} ({why}); row left out")
+        elif _text(row.get("person_id")) is None:
+            # A record about a responsible person needs no enterprise: it reaches every
+            # enterprise the person is responsible for. One about nobody cannot be placed.
+            problem("missing credit_code and person_id; row left out")
             return None
 
     openness_name, ok = _parse_label(row.get("openness"), OPENNESS_ALIASES, _OPENNESS_NAMES)

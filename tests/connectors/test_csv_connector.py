@@ -56,3 +56,29 @@ async def test_missing_file_is_a_source_failure(tmp_path: Path) -> None:
     assert str(tmp_path) not in caught.value.reason
     assert await source.health() is True
     assert await make(tmp_path / "gone", []).health() is False
+
+
+def penalty(rid: str, code: str, person: str) -> dict[str, Any]:
+    return {"record_id": rid, "credit_code": code, "person_id": person, "openness": "OPEN",
+            "risk_level": "MEDIUM", "decision_no": f"食药罚〔2026〕{rid}号",
+            "penalty_type": "FINE", "amount": "5000", "decided_on": "2026-03-01"}
+
+
+async def test_fetch_by_person_finds_records_without_credit_code(tmp_path: Path) -> None:
+    write_csv(tmp_path / "penalty.csv", [
+        penalty("1", ACME, "P7"), penalty("2", "", "P7"), penalty("3", "", "P8"),
+        penalty("4", "", ""),
+    ])
+    problems: list[RowProblem] = []
+    source = make(tmp_path, problems)
+    on_p7, on_p8, on_nobody = await source.fetch("penalty", "person_id", ["P7", "P8", "P9"])
+    (on_acme,) = await source.fetch("penalty", "credit_code", [ACME])
+    assert isinstance(on_p7, list) and isinstance(on_p8, list) and isinstance(on_acme, list)
+    assert [r.record_id for r in on_p7] == ["1", "2"]
+    assert [(r.record_id, r.credit_code) for r in on_p8] == [("3", None)]
+    assert on_nobody == []
+    assert [r.record_id for r in on_acme] == ["1"]
+    assert problems == []
+    assert sorted(r.record_id for r in await source.scan("penalty")) == ["1", "2", "3"]
+    assert [(p.record_id, p.reason) for p in problems] == [
+        ("4", "missing credit_code and person_id; row left out")]

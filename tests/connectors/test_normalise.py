@@ -85,3 +85,52 @@ def test_persons_are_keyed_by_person_id_without_credit_code() -> None:
     )
     assert problems == []
     assert record is not None and record.credit_code is None and record.person_id == "P9"
+
+
+def judgment(**overrides: Any) -> dict[str, Any]:
+    row = {"record_id": "J1", "credit_code": "", "person_id": "P9", "openness": "OPEN",
+           "risk_level": "HIGH", "court": "北京市西城区人民法院", "case_no": "(2026)京0102执1号",
+           "listed_on": "2026-01-02"}
+    row.update(overrides)
+    return row
+
+
+def test_records_about_a_person_need_no_credit_code() -> None:
+    for record_type, row in [
+        ("judgment_default", judgment()),
+        ("judgment_default", judgment(credit_code=None)),
+        ("judgment_default", {k: v for k, v in judgment().items() if k != "credit_code"}),
+        ("penalty", penalty(credit_code="  ", person_id="P9")),
+    ]:
+        record, problems = run(record_type, row)
+        assert problems == [], (record_type, row)
+        assert record is not None
+        assert record.credit_code is None and record.person_id == "P9"
+
+
+def test_a_record_about_a_person_in_an_enterprise_keeps_both_keys() -> None:
+    record, problems = run("judgment_default", judgment(credit_code=CODE.lower()))
+    assert problems == []
+    assert record is not None and record.credit_code == CODE and record.person_id == "P9"
+
+
+def test_a_record_about_nobody_is_left_out_and_reported() -> None:
+    for row in (judgment(person_id=""), judgment(person_id=None), penalty(credit_code=None)):
+        record_type = "penalty" if "decision_no" in row else "judgment_default"
+        record, problems = run(record_type, row)
+        assert record is None
+        assert problems == ["missing credit_code and person_id; row left out"]
+
+
+def test_a_bad_credit_code_is_left_out_even_with_a_person_id() -> None:
+    record, problems = run("judgment_default", judgment(credit_code=CODE[:-1]))
+    assert record is None
+    assert len(problems) == 1 and "invalid credit_code" in problems[0]
+
+
+def test_types_without_a_person_column_still_need_a_credit_code() -> None:
+    row = {"record_id": "A1", "credit_code": "", "person_id": "P9", "openness": "OPEN",
+           "risk_level": "LOW", "reason": "未按规定报送年度报告", "listed_on": "2026-01-02"}
+    record, problems = run("anomaly", row)
+    assert record is None
+    assert problems == ["missing credit_code; row left out"]

@@ -24,13 +24,15 @@ POSTGRES_URL = os.environ.get(
 
 
 def rows() -> list[dict[str, Any]]:
-    def row(rid: str, code: str, wsh: str, person: str | None = None) -> dict[str, Any]:
+    def row(rid: str, code: str | None, wsh: str, person: str | None = None) -> dict[str, Any]:
         return {"record_id": rid, "credit_code": code, "openness": "OPEN", "risk_level": "LOW",
                 "person_id": person, "wsh": wsh, "penalty_type": "FINE", "amount": "10",
                 "decided_on": "2026-01-01"}
 
+    # 5 and 6 are fines on a person alone (credit_code NULL, ''); 7 is about nobody.
     return [row("1", ACME, "A-1"), row("2", BETA, "B-1", "P7"), row("3", ACME, "A-2"),
-            row("4", "91110102MA00000010", "BAD")]
+            row("4", "91110102MA00000010", "BAD"), row("5", None, "P-1", "P8"),
+            row("6", "", "P-2", "P8"), row("7", None, "NOBODY")]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -90,6 +92,26 @@ async def test_fetch_by_person(sql_url: tuple[str, str]) -> None:
     assert [r.record_id for r in records] == ["2"]
 
 
+async def test_fetch_by_person_finds_records_without_credit_code(
+    sql_url: tuple[str, str],
+) -> None:
+    problems: list[RowProblem] = []
+    source = connector(*sql_url, problems)
+    try:
+        by_person = await source.fetch("penalty", "person_id", ["P8", "P7"])
+        by_code = await source.fetch("penalty", "credit_code", [ACME, BETA])
+    finally:
+        await source.aclose()
+    (on_p8, on_p7), (on_acme, on_beta) = by_person, by_code
+    assert isinstance(on_p8, list) and isinstance(on_p7, list)
+    assert isinstance(on_acme, list) and isinstance(on_beta, list)
+    assert sorted(r.record_id for r in on_p8) == ["5", "6"]  # NULL and '' alike
+    assert all(r.credit_code is None and r.person_id == "P8" for r in on_p8)
+    assert [r.record_id for r in on_p7] == ["2"]
+    assert sorted(r.record_id for r in on_acme + on_beta) == ["1", "2", "3"]
+    assert problems == []
+
+
 async def test_scan_reports_bad_rows(sql_url: tuple[str, str]) -> None:
     problems: list[RowProblem] = []
     source = connector(*sql_url, problems)
@@ -97,9 +119,12 @@ async def test_scan_reports_bad_rows(sql_url: tuple[str, str]) -> None:
         records = await source.scan("penalty")
     finally:
         await source.aclose()
-    assert sorted(r.record_id for r in records) == ["1", "2", "3"]
-    assert [(p.agency, p.record_type, p.record_id) for p in problems] == [("SAMR", "penalty", "4")]
-    assert "invalid credit_code" in problems[0].reason
+    assert sorted(r.record_id for r in records) == ["1", "2", "3", "5", "6"]
+    reasons = {p.record_id: p.reason for p in problems}
+    assert [(p.agency, p.record_type) for p in problems] == [("SAMR", "penalty")] * 2
+    assert sorted(reasons) == ["4", "7"]
+    assert "invalid credit_code" in reasons["4"]
+    assert reasons["7"] == "missing credit_code and person_id; row left out"
 
 
 async def test_missing_table_is_a_source_failure_without_internals(
