@@ -84,10 +84,9 @@ async def _then(pending: Awaitable[Any], build: Callable[[Any], T]) -> T:
     return build(await pending)
 
 
-def _withheld_list(info: Info, name: str) -> list[Any]:
-    """A record list the caller may not read on this subject: empty, and reported."""
-    keys = [key for key in info.path.as_list() if isinstance(key, str)]
-    info.context.view.note(".".join(keys[:-1]), frozenset({keys[-1] if keys else name}))
+def _withheld_list() -> list[Any]:
+    """A record list the caller may not read on this subject: empty (the subject's
+    builder reported it with the subject's other hidden fields)."""
     return []
 
 
@@ -205,7 +204,7 @@ class Enterprise(Record):
         field; graphql-core awaits whatever awaitable a resolver returns.
         """
         if _LIST_NAMES[record_type] in self.hidden:
-            return _withheld_list(info, _LIST_NAMES[record_type])
+            return _withheld_list()
         records = self.prefetched.get(record_type) if self.prefetched else None
         if records is not None:
             return _build(info, cls, in_period(records, period, info.context.today))
@@ -277,7 +276,7 @@ class Person(Record):
         self, info: Info, period: RecordPeriod = RecordPeriod.CURRENT
     ) -> list[Penalty]:
         if "penalties" in self.hidden:
-            return _withheld_list(info, "penalties")
+            return _withheld_list()
         return await _about(info, Penalty, "penalty", "person_id", self.person_id, period)
 
     @strawberry.field(description="Judgment defaulter listings of this person (失信被执行人).")
@@ -285,7 +284,7 @@ class Person(Record):
         self, info: Info, period: RecordPeriod = RecordPeriod.CURRENT
     ) -> list[JudgmentDefault]:
         if "judgment_defaults" in self.hidden:
-            return _withheld_list(info, "judgmentDefaults")
+            return _withheld_list()
         return await _about(info, JudgmentDefault, "judgment_default", "person_id",
                             self.person_id, period)
 
@@ -310,7 +309,7 @@ class Person(Record):
     @strawberry.field(description="Enterprises this person is the legal representative of.")
     async def enterprises(self, info: Info) -> list[Enterprise]:
         if "enterprises" in self.hidden:
-            return _withheld_list(info, "enterprises")
+            return _withheld_list()
         view = info.context.view
         snapshot = await info.context.index.snapshot(info.context.loaders.ages)
         records = [
