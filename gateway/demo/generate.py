@@ -31,10 +31,12 @@ __all__ = [
 ]
 
 # Bump when the same seed would give different rows, so stale demo data is rewritten.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 _LEVELS = ("OPEN", "CONDITIONAL", "NOT_OPEN")
 _RISKS = ("LOW", "MEDIUM", "HIGH")
+# Legal representatives the court lists personally (失信被执行人 on a person alone).
+_PERSONAL_LISTINGS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,10 @@ def generate_district(
     """Generate ``enterprises`` enterprises and every agency's records about them.
 
     About 40% of enterprises have no risk record; record dates fall in the four
-    years up to ``as_of``, about 40% of them in ``as_of``'s calendar year. EPB's
+    years up to ``as_of``, about 40% of them in ``as_of``'s calendar year. The
+    court's list ends with up to four judgment defaults on legal representatives
+    alone (empty credit code; each person represents several enterprises, not the
+    showcase's), which reach every enterprise the person represents. EPB's
     penalties end with three deliberately bad rows (record ids ``EPB-BAD-*``, on
     the showcase enterprise) that exercise bad-row reporting.
 
@@ -110,6 +115,7 @@ def generate_district(
     for enterprise in registry.enterprises[1:]:
         maker.records(enterprise)
     _ensure_coverage(rows)
+    _add_person_listings(maker, registry.enterprises)
     _add_bad_rows(maker, showcase)
     return District(rows, showcase.credit_code, showcase.rep_id, seed, as_of)
 
@@ -148,6 +154,21 @@ def _ensure_coverage(rows: dict[str, dict[str, list[dict[str, str]]]]) -> None:
                     seen[donor[column]] -= 1
                     donor[column] = value
                     seen[value] += 1
+
+
+def _add_person_listings(maker: RecordMaker, enterprises: list[Enterprise]) -> None:
+    """Judgment defaults on legal representatives alone (empty credit code, OPEN, in
+    force): the first persons after the showcase's who represent several enterprises.
+    Drawn last, so every other row is the same as without them."""
+    represented = Counter(ent.rep_id for ent in enterprises)
+    chosen: dict[str, Enterprise] = {}
+    for ent in enterprises[1:]:
+        if ent.rep_id != enterprises[0].rep_id and represented[ent.rep_id] >= 2:
+            chosen.setdefault(ent.rep_id, ent)
+        if len(chosen) == _PERSONAL_LISTINGS:
+            break
+    for ent in chosen.values():
+        maker.judgment_default(ent, "OPEN", True, alone=True)
 
 
 def _add_bad_rows(maker: RecordMaker, enterprise: Enterprise) -> None:

@@ -167,10 +167,14 @@ class RecordMaker:
         })
 
     def judgment_default(self, ent: Enterprise, openness: str | None,
-                         on_person: bool | None) -> None:
-        """A judgment default (失信被执行人) listed by the district court."""
+                         on_person: bool | None, *, alone: bool = False) -> None:
+        """A judgment default (失信被执行人) listed by the district court. ``alone``: the
+        legal representative is listed personally, not the enterprise (empty credit
+        code), and the listing is still in force."""
         rng = self.rng
-        if on_person is None:
+        if alone:
+            on_person = True
+        elif on_person is None:
             on_person = rng.random() < 0.2
         listed = self.when(ent)
         year = date.fromordinal(listed).year - (rng.random() < 0.4)
@@ -180,9 +184,12 @@ class RecordMaker:
         risk = "LOW" if amount < 50_000 else "MEDIUM" if amount < 500_000 else "HIGH"
         if partly and risk != "LOW" and rng.random() < 0.5:
             risk = _RISKS[_RISKS.index(risk) - 1]
-        removed = self.end > listed + 60 and rng.random() < 0.2
+        removed = not alone and self.end > listed + 60 and rng.random() < 0.2
+        common = self._common("COURT", "JD", ent, openness, risk)
+        if alone:
+            common["credit_code"] = ""
         self.add("COURT", "judgment_default", {
-            **self._common("COURT", "JD", ent, openness, risk),
+            **common,
             "person_id": ent.rep_id if on_person else "",
             "court": f"北京市{ent.district.name}人民法院",
             "case_no": f"({year}){court_code}执{self.serial(f'{court_code}{year}', 100)}号",

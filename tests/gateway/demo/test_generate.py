@@ -53,9 +53,13 @@ def test_default_district_has_2000_enterprises_with_valid_unique_codes(
     assert all(row["name"].startswith("北京") for row in enterprises)
 
 
-def test_every_record_is_about_a_registered_enterprise(district: District) -> None:
+def test_every_record_is_about_a_registered_enterprise_or_legal_representative(
+    district: District,
+) -> None:
     codes = {row["credit_code"] for row in district.rows["SAMR"]["enterprise"]}
-    assert all(row["credit_code"] in codes for _, _, row in _records(district))
+    reps = {row["legal_rep_id"] for row in district.rows["SAMR"]["enterprise"]}
+    for _, _, row in _records(district):
+        assert row["credit_code"] in codes if row["credit_code"] else row["person_id"] in reps
 
 
 def test_rows_hold_the_standard_columns_as_valid_text(district: District) -> None:
@@ -122,7 +126,7 @@ def test_about_forty_percent_have_no_risk_record_and_many_have_several_agencies(
 ) -> None:
     agencies_by_code: dict[str, set[str]] = {}
     for agency, _, row in _records(district):
-        if row["risk_level"]:
+        if row["risk_level"] and row["credit_code"]:
             agencies_by_code.setdefault(row["credit_code"], set()).add(agency)
     without = district.enterprise_count - len(agencies_by_code)
     assert 0.33 < without / district.enterprise_count < 0.47
@@ -197,9 +201,31 @@ def test_person_level_records_point_at_the_enterprise_legal_representative(
 ) -> None:
     rep_of = {row["credit_code"]: row["legal_rep_id"]
               for row in district.rows["SAMR"]["enterprise"]}
-    on_person = [(agency, row) for agency, _, row in _records(district) if row.get("person_id")]
+    on_person = [(agency, row) for agency, _, row in _records(district)
+                 if row.get("person_id") and row["credit_code"]]
     assert {agency for agency, _ in on_person} == {"SAMR", "TAX", "COURT"}
     assert all(rep_of[row["credit_code"]] == row["person_id"] for _, row in on_person)
+
+
+def test_a_few_legal_representatives_are_listed_by_the_court_personally(
+    district: District,
+) -> None:
+    """Judgment defaults on a person alone (empty credit code): in force, OPEN, on
+    persons who represent several enterprises, never the showcase's."""
+    alone = [(agency, record_type, row) for agency, record_type, row in _records(district)
+             if not row["credit_code"]]
+    assert len(alone) == 4
+    assert {(agency, record_type) for agency, record_type, _ in alone} == {
+        ("COURT", "judgment_default")}
+    represented = Counter(row["legal_rep_id"] for row in district.rows["SAMR"]["enterprise"])
+    persons = [row["person_id"] for _, _, row in alone]
+    assert len(set(persons)) == 4 and district.showcase_person_id not in persons
+    assert all(represented[person] >= 2 for person in persons)
+    assert all(row["openness"] == "OPEN" and row["risk_level"] and not row["removed_on"]
+               for _, _, row in alone)
+    # drawn last: the rows before them are those of the district without them
+    court = district.rows["COURT"]["judgment_default"]
+    assert [row["credit_code"] for row in court[-4:]] == [""] * 4
 
 
 def test_showcase_enterprise_has_records_from_all_six_agencies(district: District) -> None:
