@@ -36,14 +36,18 @@ def error_codes(response: httpx.Response) -> list[str]:
     return [e["extensions"]["code"] for e in body["errors"]]
 
 
+PAGE = "query($n: Int!) { enterprises(first: $n) { edges { node { name status industry } } } }"
+
+
 @pytest.mark.parametrize(("query", "variables", "code", "says"), [
     ('{ person(personId: "P1") { enterprises { legalRepresentative { enterprises { name } } } } }',
      {}, "QUERY_TOO_DEEP", "5"),
     ("{ a: sources { code } b: sources { code } c: sources { code } }", {},
      "TOO_MANY_ALIASES", "3"),
     ("{ sources { code " + "name " * 60 + "} }", {}, "QUERY_TOO_LARGE", "60"),
-    ("query($n: Int!) { enterprises(first: $n) { edges { node { name status industry } } } }",
-     {"n": 1000}, "QUERY_TOO_COSTLY", "500"),
+    (PAGE, {"n": 1000}, "QUERY_TOO_COSTLY", "500"),
+    # JSON 1000.0 is the Int 1000 once graphql-core coerces it: the same cost
+    (PAGE, {"n": 1000.0}, "QUERY_TOO_COSTLY", "500"),
 ])
 def test_each_limit_answers_with_its_code(
     gateway: ServerThread, query: str, variables: dict[str, Any], code: str, says: str
@@ -102,6 +106,10 @@ def test_limits_come_from_the_command_line(user_agencies: dict[str, Any]) -> Non
     ('query($d: Date!) { restrictionCheck(creditCode: "91110102U7JM5YDH5H", '
      'action: "LICENCE_APPLICATION", asOf: $d) { decision } }', {"d": "2026-13-01"},
      "2026-13-01"),
+    # not costed from the raw value (2**31 would count as a full page, over max_cost)
+    (PAGE, {"n": 2**31}, "Int cannot represent non 32-bit signed integer value"),
+    (PAGE, {"n": 1000.5}, "Int cannot represent non-integer value: 1000.5"),
+    (PAGE, {"n": "1000"}, "Int cannot represent non-integer value: '1000'"),
 ])
 def test_bad_variables_get_a_clear_error_not_a_masked_one(
     gateway: ServerThread, query: str, variables: dict[str, Any], says: str

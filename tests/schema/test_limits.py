@@ -30,6 +30,7 @@ from graphql import (
     specified_rules,
     validate,
 )
+from graphql.execution.values import get_variable_values
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionResult
 
@@ -113,12 +114,30 @@ def check(query: str, limits: QueryLimits = DEFAULTS) -> list[GraphQLError]:
 
 def cost(query: str, variables: dict[str, Any] | None = None,
          limits: QueryLimits = DEFAULTS) -> tuple[int, int]:
+    """``query_cost`` of ``query`` with ``variables`` coerced by graphql-core, as
+    execution will see them."""
     document = parse(query)
     operation = get_operation_ast(document)
     assert isinstance(operation, OperationDefinitionNode)
     fragments = {d.name.value: d for d in document.definitions
                  if isinstance(d, FragmentDefinitionNode)}
-    return query_cost(limited(limits)._schema, operation, fragments.get, variables, limits)
+    schema = limited(limits)._schema
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+    assert not isinstance(coerced, list), coerced
+    return query_cost(schema, operation, fragments.get, coerced.coerced, limits)
+
+
+def variable_error(result: ExecutionResult, variable: str) -> None:
+    """The result's errors are graphql-core's own for an invalid ``variable`` (one per
+    invalid item of a list, up to its limit), neither a limit's code nor masked; no
+    data."""
+    assert result.data is None
+    assert result.errors, result
+    assert result.errors[0].message.startswith(f"Variable '${variable}' has invalid value"), (
+        result.errors[0].message)
+    for error in result.errors:
+        assert not error.extensions, error.extensions
+        assert error.message != MASKED_MESSAGE
 
 
 def nested(depth: int) -> str:
@@ -352,11 +371,73 @@ def test_restriction_checks_cost_is_the_number_of_codes() -> None:
     assert cost(literal) == (13, 0)
 
 
+@pytest.mark.parametrize("codes", [
+    ["C"] * 10_000 + [None],  # a null in a list of String!
+    [1.0] * 10_001,  # floats are not Strings
+    1.0,  # nor is a single one a list of one String
+], ids=["null-item", "floats", "one-float"])
+async def test_invalid_codes_get_the_variable_error_not_a_cost(codes: object) -> None:
+    # counted from the raw list, these would be over the limit (10,001 x 15 > 50,000)
+    tight = QueryLimits(max_cost=50_000)
+    result = await limited(tight).execute(CHECKS % "reasons { rule }",
+                                          variable_values={"codes": codes})
+    variable_error(result, "codes")
+
+
 async def test_a_literal_list_of_10001_codes_is_too_large() -> None:
     codes_literal = ", ".join(f'"C{i}"' for i in range(10_001))
     query = (CHECKS % "").replace("($codes: [String!]!)", "").replace(
         "$codes", f"[{codes_literal}]")
     only_error(await limited().execute(query), "QUERY_TOO_LARGE")
+
+
+# --- The cost is computed from coerced values (issue 11, finding 3) ---------------------------
+
+EVERY_LIST = """creditCode name status industry legalRepName
+  licences { recordId agency { code } openness riskLevel licenceNo status validTo }
+  penalties { recordId agency { code } openness riskLevel decisionNo penaltyType amount decidedOn }
+  anomalies { recordId agency { code } openness riskLevel reason listedOn removedOn }
+  seriousViolations { recordId agency { code } openness riskLevel reason listedOn }
+  judgmentDefaults { recordId agency { code } openness riskLevel caseNo performance }
+  inspections { recordId agency { code } openness riskLevel inspectedOn result }
+  warning { level reasons { rule level agencies { code } } } creditGrade { grade basis }"""
+
+TWO_PAGES = """query Pages($n: Int!) {
+  a: enterprises(first: $n) { edges { node { ...Wide } } }
+  b: enterprises(first: $n) { edges { node { ...Wide } } } }
+fragment Wide on Enterprise { %s }""" % EVERY_LIST
+
+
+@pytest.mark.parametrize("n", [1000, 1000.0], ids=["int", "float"])
+async def test_a_float_page_size_costs_what_the_int_it_is_coerced_to_costs(n: float) -> None:
+    # graphql-core coerces the JSON number 1000.0 to the Int 1000: the same cost
+    data, _ = cost(TWO_PAGES, {"n": 1000})
+    assert data > DEFAULTS.max_cost
+    assert cost(TWO_PAGES, {"n": n}) == (data, 0)
+    error = only_error(await limited().execute(TWO_PAGES, variable_values={"n": n}),
+                       "QUERY_TOO_COSTLY")
+    assert error.message.startswith(
+        f"The query Pages would cost about {data:,}; the limit is 1,000,000.")
+
+
+@pytest.mark.parametrize("n", ["abc", 1000.5, "1000", 2**31, True, None])
+async def test_a_page_size_graphql_core_refuses_gets_its_variable_error(n: object) -> None:
+    # not a cost from the raw value (2**31 as a full page would be over the limit)
+    variable_error(await limited().execute(TWO_PAGES, variable_values={"n": n}), "n")
+
+
+async def test_a_missing_variable_gets_its_error_not_a_cost() -> None:
+    variable_error(await limited().execute(TWO_PAGES, variable_values={}), "n")
+
+
+def test_literal_arguments_are_costed_as_coerced() -> None:
+    page = PAGE.replace("($n: Int!)", "")
+    assert cost(page.replace("$n", "1000")) == (3002, 0)
+    # a variable inside a literal list, and a single variable coerced to a list of one
+    assert cost("""query($a: String!, $b: String!) { restrictionChecks(
+      creditCodes: [$a, $b], action: "X") { decision } }""", {"a": "A", "b": "B"}) == (1 + 2, 0)
+    assert cost("""query($a: String!) { restrictionChecks(
+      creditCodes: $a, action: "X") { decision } }""", {"a": "A"}) == (1 + 1, 0)
 
 
 # --- Introspection ---------------------------------------------------------------------------
@@ -504,10 +585,10 @@ async def test_build_schema_enforces_the_limits_it_is_given() -> None:
 async def test_costs_are_computed_once_per_query_and_page_size(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import schema.limits as module
+    import schema.query_cost as module  # where CostMemo finds query_cost
     from schema.build import build_schema
 
-    computed: list[object] = []
+    computed: list[object] = []  # the variables of each costing, as coerced
     real = module.query_cost
 
     def counting(*args: Any) -> tuple[int, int]:
@@ -517,7 +598,7 @@ async def test_costs_are_computed_once_per_query_and_page_size(
     monkeypatch.setattr(module, "query_cost", counting)
     schema = build_schema(limits=QueryLimits(max_cost=1000))
     query = "query($n: Int!) { enterprises(first: $n) { edges { node { name status } } } }"
-    for size in (600, 10, 600, 10, 600):
+    for size in (600, 10, 600, 10.0, 600.0):  # 600.0 is the Int 600: the same cost
         found = codes(await schema.execute(query, variable_values={"n": size}))
         assert ("QUERY_TOO_COSTLY" in found) == (size == 600)
     assert computed == [{"n": 600}, {"n": 10}]
