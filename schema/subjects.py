@@ -99,6 +99,8 @@ ENTERPRISE_LISTS = {
     "judgmentDefaults": "judgment_default",
     "inspections": "inspection",
 }
+# derived value -> the python name of its field (``hidden`` holds python names)
+_DERIVED_FIELDS = {"Enterprise.warning": "warning", "Enterprise.creditGrade": "credit_grade"}
 _LIST_NAMES = {
     "licence": "licences", "penalty": "penalties", "anomaly": "anomalies",
     "serious_violation": "serious_violations", "judgment_default": "judgment_defaults",
@@ -157,7 +159,7 @@ class Enterprise(Record):
 
     def _derived(self, info: Info, derived: str, as_of: dt.date | None,
                  make: Callable[[SubjectRecords, dt.date], T]) -> T | None:
-        if self.source is None or derived.split(".")[1] in self.hidden:
+        if self.source is None or _DERIVED_FIELDS[derived] in self.hidden:
             return None
         day = as_of or info.context.today
         basis = info.context.view.basis(derived)
