@@ -39,6 +39,7 @@ __all__ = [
 
 RISK_TYPES = ("penalty", "anomaly", "serious_violation", "judgment_default", "inspection")
 PERSON_RISK_TYPES = ("penalty", "judgment_default")
+_PERSON_RISK_SET = frozenset(PERSON_RISK_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +73,9 @@ def enterprise_subject(view: CallerView, raw: SourceRecord, basis: Basis) -> Sub
         return Subject(raw.credit_code, person_id)
     if person_id is not None and not view.field_visible(raw, "legal_rep_id"):
         person_id = None
-    types = view.readable_types(raw, "Enterprise") & frozenset(RISK_TYPES)
-    return Subject(raw.credit_code, person_id, types)
+    # readable list types (a licence list among them does no harm: only risk types
+    # are gathered)
+    return Subject(raw.credit_code, person_id, view.readable_types(raw, "Enterprise"))
 
 
 def person_subject(view: CallerView, raw: SourceRecord, basis: Basis) -> Subject:
@@ -81,7 +83,7 @@ def person_subject(view: CallerView, raw: SourceRecord, basis: Basis) -> Subject
     person_id = raw.person_id
     if basis is Basis.ALL:
         return Subject(None, person_id)
-    types = view.readable_types(raw, "Person") & frozenset(PERSON_RISK_TYPES)
+    types = view.readable_types(raw, "Person") & _PERSON_RISK_SET
     return Subject(None, person_id, frozenset(), types)
 
 

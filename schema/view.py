@@ -54,6 +54,7 @@ class CallerView:
         self.clearance = clearance
         self._sees: dict[_Shape, bool] = {}
         self._hidden: dict[_Shape, frozenset[str]] = {}
+        self._readable: dict[tuple[str, Openness, str, str], frozenset[str]] = {}
         # id(raw) -> (raw, copy or None); the raw record is kept so its id stays unique
         self._copies: dict[int, tuple[Record, Record | None]] = {}
         self.redactions: Counter[str] = Counter()
@@ -127,8 +128,13 @@ class CallerView:
             return frozenset(lists)
         if subject is None or not self.sees(subject):
             return frozenset()
-        hidden = self.hidden(subject)
-        return frozenset(t for t, name in lists.items() if name not in hidden)
+        key = (subject.record_type, subject.openness, subject.agency, graph_type)
+        found = self._readable.get(key)
+        if found is None:
+            hidden = self.hidden(subject)
+            found = self._readable[key] = frozenset(
+                t for t, name in lists.items() if name not in hidden)
+        return found
 
     def may_ever_read(self, graph_type: str, field: str, owner: str) -> bool:
         """Could the caller read ``graph_type.field`` on a record of ``owner`` at any

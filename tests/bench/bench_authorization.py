@@ -1,4 +1,6 @@
-"""Authorization on / off: a page of 1,000 enterprises with every record list.
+"""Authorization on / off: a page of 1,000 enterprises with every record list, and
+the same page with every warning and credit grade too (computed from each caller's
+view: copies of the records with hidden values null).
 
 Sources are instant (SQLite, CSV, and HTTP agencies with no added latency in their
 own process). The gateway runs in this process; each run is a fresh request
@@ -26,9 +28,13 @@ PAGE = """{ enterprises(first: 1000) { totalCount edges { node {
   judgmentDefaults { recordId agency { code } openness riskLevel caseNo performance }
   inspections { recordId agency { code } openness riskLevel inspectedOn result }
 } } } }"""
+PAGE_RISK = PAGE.replace("creditCode name status industry legalRepName", """creditCode name
+  status industry legalRepName warning { level reasons { rule evidence { recordId } } }
+  creditGrade { grade basis }""")
 
 
-async def _measure(folder: Path, agencies_url: str, runs: int) -> dict[str, Any]:
+async def _measure(folder: Path, agencies_url: str, runs: int, page: str,
+                   scenario: str) -> dict[str, Any]:
     from gateway.config import load_config
     from gateway.demo.writer import write_config
     from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
@@ -55,7 +61,7 @@ async def _measure(folder: Path, agencies_url: str, runs: int) -> dict[str, Any]
         for name, (runtime, schema, clearance) in cases.items():
             gc.collect()
             started = time.perf_counter()
-            result = await schema.execute(PAGE, context_value=runtime.new_context(clearance))
+            result = await schema.execute(page, context_value=runtime.new_context(clearance))
             elapsed = (time.perf_counter() - started) * 1000
             assert result.errors is None, result.errors
             if round_number >= 2:
@@ -68,7 +74,7 @@ async def _measure(folder: Path, agencies_url: str, runs: int) -> dict[str, Any]
     timings = {name: Timing(values) for name, values in samples.items()}
     off = timings["off"].p50
     return {
-        "scenario": "page of 1,000 enterprises, all record lists, sources instant",
+        "scenario": scenario,
         "runs": runs,
         "p50_ms": {name: round(t.p50, 1) for name, t in timings.items()},
         "p90_ms": {name: round(t.p90, 1) for name, t in timings.items()},
@@ -82,7 +88,13 @@ async def _measure(folder: Path, agencies_url: str, runs: int) -> dict[str, Any]
 def main(runs: int = 15, work: Path = Path("bench-results/data")) -> dict[str, Any]:
     folder = district(2000, work / "district-2000")
     with http_agencies(folder) as url:
-        result = asyncio.run(_measure(folder, url, runs))
+        lists = asyncio.run(_measure(
+            folder, url, runs, PAGE,
+            "page of 1,000 enterprises, all record lists, sources instant"))
+        risk = asyncio.run(_measure(
+            folder, url, runs, PAGE_RISK,
+            "page of 1,000 enterprises, all record lists, warnings and grades, sources instant"))
+    result = {"lists": lists, "lists_warnings_grades": risk}
     save("authorization", result)
     return result
 
