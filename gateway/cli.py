@@ -47,7 +47,8 @@ def _serve(args: argparse.Namespace) -> int:
                                             max_body_bytes=args.max_body_bytes,
                                             limits=limits,
                                             redis_url=args.redis_url or None,
-                                            response_cache=not args.no_response_cache))
+                                            response_cache=not args.no_response_cache,
+                                            response_cache_bytes=args.response_cache_mb << 20))
     except ValueError as error:  # limits out of range, a malformed Redis URL
         print(f"cannot start: {error}", file=sys.stderr)
         return 2
@@ -192,6 +193,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="highest estimated cost: fields x list sizes (QUERY_TOO_COSTLY)")
     serve.add_argument("--no-response-cache", action="store_true",
                        help="do not keep complete answers for callers repeating a query")
+    serve.add_argument("--response-cache-mb", type=int, default=64,
+                       help="the answer cache's bound in MiB (answers, their keys and "
+                            "headers, and a fixed overhead per answer); the least recently "
+                            "used go first")
     serve.add_argument("--max-body-bytes", type=int, default=1 << 20,
                        help="largest request body (REQUEST_TOO_LARGE, HTTP 413)")
     serve.add_argument("--log-level", default="info")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import shutil
 import time
 from collections.abc import Callable
@@ -17,9 +18,10 @@ import pytest
 
 from conftest import ACME, ADMIN, ServerThread
 from gateway.app import AppOptions, create_app
+from gateway.cli import _parser
 from gateway.config import load_config
 from gateway.policy_files import DEFAULT_POLICY_DIR
-from gateway.response_cache import ResponseCache
+from gateway.response_cache import ENTRY_OVERHEAD, ResponseCache
 from schema.access import Clearance
 
 QUERY = """query($c: String!) { enterprise(creditCode: $c) {
@@ -134,20 +136,85 @@ def test_answers_live_no_longer_than_the_freshest_agency_allows(
     assert answers.hits == 1 and answers.misses == 2
 
 
-def test_the_cache_is_bounded() -> None:
+DAY = dt.date(2026, 11, 24)
+HEADERS = ((b"content-length", b"1000"), (b"content-type", b"application/json"))
+
+
+def key_of(n: int) -> Any:
+    return ResponseCache.key(Clearance("public"), 1, DAY, f'{{"query":"{{ q{n} }}"}}'.encode())
+
+
+def counted(key: Any, body: bytes) -> int:
+    """An entry's bytes as documented: key, body and headers, plus the fixed overhead."""
+    role, agency, purpose, _, day, request = key
+    return (len(role) + len(agency) + len(purpose) + len(day) + len(request) + len(body)
+            + sum(len(name) + len(value) for name, value in HEADERS) + ENTRY_OVERHEAD)
+
+
+def test_many_distinct_answers_never_exceed_the_byte_bound() -> None:
+    bound = 64 * 1024
+    cache = ResponseCache(max_bytes=bound)
+    rng = random.Random(11)
+    bodies = [b"x" * rng.randint(1000, 5000) for _ in range(2000)]
+    for n, body in enumerate(bodies):
+        cache.put(key_of(n), HEADERS, body, 60)
+        assert cache.bytes <= bound
+    kept = [n for n in range(len(bodies)) if cache.get(key_of(n)) is not None]
+    assert len(cache) == len(kept) and kept[-1] == len(bodies) - 1  # the newest are kept
+    assert cache.bytes == sum(counted(key_of(n), bodies[n]) for n in kept)
+    assert cache.bytes > bound - counted(key_of(0), b"x" * 5000)  # the bound is used
+
+
+def test_the_least_recently_used_answer_goes_first() -> None:
+    body = b"x" * 1000
+    cache = ResponseCache(max_bytes=3 * counted(key_of(0), body))
+    for n in range(3):
+        cache.put(key_of(n), HEADERS, body, 60)
+    assert cache.get(key_of(0)) is not None  # 0 used: 1 is now the least recently used
+    cache.put(key_of(3), HEADERS, body, 60)
+    assert [cache.get(key_of(n)) is not None for n in range(4)] == [True, False, True, True]
+    assert len(cache) == 3 and cache.bytes == 3 * counted(key_of(0), body)
+
+
+def test_expired_answers_are_swept_without_being_asked_again() -> None:
     now = [0.0]
-    cache = ResponseCache(max_entries=2, max_answer_bytes=10, clock=lambda: now[0])
-    day = dt.date(2026, 11, 24)
-    keys = [cache.key(Clearance("public"), 1, day, f"q{i}".encode()) for i in range(3)]
-    cache.put(keys[0], [], b"a", 5)
-    cache.put(keys[1], [], b"b", 5)
-    cache.put(keys[2], [], b"c", 5)
-    assert len(cache) == 2 and cache.get(keys[0]) is None  # least recently used out
-    cache.put(keys[0], [], b"x" * 11, 5)
-    assert cache.get(keys[0]) is None  # too large to keep
-    assert cache.get(keys[2]) is not None
+    cache = ResponseCache(max_bytes=1 << 20, clock=lambda: now[0])
+    for n in range(100):
+        cache.put(key_of(n), HEADERS, b"answer", 5 if n % 2 else 50)
+    assert len(cache) == 100
+    now[0] = 6.0
+    cache.put(key_of(100), HEADERS, b"answer", 5)  # another query: the 5 s ones are gone
+    assert len(cache) == 51
+    assert cache.bytes == sum(counted(key_of(n), b"answer") for n in range(0, 101, 2))
+    now[0] = 60.0
+    assert cache.sweep() == 51  # also swept on every get; ``sweep`` for an idle gateway
+    assert len(cache) == 0 and cache.bytes == 0
+
+
+def test_answers_too_large_or_without_a_lifetime_are_not_kept() -> None:
+    now = [0.0]
+    cache = ResponseCache(max_bytes=1 << 20, max_answer_bytes=10, clock=lambda: now[0])
+    cache.put(key_of(0), HEADERS, b"x" * 11, 5)
+    cache.put(key_of(1), HEADERS, b"x", 0)
+    assert len(cache) == 0 and cache.bytes == 0
+    tiny = ResponseCache(max_bytes=counted(key_of(2), b"x") - 1)
+    tiny.put(key_of(2), HEADERS, b"x", 5)  # larger than the whole bound
+    assert len(tiny) == 0
+    cache.put(key_of(2), HEADERS, b"x", 5)
+    assert cache.get(key_of(2)) is not None
     now[0] = 5.0
-    assert cache.get(keys[2]) is None  # expired
+    assert cache.get(key_of(2)) is None and cache.bytes == 0  # expired
+
+
+def test_the_bound_is_an_option(user_agencies: dict[str, Any]) -> None:
+    app: Any = create_app(load_config(user_agencies["config"]),
+                          AppOptions(response_cache_bytes=3 << 20))
+    assert app.state.answers.max_bytes == 3 << 20
+    assert create_app(load_config(user_agencies["config"])).state.answers.max_bytes == 64 << 20
+    args = _parser().parse_args(["serve", "--response-cache-mb", "8"])
+    assert args.response_cache_mb == 8
+    with pytest.raises(ValueError, match="positive"):
+        ResponseCache(max_bytes=0)
 
 
 CALLERS = {
