@@ -64,13 +64,17 @@ def _stamp(folder: Path) -> _Stamp:
     return _Stamp(tuple(stamps))
 
 
-def _field_classes(path: Path) -> FieldClasses:
+def _yaml(path: Path) -> Any:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PolicyError(f"{path}: cannot be read ({exc.strerror})") from None
     except yaml.YAMLError:
         raise PolicyError(f"{path}: is not valid YAML") from None
+
+
+def _field_classes(path: Path) -> FieldClasses:
+    document = _yaml(path)
     if not isinstance(document, dict):
         raise PolicyError(f"{path}: must map record types to their fields' classes")
     problems = []
@@ -110,12 +114,7 @@ def _derivations(path: Path) -> Derivations:
     """derivation.yaml; a folder without one takes the defaults (``DERIVED``)."""
     if not path.exists():
         return Derivations()
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError:
-        raise PolicyError(f"{path}: is not valid YAML") from None
+    document = _yaml(path)
     if document is None:
         return Derivations()
     if not isinstance(document, dict):

@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import strawberry
+from canary_district import plant_canaries
 
+from conftest import ServerThread
 from gateway.config import load_config
-from gateway.demo.writer import write_config
+from gateway.demo.agency_service import create_sources_app, load_rows
+from gateway.demo.generate import generate_district
+from gateway.demo.writer import write_config, write_demo
 from gateway.policy_files import PolicyStore
 from gateway.runtime import Runtime, open_runtime
 from schema.access import Clearance
 from schema.build import build_schema
 
-__all__ = ["World"]
+__all__ = ["World", "canary_world"]
 
 
 class World:
@@ -72,3 +78,22 @@ class World:
         for runtime in self._runtimes.values():
             self.loop.run_until_complete(runtime.aclose())
         self.loop.close()
+
+
+@contextmanager
+def canary_world(folder: Path, policy: PolicyStore, enterprises: int = 300) -> Iterator[World]:
+    """A district of ``enterprises`` with canaries planted, written to ``folder``, its
+    HTTP agencies served on 127.0.0.1; closed afterwards."""
+    district, facts = plant_canaries(generate_district(enterprises=enterprises),
+                                     policy.current().classes)
+    write_demo(district, folder, http_base_url="http://127.0.0.1:1/unused")
+    rows = {name: load_rows(folder / f"{name}.json") for name in ("court", "fire")}
+    server = ServerThread(create_sources_app(rows)).start()
+    registry = district.rows["SAMR"]["enterprise"]
+    world = World(folder, server.url, facts, [r["credit_code"] for r in registry],
+                  [r["name"] for r in registry], policy)
+    try:
+        yield world
+    finally:
+        world.close()
+        server.stop()

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from canary_district import SENTINEL_DATE, SENTINEL_NUMBER, plant_canaries
-from canary_world import World
+from canary_district import SENTINEL_DATE, SENTINEL_NUMBER
+from canary_world import World, canary_world
 from graphql import (
     ArgumentNode,
     DocumentNode,
@@ -40,12 +40,8 @@ from hypothesis_graphql import from_schema
 from introspected_queries import Args, all_field_queries, introspect
 from strawberry.utils.str_converters import to_camel_case
 
-from conftest import ServerThread
 from connectors.standard import Openness
 from gateway.config import PURPOSES, ROLES
-from gateway.demo.agency_service import create_sources_app, load_rows
-from gateway.demo.generate import generate_district
-from gateway.demo.writer import write_demo
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from schema.access import GRAPH_TYPES, AccessPolicy, Clearance, stricter
 from schema.build import build_schema
@@ -60,18 +56,8 @@ CANARY = re.compile(r"CNRY-[A-Z]+(?:-[A-Z]{2})?-[0-9]+")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    district, facts = plant_canaries(generate_district(enterprises=300),
-                                     POLICY.current().classes)
-    folder = tmp_path_factory.mktemp("canaries")
-    write_demo(district, folder, http_base_url="http://127.0.0.1:1/unused")
-    rows = {name: load_rows(folder / f"{name}.json") for name in ("court", "fire")}
-    server = ServerThread(create_sources_app(rows)).start()
-    enterprises = district.rows["SAMR"]["enterprise"]
-    world = World(folder, server.url, facts, [r["credit_code"] for r in enterprises],
-                  [r["name"] for r in enterprises], POLICY)
-    yield world
-    world.close()
-    server.stop()
+    with canary_world(tmp_path_factory.mktemp("canaries"), POLICY) as found:
+        yield found
 
 
 # --- making generated queries hit real data, with variables, aliases and fragments ---

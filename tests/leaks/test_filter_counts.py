@@ -20,15 +20,10 @@ from typing import Any
 
 import pytest
 import yaml
-from canary_district import plant_canaries
-from canary_world import World
+from canary_world import World, canary_world
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ServerThread
-from gateway.demo.agency_service import create_sources_app, load_rows
-from gateway.demo.generate import generate_district
-from gateway.demo.writer import write_demo
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from schema.access import Clearance
 
@@ -78,18 +73,8 @@ Json = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    district, facts = plant_canaries(generate_district(enterprises=300),
-                                     POLICY.current().classes)
-    folder = tmp_path_factory.mktemp("canaries")
-    write_demo(district, folder, http_base_url="http://127.0.0.1:1/unused")
-    rows = {name: load_rows(folder / f"{name}.json") for name in ("court", "fire")}
-    server = ServerThread(create_sources_app(rows)).start()
-    enterprises = district.rows["SAMR"]["enterprise"]
-    world = World(folder, server.url, facts, [r["credit_code"] for r in enterprises],
-                  [r["name"] for r in enterprises], POLICY)
-    yield world
-    world.close()
-    server.stop()
+    with canary_world(tmp_path_factory.mktemp("canaries"), POLICY) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
