@@ -57,3 +57,5 @@ class RequestContext:
     reusable: bool = True
     # shared by a gateway's requests (``Runtime``); a fresh one when none is given
     selections: SelectionMemo = field(default_factory=SelectionMemo)
+    # restriction decisions given (for the access log): creditCode, action, decision
+    decisions: list[dict[str, str]] = field(default_factory=list)

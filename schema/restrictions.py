@@ -75,7 +75,12 @@ async def check_restrictions(
     """Decisions for many enterprises: one call per agency and record type for all."""
     _authorize(info)
     info.context.reusable = False  # a decision reports its sources' availability
-    return await decide_many(info.context, info.path.as_list(), credit_codes, action, as_of)
+    decisions = await decide_many(info.context, info.path.as_list(), credit_codes, action, as_of)
+    info.context.decisions.extend(
+        {"creditCode": d.credit_code, "action": d.action, "decision": d.decision.value}
+        for d in decisions)
+    info.context.view.touched_codes.update(d.credit_code for d in decisions)
+    return decisions
 
 
 def _freshness(context: RequestContext, agency: str, missing: Sequence[str]) -> float | None:

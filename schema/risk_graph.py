@@ -59,11 +59,13 @@ def _evidence(info: strawberry.Info[Any, Any], records: Sequence[SourceRecord], 
               under: tuple[str, ...]) -> list[Record]:
     context = info.context
     view: CallerView = context.view
+    copies = [copy for copy in (view.seen(r) for r in records if shown(r)) if copy is not None]
+    if not copies:
+        return []
+    raw = info._raw_info
+    view.report(".".join([raw.parent_type.name, raw.field_name, *under]), copies)
     built: list[Record] = []
-    for record in records:
-        copy = view.seen(record) if shown(record) else None
-        if copy is None:
-            continue
+    for copy in copies:
         hidden = view.hidden(copy)
         if hidden:
             note_redactions(info, hidden, under=under)

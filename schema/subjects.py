@@ -59,10 +59,18 @@ def _path(info: Info) -> list[str | int]:
     return info.path.as_list()
 
 
+def where(info: Info) -> str:
+    """``Type.field`` of the field being resolved (the access log's field paths)."""
+    raw = info._raw_info
+    return f"{raw.parent_type.name}.{raw.field_name}"
+
+
 def _build(info: Info, cls: type[T], records: list[SourceRecord]) -> list[T]:
     """Graph objects for the caller's copies, hidden fields reported."""
     context = info.context
     agencies, view = context.agencies, context.view
+    if records:
+        view.report(where(info), records)
     if view.policy is None:
         return [build_record(cls, r, agencies[r.agency]) for r in records]
     built = []
@@ -333,6 +341,8 @@ def enterprises_from(
     context = info.context
     agencies, view = context.agencies, context.view
     built = []
+    if records:
+        view.report(where(info), records)
     for record in records:
         copy = view.seen(record)
         if copy is None:
@@ -355,6 +365,7 @@ def person_from(info: Info, record: SourceRecord) -> Person:
     view = info.context.view
     copy = view.seen(record)
     assert copy is not None, "person_from takes visible records"
+    view.report(where(info), [copy])
     hidden = view.hidden(copy)
     if hidden:
         note_redactions(info, hidden)

@@ -59,6 +59,11 @@ class CallerView:
         self._copies: dict[int, tuple[Record, Record | None]] = {}
         self.redactions: Counter[str] = Counter()
         self.selections: dict[str, frozenset[str]] = {}  # response path -> selected names
+        # what left the gateway, for the access log: enterprises and persons whose
+        # records were returned, and the openness labels returned per Type.field
+        self.touched_codes: set[str] = set()
+        self.touched_persons: set[str] = set()
+        self.returned: dict[str, set[str]] = {}
 
     @classmethod
     def unrestricted(cls) -> CallerView:
@@ -153,6 +158,23 @@ class CallerView:
         if self.policy is None:
             return Basis.ALL
         return self.policy.derivations.basis(derived, self.clearance.role)
+
+    # -- what was returned (the access log) ---------------------------------------------
+
+    def report(self, where: str, records: Iterable[Record]) -> None:
+        """Note the records returned at ``where`` (``Enterprise.penalties``): their
+        subjects and openness labels."""
+        labels = self.returned.get(where)
+        if labels is None:
+            labels = self.returned[where] = set()
+        codes, persons = self.touched_codes, self.touched_persons
+        for record in records:
+            labels.add(record.openness.value)
+            if record.credit_code:
+                codes.add(record.credit_code)
+            person = record.values.get("person_id")
+            if isinstance(person, str) and person:
+                persons.add(person)
 
     # -- the redaction report ------------------------------------------------------------
 
