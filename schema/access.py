@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from schema.view import CallerView
 
 __all__ = [
+    "AUDITORS_ONLY",
     "DERIVED",
     "GRAPH_TYPES",
     "AccessPolicy",
@@ -72,6 +73,9 @@ class Basis(enum.Enum):
     ALL = "ALL"
 
 
+# Root fields only auditors are answered (the access log): not in the public schema.
+AUDITORS_ONLY = frozenset({"accessLog", "accessAlerts"})
+
 # The derived values whose basis the policy sets, and their default basis.
 DERIVED: Mapping[str, Basis] = {
     "Enterprise.warning": Basis.VISIBLE,
@@ -102,13 +106,16 @@ class FieldClasses:
         return self.classes.get(graph_type, {})
 
     def above_open(self) -> dict[str, frozenset[str]]:
-        """GraphQL field names classed above OPEN, per type (hidden from the public schema)."""
-        return {
+        """GraphQL field names the public schema leaves out, per type: every field classed
+        above OPEN, and the auditors' root fields (the access log)."""
+        left_out = {
             graph_type: frozenset(
                 to_camel_case(name) for name, level in fields.items() if level is not Openness.OPEN
             )
             for graph_type, fields in self.classes.items()
         }
+        left_out["Query"] = AUDITORS_ONLY
+        return left_out
 
 
 Enforce = Callable[[str, str, str, str, str, str], bool]

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from connectors.errors import SourceError
+from schema.audit_port import AuditPort
 from schema.loaders import Loaders
 from schema.records import Agency
 from schema.redaction import SelectionMemo
@@ -59,3 +60,5 @@ class RequestContext:
     selections: SelectionMemo = field(default_factory=SelectionMemo)
     # restriction decisions given (for the access log): creditCode, action, decision
     decisions: list[dict[str, str]] = field(default_factory=list)
+    # the access log as the graph reads it (auditors, whoViewed); None when not kept
+    audit: AuditPort | None = None

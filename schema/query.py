@@ -7,6 +7,7 @@ import datetime as dt
 
 import strawberry
 
+from schema.audit import AuditQuery
 from schema.connection import EnterpriseConnection, EnterpriseFilter
 from schema.context import RequestContext
 from schema.errors import require_credit_code
@@ -36,7 +37,7 @@ class Source:
 
 
 @strawberry.type(description="Entry points of the enterprise regulatory graph.")
-class Query:
+class Query(AuditQuery):
     @strawberry.field(
         description=(
             "One enterprise by unified social credit code, or null when the registry has "
