@@ -123,10 +123,7 @@ def _port(info: Info, *, auditors_only: bool) -> AuditPort:
 
 
 def _fields(entry: LoggedAccess) -> list[str]:
-    returned = entry.fields
-    if not isinstance(returned, dict):
-        return []
-    return [f"{path}: {', '.join(labels)}" for path, labels in sorted(returned.items())]
+    return [f"{path}: {', '.join(labels)}" for path, labels in sorted(entry.fields.items())]
 
 
 @strawberry.type

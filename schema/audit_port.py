@@ -4,7 +4,7 @@ platform database (``RequestContext.audit``). Nothing here knows a database."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -14,18 +14,26 @@ __all__ = ["AuditPort", "Flag", "LogFilter", "LoggedAccess"]
 class LoggedAccess(Protocol):
     """What the graph reads of one access-log entry."""
 
-    at: dt.datetime
-    principal: str
-    role: str
-    agency: str
-    purpose: str
-    operation: str
-    credit_codes: Sequence[str]
-    outcome: str
-    refusal_code: str
-
     @property
-    def fields(self) -> object: ...
+    def at(self) -> dt.datetime: ...
+    @property
+    def principal(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def agency(self) -> str: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def credit_codes(self) -> Sequence[str]: ...
+    @property
+    def fields(self) -> Mapping[str, Sequence[str]]: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def refusal_code(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
