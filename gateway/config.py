@@ -19,12 +19,14 @@ from sqlalchemy.exc import ArgumentError
 
 from connectors.spec import SOURCE_KINDS, AgencySpec
 from connectors.standard import RECORD_TYPES
+from gateway.platform_store.settings import PlatformSettings, parse_platform
 
 __all__ = [
     "PURPOSES",
     "ROLES",
     "ConfigError",
     "GatewayConfig",
+    "PlatformSettings",
     "PrincipalSpec",
     "load_config",
     "parse_config",
@@ -68,11 +70,14 @@ class PrincipalSpec:
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
-    """Agencies and principals, validated; exactly one agency provides ``enterprise``."""
+    """Agencies and principals, validated; exactly one agency provides ``enterprise``.
+    ``platform`` is the platform's own store (access log): default ``platform.db``
+    beside the configuration file."""
 
     source: Path
     agencies: tuple[AgencySpec, ...]
     principals: tuple[PrincipalSpec, ...]
+    platform: PlatformSettings
 
     @property
     def registry(self) -> AgencySpec:
@@ -105,9 +110,10 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
     if not isinstance(document, dict):
         raise ConfigError([f"{name}: the top level must be a mapping with 'agencies:'"])
     for key in document:
-        if key not in ("agencies", "principals"):
+        if key not in ("agencies", "principals", "platform"):
             problems.append(
-                f"{name}: unknown top-level key {key!r} (expected agencies, principals)"
+                f"{name}: unknown top-level key {key!r} (expected agencies, principals, "
+                f"platform)"
             )
     raw_agencies = document.get("agencies")
     if not isinstance(raw_agencies, list) or not raw_agencies:
@@ -139,9 +145,11 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
     ids = [p.id for p in principals]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"{name}: principal id {duplicate} is used more than once")
+    platform = parse_platform(document.get("platform"), f"{name}: platform", path.parent,
+                              problems)
     if problems:
         raise ConfigError(problems)
-    return GatewayConfig(path, tuple(agencies), tuple(principals))
+    return GatewayConfig(path, tuple(agencies), tuple(principals), platform)
 
 
 def _agency(raw: Any, where: str, base: Path, problems: list[str]) -> AgencySpec | None:

@@ -1,0 +1,123 @@
+"""Versioned migrations of the platform store: numbered, ordered, applied once.
+
+Why not Alembic: the project adds no library beyond its stack unless a measurement
+asks for it, and what the store needs is small — an ordered list of DDL functions, a
+table recording which ran (``platform_migrations``), and a lock so that two gateway
+processes starting at once do not both apply one. That is this module (about 100
+lines), with no revision files, environment script or second configuration.
+
+Adding a table (objections, inspection plans, policy tables...) is adding a
+migration at the end of ``MIGRATIONS``: a function of a (synchronous) SQLAlchemy
+``Connection`` that issues Core DDL for its own version — declare the tables it
+creates in its own ``MetaData``, never import them from ``tables.py`` (which
+describes the *latest* shape), then update ``tables.py``::
+
+    def _m002_objections(conn: Connection) -> None:
+        meta = sa.MetaData()
+        sa.Table("objections", meta,
+                 sa.Column("id", id_type(), primary_key=True),
+                 sa.Column("credit_code", sa.Text, nullable=False), ...)
+        meta.create_all(conn, checkfirst=False)
+
+    MIGRATIONS = (..., Migration(2, "objections", _m002_objections))
+
+Never edit or renumber a migration that has shipped: databases record its number.
+``PlatformStore.migrate`` runs the pending ones in one transaction under the
+migration lock (PostgreSQL ``pg_advisory_xact_lock``, SQLite ``BEGIN IMMEDIATE``),
+so a failure leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from gateway.platform_store.tables import UtcDateTime, id_type, platform_migrations
+
+__all__ = ["MIGRATIONS", "Migration", "MigrationError", "applied_versions", "apply_pending"]
+
+
+class MigrationError(Exception):
+    """The database's migrations do not match this gateway's (e.g. a newer gateway
+    migrated it); the message says what to run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step of the schema: ``apply`` issues its DDL on the open transaction."""
+
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def _m001_access_log(conn: Connection) -> None:
+    meta = sa.MetaData()
+    sa.Table(
+        "access_log", meta,
+        sa.Column("id", id_type(), primary_key=True, autoincrement=False),
+        sa.Column("at", UtcDateTime, nullable=False),
+        *(sa.Column(name, sa.Text, nullable=False) for name in (
+            "principal", "role", "agency", "purpose", "client", "request_id", "operation",
+            "query_hash", "variables_hash", "credit_codes", "person_ids", "fields",
+            "redactions", "decisions", "outcome", "refusal_code")),
+        sa.Column("latency_ms", sa.Float, nullable=False),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("prev_hash", sa.String(64), nullable=False),
+        sa.Column("entry_hash", sa.String(64), nullable=False),
+        sa.Index("ix_access_log_at", "at"),
+    )
+    sa.Table(
+        "access_log_anchors", meta,
+        sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+        sa.Column("at", UtcDateTime, nullable=False),
+        sa.Column("entry_count", sa.BigInteger, nullable=False),
+        sa.Column("head_id", sa.BigInteger, nullable=False),
+        sa.Column("head_hash", sa.String(64), nullable=False),
+        sa.Index("ix_access_log_anchors_head_id", "head_id"),
+    )
+    meta.create_all(conn, checkfirst=False)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "access log and its anchors", _m001_access_log),
+)
+
+
+def applied_versions(conn: Connection) -> list[int]:
+    """Versions recorded in ``platform_migrations`` (empty when it does not exist)."""
+    if not sa.inspect(conn).has_table("platform_migrations",
+                                      schema=conn.schema_for_object(platform_migrations)):
+        return []
+    rows = conn.execute(sa.select(platform_migrations.c.version)
+                        .order_by(platform_migrations.c.version))
+    return [int(v) for v in rows.scalars()]
+
+
+def apply_pending(conn: Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply, in order, the migrations the database has not recorded; return their
+    versions. The caller holds the migration lock and the transaction."""
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise MigrationError(f"migrations must be numbered 1, 2, 3... in order: {versions}")
+    platform_migrations.create(conn, checkfirst=True)
+    applied = applied_versions(conn)
+    unknown = [v for v in applied if v not in versions]
+    if unknown:
+        raise MigrationError(
+            f"the platform database has migration {max(unknown)}, this gateway knows only "
+            f"up to {len(versions)}: run the newer gateway (or restore a backup)")
+    if applied != versions[:len(applied)]:
+        raise MigrationError(f"the platform database recorded migrations {applied}: "
+                             f"not a prefix of 1..{len(versions)}; repair it by hand")
+    done = []
+    for migration in migrations[len(applied):]:
+        migration.apply(conn)
+        conn.execute(platform_migrations.insert().values(
+            version=migration.version, name=migration.name, applied_at=dt.datetime.now(dt.UTC)))
+        done.append(migration.version)
+    return done

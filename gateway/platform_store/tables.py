@@ -1,0 +1,101 @@
+"""The platform tables as they are after the last migration, for queries.
+
+The tables are *created* by ``migrations.py`` (each migration declares the DDL of its
+own version); this module only describes the current shape, and a test checks that
+the two agree. Tables carry no schema: ``PlatformStore`` maps them into the
+configured PostgreSQL schema (``schema_translate_map``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["UtcDateTime", "access_log", "access_log_anchors", "id_type", "metadata",
+           "platform_migrations"]
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime: ``timestamp with time zone`` on PostgreSQL,
+    ISO text on SQLite (which keeps no zone: UTC is implied). Naive values are
+    refused, so an entry's time can never shift with the server's zone."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None,
+                           dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: platform times are timezone-aware")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+        if when.tzinfo is None:
+            return when.replace(tzinfo=dt.UTC)
+        return when.astimezone(dt.UTC)
+
+
+def id_type() -> sa.types.TypeEngine[int]:
+    """64-bit ids; SQLite's ``INTEGER PRIMARY KEY`` (the rowid) is 64-bit already."""
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+metadata = sa.MetaData()
+
+platform_migrations = sa.Table(
+    "platform_migrations", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
+)
+
+# One row per request; ``id`` is the chain order, assigned by the writer under the
+# chain lock (never by the database). JSON columns hold canonical JSON text.
+access_log = sa.Table(
+    "access_log", metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("principal", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("agency", sa.Text, nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("client", sa.Text, nullable=False),
+    sa.Column("request_id", sa.Text, nullable=False),
+    sa.Column("operation", sa.Text, nullable=False),
+    sa.Column("query_hash", sa.Text, nullable=False),
+    sa.Column("variables_hash", sa.Text, nullable=False),
+    sa.Column("credit_codes", sa.Text, nullable=False),  # JSON list
+    sa.Column("person_ids", sa.Text, nullable=False),  # JSON list
+    sa.Column("fields", sa.Text, nullable=False),  # JSON {path: [openness]}
+    sa.Column("redactions", sa.Text, nullable=False),  # JSON {path: count}
+    sa.Column("decisions", sa.Text, nullable=False),  # JSON [{...}]
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("refusal_code", sa.Text, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False),
+    sa.Index("ix_access_log_at", "at"),
+)
+
+# The chain's head and length at a moment: a log shorter than an anchor, or with
+# another hash at the anchor's head, has lost its tail.
+access_log_anchors = sa.Table(
+    "access_log_anchors", metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("entry_count", sa.BigInteger, nullable=False),
+    sa.Column("head_id", sa.BigInteger, nullable=False),
+    sa.Column("head_hash", sa.String(64), nullable=False),
+    sa.Index("ix_access_log_anchors_head_id", "head_id"),
+)
