@@ -32,6 +32,7 @@ from gateway.cache import MemoryRecordCache
 from gateway.callers import Authenticator, AuthError, Caller
 from gateway.config import GatewayConfig
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+from gateway.rate_limits import RateLimiter, caller_key, load_rate_limits, open_rate_limiter
 from gateway.redis_cache import RedisRecordCache, check_redis_url, redacted_url
 from gateway.response_cache import ResponseCache
 from gateway.rules_files import load_rules
@@ -63,6 +64,7 @@ class AppOptions:
     freeze_heap_after_start: bool = True
     response_cache: bool = True  # complete answers per clearance (gateway.response_cache)
     response_cache_bytes: int = 64 * 1024 * 1024  # its bound: least recently used go first
+    rate_limits: bool = True  # per caller, by role: policy_dir/rate_limits.yaml (429 over it)
     extra_routes: Sequence[BaseRoute] = ()
     runtime_factory: Callable[..., Runtime] = field(default=open_runtime)
 
@@ -160,6 +162,10 @@ class _AuthGate:
                 scope, receive, send)
             return
         scope[_CALLER] = caller
+        over_limit = await self._rate_limited(scope, caller)
+        if over_limit is not None:
+            await over_limit(scope, receive, send)
+            return
         app = self._public if caller.role == "public" else self._full
         answers = self._answers
         if answers is None or not _answerable_from_cache(scope.get("method"), headers):
@@ -192,6 +198,19 @@ class _AuthGate:
                 and b'"errors":' not in answer):
             answers.put(key, start.get("headers", []), answer, runtime.answer_lifetime(context))
 
+    async def _rate_limited(self, scope: Scope, caller: Caller) -> Response | None:
+        """The 429 ``RATE_LIMITED`` refusal when ``caller`` is over its role's rate limit
+        (``gateway.rate_limits``), else None: the one place a request is refused so."""
+        limiter: RateLimiter | None = scope["app"].state.rate_limiter
+        if limiter is None:
+            return None
+        verdict = await limiter.hit(caller_key(caller.principal, scope.get("client")),
+                                    caller.role)
+        if verdict.allowed:
+            return None
+        return _refuse(429, "RATE_LIMITED", verdict.message,
+                       {"Retry-After": str(verdict.retry_after)})
+
 
 def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Starlette:
     """The gateway for ``config``. Connectors open in the lifespan and close with it.
@@ -202,6 +221,7 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
     options = options or AppOptions()
     policies = PolicyStore(options.policy_dir)
     rules = load_rules(options.policy_dir)
+    rate_limits = load_rate_limits(options.policy_dir) if options.rate_limits else None
     above_open = policies.current().classes.above_open()
     ide: Literal["graphiql"] | None = "graphiql" if options.graphiql else None
     limits = options.limits
@@ -225,6 +245,8 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
             runtime = make_runtime(config, cache=redis_cache)
             logger.info("source record cache: Redis at %s", redacted_url(redis_url))
         app.state.runtime = runtime
+        app.state.rate_limiter = None if rate_limits is None else open_rate_limiter(
+            rate_limits, None if redis_cache is None else redis_cache.client)
         app.state.ready = False
         try:
             try:

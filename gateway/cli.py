@@ -48,8 +48,9 @@ def _serve(args: argparse.Namespace) -> int:
                                             limits=limits,
                                             redis_url=args.redis_url or None,
                                             response_cache=not args.no_response_cache,
-                                            response_cache_bytes=args.response_cache_mb << 20))
-    except ValueError as error:  # limits out of range, a malformed Redis URL
+                                            response_cache_bytes=args.response_cache_mb << 20,
+                                            rate_limits=not args.no_rate_limits))
+    except ValueError as error:  # limits out of range, a malformed Redis URL, rate_limits.yaml
         print(f"cannot start: {error}", file=sys.stderr)
         return 2
     except PolicyError as error:
@@ -197,6 +198,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="the answer cache's bound in MiB (answers, their keys and "
                             "headers, and a fixed overhead per answer); the least recently "
                             "used go first")
+    serve.add_argument("--no-rate-limits", action="store_true",
+                       help="do not limit requests per caller (the limits per role are in "
+                            "the policies folder's rate_limits.yaml; HTTP 429 over them)")
     serve.add_argument("--max-body-bytes", type=int, default=1 << 20,
                        help="largest request body (REQUEST_TOO_LARGE, HTTP 413)")
     serve.add_argument("--log-level", default="info")
