@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from gateway.platform_store.entry import AccessEntry
 from gateway.platform_store.settings import PlatformSettings
 from gateway.platform_store.store import PlatformStore, open_store
+from gateway.platform_store.writer import AccessLogWriter
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -55,6 +56,15 @@ async def migrated(settings: PlatformSettings) -> AsyncIterator[PlatformStore]:
         yield store
     finally:
         await store.aclose()
+
+
+async def write_entries(store: PlatformStore, numbers: range) -> None:
+    """Entries ``numbers`` in batches of 10, anchored every 20 and on close."""
+    writer = AccessLogWriter(store, batch_max=10, anchor_every=20)
+    for number in numbers:
+        writer.record(entry(number))
+    await writer.start()
+    await writer.aclose()
 
 
 def entry(number: int, **changes: Any) -> AccessEntry:

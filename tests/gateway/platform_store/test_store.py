@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from platform_db import BACKENDS, POSTGRES_URL, platform_database, run_together, worker
+from sqlalchemy.engine import Connection, make_url
 
 from gateway.platform_store.entry import AccessEntry
 from gateway.platform_store.migrations import MIGRATIONS, Migration, MigrationError
 from gateway.platform_store.settings import PlatformSettings
 from gateway.platform_store.store import open_store
 from gateway.platform_store.tables import metadata, platform_migrations
-from platform_db import BACKENDS, POSTGRES_URL, platform_database, run_together, worker
 
 
 @pytest.fixture(params=BACKENDS)
@@ -24,6 +24,10 @@ async def settings(request: pytest.FixtureRequest,
                    tmp_path: Path) -> AsyncIterator[PlatformSettings]:
     async with platform_database(request.param, tmp_path) as value:
         yield value
+
+
+def exists(path: str) -> bool:
+    return Path(path).exists()
 
 
 async def recorded(settings: PlatformSettings) -> list[tuple[int, str]]:
@@ -134,7 +138,7 @@ async def test_check_passes_on_a_usable_database_and_leaves_nothing(
     try:
         assert await store.check() is None  # a new database: nothing created yet
         if settings.backend == "sqlite":
-            assert not Path(settings.database.split("///", 1)[1]).exists()
+            assert not exists(make_url(settings.database).database or "")
         await store.migrate()
         assert await store.check() is None
         async with store.engine.connect() as conn:
