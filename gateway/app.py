@@ -7,11 +7,13 @@ role by the full schema. Both resolve through the caller's ``AccessView``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,9 +30,14 @@ from strawberry.asgi import GraphQL
 from strawberry.http.parse_content_type import parse_content_type
 
 from connectors.errors import SourceError
+from gateway.access_capture import EMPTY, Summary, entry_for, request_facts, summary_of
+from gateway.audit_alerts import load_alert_rules
+from gateway.audit_reader import AuditReader
 from gateway.cache import MemoryRecordCache
 from gateway.callers import Authenticator, AuthError, Caller
 from gateway.config import GatewayConfig
+from gateway.platform_store.store import PlatformStore, open_store
+from gateway.platform_store.writer import AccessLogWriter
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.rate_limits import RateLimiter, caller_key, load_rate_limits, open_rate_limiter
 from gateway.redis_cache import RedisRecordCache, check_redis_url, redacted_url
@@ -47,6 +54,7 @@ logger = logging.getLogger("gateway")
 
 _CALLER = "gateway.caller"
 _CONTEXT = "gateway.context"
+_SUMMARY = "gateway.summary"  # what the answer returned (for the access log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,9 @@ class AppOptions:
     response_cache: bool = True  # complete answers per clearance (gateway.response_cache)
     response_cache_bytes: int = 64 * 1024 * 1024  # its bound: least recently used go first
     rate_limits: bool = True  # per caller, by role: policy_dir/rate_limits.yaml (429 over it)
+    # every GraphQL request into the hash-chained access log of config.platform; off only
+    # to measure its cost
+    access_log: bool = True
     extra_routes: Sequence[BaseRoute] = ()
     runtime_factory: Callable[..., Runtime] = field(default=open_runtime)
 
@@ -113,6 +124,19 @@ def _answerable_from_cache(method: str | None, headers: Headers) -> bool:
     return method == "POST" and _read_as_json(headers.get("content-type", ""))
 
 
+def _is_graphql_request(scope: Scope) -> bool:
+    """A GraphQL request (logged), not the GraphiQL page: a POST, or a GET with a query."""
+    return scope.get("method") == "POST" or b"query=" in scope.get("query_string", b"")
+
+
+def _summarize(scope: Scope) -> Summary:
+    """What the request's context returned, kept in the scope for the access log."""
+    context = scope.get(_CONTEXT)
+    summary = summary_of(context) if isinstance(context, RequestContext) else EMPTY
+    scope[_SUMMARY] = summary
+    return summary
+
+
 class _AuthGate:
     """Bounds the request body, authenticates the caller, then hands the request to
     the schema for the caller's role — from the answer cache when the request is one
@@ -151,17 +175,56 @@ class _AuthGate:
         await self._dispatch(scope, replay, send, bytes(body))
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
+        """Answer the request and, for a GraphQL request, append it to the access log
+        with what it returned and how it ended (whatever path it took)."""
+        log: AccessLogWriter | None = scope["app"].state.access_log
+        headers = Headers(scope=scope)
+        if log is None or not _is_graphql_request(scope):
+            await self._answer(scope, receive, send, body, headers, None)
+            return
+        started = time.perf_counter()
+        client = scope.get("client")
+        facts = request_facts(client[0] if client else "", headers, body)
+        status = 0
+        chunks: list[bytes] = []
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [
+                    *message.get("headers", []),
+                    (b"x-request-id", facts.request_id.encode("ascii"))]}
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        await self._answer(scope, receive, watch, body, headers, log)
+        summary: Summary = scope.get(_SUMMARY) or EMPTY
+        log.record(entry_for(facts, scope.get(_CALLER), status, b"".join(chunks), summary,
+                             (time.perf_counter() - started) * 1000))
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, body: bytes,
+                      headers: Headers, log: AccessLogWriter | None) -> None:
         runtime: Runtime = scope["app"].state.runtime
         authenticator: Authenticator = runtime.authenticator
-        headers = Headers(scope=scope)
         try:
             caller = authenticator.caller(headers)
         except AuthError as error:
+            if error.caller is not None:
+                scope[_CALLER] = error.caller  # who was refused, for the access log
             challenge = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
             await _refuse(error.status, error.code, error.message, challenge)(
                 scope, receive, send)
             return
         scope[_CALLER] = caller
+        if log is not None and caller.role != "public" and not log.healthy():
+            # fail closed (X-Road): who cannot be traced is not served
+            await _refuse(503, "AUDIT_UNAVAILABLE",
+                          "The access log cannot be written, so only public data is served "
+                          "until it can; retry later.", {"Retry-After": "5"})(
+                scope, receive, send)
+            return
         over_limit = await self._rate_limited(scope, caller)
         if over_limit is not None:
             await over_limit(scope, receive, send)
@@ -170,10 +233,12 @@ class _AuthGate:
         answers = self._answers
         if answers is None or not _answerable_from_cache(scope.get("method"), headers):
             await app(scope, receive, send)
+            _summarize(scope)
             return
         key = answers.key(caller.clearance, runtime.policy_version(), runtime.today(), body)
         kept = answers.get(key)
         if kept is not None:
+            scope[_SUMMARY] = kept.summary
             await send({"type": "http.response.start", "status": 200,
                         "headers": list(kept.headers)})
             await send({"type": "http.response.body", "body": kept.body})
@@ -190,13 +255,15 @@ class _AuthGate:
             await send(message)
 
         await app(scope, receive, keep)
+        summary = _summarize(scope)
         context = scope.get(_CONTEXT)
         answer = b"".join(chunks)
         if (start.get("status") == 200 and isinstance(context, RequestContext)
                 and context.reusable
                 and not context.failures.failures and not context.loaders.stale
                 and b'"errors":' not in answer):
-            answers.put(key, start.get("headers", []), answer, runtime.answer_lifetime(context))
+            answers.put(key, start.get("headers", []), answer, runtime.answer_lifetime(context),
+                        summary)
 
     async def _rate_limited(self, scope: Scope, caller: Caller) -> Response | None:
         """The 429 ``RATE_LIMITED`` refusal when ``caller`` is over its role's rate limit
@@ -212,6 +279,24 @@ class _AuthGate:
                        {"Retry-After": str(verdict.retry_after)})
 
 
+async def _migrate(store: PlatformStore) -> None:
+    """Apply the platform's migrations, retrying while the database cannot be reached
+    (meanwhile the access log cannot be written, and the gateway fails closed)."""
+    delay = 1.0
+    while True:
+        try:
+            applied = await store.migrate()
+        except Exception as exc:  # any database error: logged, retried
+            logger.error("platform database not migrated (%s); retrying in %.0f s",
+                         type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            continue
+        if applied:
+            logger.info("platform database migrated to version %d", max(applied))
+        return
+
+
 def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Starlette:
     """The gateway for ``config``. Connectors open in the lifespan and close with it.
 
@@ -222,6 +307,7 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
     policies = PolicyStore(options.policy_dir)
     rules = load_rules(options.policy_dir)
     rate_limits = load_rate_limits(options.policy_dir) if options.rate_limits else None
+    alert_rules = load_alert_rules(options.policy_dir / "audit.yaml")
     above_open = policies.current().classes.above_open()
     ide: Literal["graphiql"] | None = "graphiql" if options.graphiql else None
     limits = options.limits
@@ -248,6 +334,17 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
         app.state.rate_limiter = None if rate_limits is None else open_rate_limiter(
             rate_limits, None if redis_cache is None else redis_cache.client)
         app.state.ready = False
+        store: PlatformStore | None = None
+        writer: AccessLogWriter | None = None
+        migrating: asyncio.Task[None] | None = None
+        if options.access_log:
+            store = open_store(config.platform)
+            writer = AccessLogWriter(store)
+            migrating = asyncio.create_task(_migrate(store))
+            await writer.start()
+            runtime.audit = AuditReader(store.engine, alert_rules)
+        app.state.platform = store
+        app.state.access_log = writer
         try:
             try:
                 snapshot = await runtime.index.snapshot()
@@ -262,13 +359,31 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
         finally:
             if options.freeze_heap_after_start:
                 gc.unfreeze()
+            if migrating is not None:
+                migrating.cancel()
+            if writer is not None:
+                await writer.aclose()  # every entry written before the process ends
+            if store is not None:
+                await store.aclose()
             await runtime.aclose()
             if redis_cache is not None:
                 await redis_cache.aclose()
 
     async def readyz(request: Request) -> Response:
-        ready = getattr(request.app.state, "ready", False)
-        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+        state = request.app.state
+        ready = getattr(state, "ready", False)
+        body: dict[str, Any] = {"ready": ready}
+        store: PlatformStore | None = getattr(state, "platform", None)
+        writer: AccessLogWriter | None = getattr(state, "access_log", None)
+        if store is not None and writer is not None:
+            problem = writer.problem() or await store.check(timeout_s=2.0)
+            body["accessLog"] = {"writable": problem is None, "healthy": writer.healthy(),
+                                 "problem": problem, "pending": writer.pending}
+            if not writer.healthy():
+                body["ready"] = ready = False
+                body["reason"] = ("AUDIT_UNAVAILABLE: the access log cannot be written; only "
+                                  "public requests are served")
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

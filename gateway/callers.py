@@ -48,13 +48,17 @@ PUBLIC = Caller(None, Clearance("public"))
 
 
 class AuthError(Exception):
-    """The request is refused: ``status`` 401 (who are you?) or 403 (not allowed)."""
+    """The request is refused: ``status`` 401 (who are you?) or 403 (not allowed).
+    ``caller`` is who asked, when known (a known key declaring a purpose it may not):
+    the access log names it."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str,
+                 caller: Caller | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.caller = caller
 
 
 class Authenticator:
@@ -90,6 +94,8 @@ class Authenticator:
             known = "" if purpose in PURPOSES else " (not a known purpose)"
             raise AuthError(403, "PURPOSE_NOT_ALLOWED",
                             f"Purpose {purpose!r}{known} is not allowed for this caller; "
-                            f"allowed: {allowed}.")
+                            f"allowed: {allowed}.",
+                            Caller(principal.id,
+                                   Clearance(principal.role, principal.agency or "", purpose)))
         clearance = Clearance(principal.role, principal.agency or "", purpose)
         return Caller(principal.id, clearance)

@@ -43,6 +43,7 @@ PURPOSES = (
     "HONOUR",
     "CREDIT_REPAIR",
     "STATISTICS",
+    "AUDIT",  # auditors reading the access log (accessLog, accessAlerts)
 )
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,31}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

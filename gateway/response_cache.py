@@ -32,6 +32,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from schema.access import Clearance
 
@@ -56,6 +57,8 @@ class CachedAnswer:
     body: bytes
     expires: float
     size: int  # bytes counted against the bound (see ``ENTRY_OVERHEAD``)
+    # what the answer returned, logged again each time it is served (gateway.access_capture)
+    summary: Any = None
 
 
 def _size(key: _Key, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> int:
@@ -130,7 +133,7 @@ class ResponseCache:
         return entry.answer
 
     def put(self, key: _Key, headers: Sequence[tuple[bytes, bytes]], body: bytes,
-            ttl_s: float) -> None:
+            ttl_s: float, summary: Any = None) -> None:
         """Keep a complete answer for ``ttl_s`` seconds (nothing when it is 0 or less,
         or the answer is larger than ``max_answer_bytes`` or the whole bound); make
         room by dropping the least recently used answers."""
@@ -145,7 +148,7 @@ class ResponseCache:
         previous = self._entries.pop(key, None)
         if previous is not None:
             self._empty(previous)
-        entry = _Entry(key, CachedAnswer(headers, body, now + ttl_s, size))
+        entry = _Entry(key, CachedAnswer(headers, body, now + ttl_s, size, summary))
         self._entries[key] = entry
         self._size += size
         heapq.heappush(self._expiries, (now + ttl_s, next(self._order), entry))

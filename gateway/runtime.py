@@ -21,6 +21,7 @@ from gateway.config import GatewayConfig
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.rules_files import load_rules
 from schema.access import Clearance
+from schema.audit_port import AuditPort
 from schema.coalesce import SourceCoalescer
 from schema.context import RequestContext
 from schema.loaders import Loaders, RecordCache
@@ -72,6 +73,7 @@ class Runtime:
     today: Callable[[], dt.date] = dt.date.today
     coalescer: SourceCoalescer | None = None  # source calls shared by concurrent requests
     selections: SelectionMemo = field(default_factory=SelectionMemo)  # per query document
+    audit: AuditPort | None = None  # the access log as the graph reads it
 
     def new_context(self, clearance: Clearance) -> RequestContext:
         """A fresh per-request context: new DataLoaders, the caller's view of the
@@ -84,6 +86,7 @@ class Runtime:
             sources=self.sources, index=self.index, agencies=self.agencies, view=view,
             rules=self.rules, today=self.today(), loaders=Loaders(self.cache, self.coalescer),
             risk_index=self.risk_index or RiskIndex(0), selections=self.selections,
+            audit=self.audit,
         )
 
     def policy_version(self) -> int:

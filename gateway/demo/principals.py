@@ -19,10 +19,11 @@ DEMO_KEYS: dict[str, tuple[str, str, str | None, list[str]]] = {
     "demo-samr-department": ("demo-department-key", "department", "SAMR",
                              ["INSPECTION", "CASE_HANDLING", "STATISTICS"]),
     "demo-approval-system": ("demo-approval-key", "approval", None, APPROVAL_PURPOSES),
-    "demo-auditor": ("demo-auditor-key", "auditor", None, ["STATISTICS"]),
+    "demo-auditor": ("demo-auditor-key", "auditor", None, ["AUDIT", "STATISTICS"]),
     "demo-admin": ("demo-admin-key", "admin", None,
                    ["INSPECTION", "CASE_HANDLING", "LICENCE_APPROVAL", "PROCUREMENT", "BIDDING",
-                    "SUBSIDY", "HONOUR", "CREDIT_REPAIR", "STATISTICS"]),
+                    "SUBSIDY", "HONOUR", "CREDIT_REPAIR", "STATISTICS",
+                    "AUDIT"]),
 }
 
 
