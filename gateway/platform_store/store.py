@@ -18,6 +18,7 @@ IMMEDIATE``, the database's single write lock.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -39,6 +40,7 @@ from gateway.platform_store.migrations import (
     apply_pending,
 )
 from gateway.platform_store.settings import PlatformSettings
+from gateway.platform_store.tables import platform_migrations
 
 __all__ = ["LOCKS", "PlatformStore", "describe_error", "open_store"]
 
@@ -115,14 +117,18 @@ class PlatformStore:
         async with self.engine.connect() as conn:
             transaction = await conn.begin()
             try:  # a write that is never kept: proves the database takes writes
-                if self.settings.schema:
-                    await conn.execute(sa.schema.CreateSchema(self.settings.schema,
-                                                              if_not_exists=True))
-                probe = sa.Table("platform_write_check", sa.MetaData(),
-                                 sa.Column("touched", sa.Integer))
-                await conn.run_sync(probe.create)
-                await conn.execute(probe.insert().values(touched=1))
                 versions = await conn.run_sync(applied_versions)
+                if versions:  # a row in the store's own table (no DDL on every probe)
+                    await conn.execute(platform_migrations.insert().values(
+                        version=0, name="write check", applied_at=dt.datetime.now(dt.UTC)))
+                else:  # not migrated yet: what the migration will need
+                    if self.settings.schema:
+                        await conn.execute(sa.schema.CreateSchema(self.settings.schema,
+                                                                  if_not_exists=True))
+                    probe = sa.Table("platform_write_check", sa.MetaData(),
+                                     sa.Column("touched", sa.Integer))
+                    await conn.run_sync(probe.create)
+                    await conn.execute(probe.insert().values(touched=1))
             finally:
                 await transaction.rollback()
         newest = len(MIGRATIONS)

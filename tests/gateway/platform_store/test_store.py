@@ -147,6 +147,7 @@ async def test_check_passes_on_a_usable_database_and_leaves_nothing(
         assert "platform_write_check" not in names
     finally:
         await store.aclose()
+    assert await recorded(settings) == [(m.version, m.name) for m in MIGRATIONS]
 
 
 async def test_check_reports_an_unreachable_or_unwritable_database(tmp_path: Path) -> None:
