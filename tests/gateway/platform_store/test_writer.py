@@ -4,6 +4,7 @@ two processes at once, anchors, nothing lost on close, fail-closed and recovery.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sqlite3
 import time
@@ -23,6 +24,7 @@ from platform_db import (
     worker,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.platform_store.audit import verify
 from gateway.platform_store.chain import GENESIS, entry_of_row, link_hash
@@ -240,3 +242,27 @@ async def test_a_closed_store_is_refused_loudly_not_silently(
         writer.record(entry(1))
         await store.aclose()
     assert "recorded after the writer closed" in caplog.text
+
+
+async def test_a_batch_committed_before_its_failure_is_not_written_twice(
+    settings: PlatformSettings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with migrated(settings) as store:
+        real = store.transaction
+        lost_answers = [OSError("connection reset after COMMIT was sent")]
+
+        @contextlib.asynccontextmanager
+        async def commit_then_fail(lock: str | None = None) -> AsyncIterator[AsyncConnection]:
+            async with real(lock) as conn:
+                yield conn
+            if lost_answers:  # committed, but the writer is told it failed
+                raise lost_answers.pop()
+
+        monkeypatch.setattr(store, "transaction", commit_then_fail)
+        writer = AccessLogWriter(store)
+        for number in range(5):
+            writer.record(entry(number))
+        await writer.start()
+        await writer.aclose()
+        assert not lost_answers and writer.written == 5
+        assert [r["request_id"] for r in await rows(store)] == [f"req-{n}" for n in range(5)]
