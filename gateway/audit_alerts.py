@@ -2,7 +2,8 @@
 
 ``load_alert_rules`` reads ``policies/audit.yaml`` (problems located by file and
 field, like the other rules files); ``find_alerts`` is a pure function of logged
-entries and the rules. Three kinds: ``REFUSED`` (a request refused for what it asked),
+entries and the rules. Four kinds: ``REFUSED`` (a request refused for what it asked),
+``HIDDEN`` (a principal asking for values its clearance does not cover),
 ``VOLUME`` (a principal touching far more enterprises in a day than it usually
 does) and ``OFF_HOURS`` (a non-public request outside office hours).
 """
@@ -33,6 +34,7 @@ class AlertRulesError(Exception):
 class AlertRules:
     refused_outcomes: frozenset[str]
     refused_codes: frozenset[str]
+    hidden_asked: bool
     volume_factor: float
     volume_minimum: int
     baseline_days: int
@@ -98,6 +100,7 @@ def load_alert_rules(path: Path) -> AlertRules:
     rules = AlertRules(
         refused_outcomes=frozenset(str(o) for o in refused.get("outcomes", ["401", "403"])),
         refused_codes=frozenset(str(c) for c in refused.get("codes", [])),
+        hidden_asked=bool(refused.get("hidden_asked", True)),
         volume_factor=number(volume, "factor", "volume", 3.0),
         volume_minimum=int(number(volume, "minimum", "volume", 200)),
         baseline_days=int(number(volume, "baseline_days", "volume", 30)),
@@ -118,6 +121,16 @@ def _refused(entry_id: int, entry: AccessEntry, rules: AlertRules) -> Alert | No
         return Alert("REFUSED", entry.at, entry.principal, entry.role, entry.agency, detail,
                      entry_id)
     return None
+
+
+def _hidden(entry_id: int, entry: AccessEntry, rules: AlertRules) -> Alert | None:
+    """A principal asking for values its clearance does not cover (queries for data
+    that is not open to it): its answer had fields redacted."""
+    if not rules.hidden_asked or entry.role in ("", "public") or not entry.redactions:
+        return None
+    paths = ", ".join(sorted(entry.redactions)[:5])
+    return Alert("HIDDEN", entry.at, entry.principal, entry.role, entry.agency,
+                 f"asked for values not open to it: {paths}", entry_id)
 
 
 def _off_hours(entry_id: int, entry: AccessEntry, rules: AlertRules) -> Alert | None:
@@ -176,7 +189,7 @@ def find_alerts(entries: Sequence[tuple[int, AccessEntry]], rules: AlertRules,
         day = entry.at.astimezone(rules.timezone).date()
         if not days[0] <= day <= days[1]:
             continue
-        for check in (_refused, _off_hours):
+        for check in (_refused, _hidden, _off_hours):
             found = check(entry_id, entry, rules)
             if found is not None:
                 alerts.append(found)

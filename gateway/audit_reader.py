@@ -12,30 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.audit_alerts import AlertRules, find_alerts
-from gateway.platform_store.entry import AccessEntry
+from gateway.platform_store.chain import entry_of_row
 from gateway.platform_store.tables import access_log
 from schema.audit_port import Flag, LogFilter, LoggedAccess
 
-__all__ = ["AuditReader", "entry_of"]
+__all__ = ["AuditReader"]
 
 # roles whose reads an enterprise is told about (whoViewed): staff of agencies
 _VIEWING_ROLES = ("department", "approval")
-
-
-def entry_of(row: sa.RowMapping) -> AccessEntry:
-    """The entry a stored row holds."""
-    return AccessEntry(
-        at=row["at"], principal=row["principal"], role=row["role"], agency=row["agency"],
-        purpose=row["purpose"], client=row["client"], request_id=row["request_id"],
-        operation=row["operation"], query_hash=row["query_hash"],
-        variables_hash=row["variables_hash"],
-        credit_codes=tuple(json.loads(row["credit_codes"])),
-        person_ids=tuple(json.loads(row["person_ids"])),
-        fields={k: tuple(v) for k, v in json.loads(row["fields"]).items()},
-        redactions=json.loads(row["redactions"]),
-        decisions=tuple(json.loads(row["decisions"])),
-        outcome=row["outcome"], refusal_code=row["refusal_code"],
-        latency_ms=row["latency_ms"])
 
 
 def _contains(column: sa.ColumnElement[str], value: str) -> sa.ColumnElement[bool]:
@@ -80,7 +64,8 @@ class AuditReader:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(listed)).mappings().all()
             total = (await conn.execute(counted)).scalar_one()
-        found: list[tuple[int, LoggedAccess]] = [(int(row["id"]), entry_of(row)) for row in rows]
+        found: list[tuple[int, LoggedAccess]] = [(int(row["id"]), entry_of_row(row))
+                                                 for row in rows]
         return found, int(total)
 
     async def alerts(self, since: dt.date, until: dt.date) -> list[Flag]:
@@ -93,7 +78,7 @@ class AuditReader:
                  .order_by(access_log.c.id))
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        entries = [(int(row["id"]), entry_of(row)) for row in rows]
+        entries = [(int(row["id"]), entry_of_row(row)) for row in rows]
         return [Flag(a.kind, a.at, a.principal, a.role, a.agency, a.detail, a.entry_id)
                 for a in find_alerts(entries, self._rules, (since, until))]
 

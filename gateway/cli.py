@@ -57,7 +57,8 @@ def _serve(args: argparse.Namespace) -> int:
                                             redis_url=args.redis_url or None,
                                             response_cache=not args.no_response_cache,
                                             response_cache_bytes=args.response_cache_mb << 20,
-                                            rate_limits=not args.no_rate_limits))
+                                            rate_limits=not args.no_rate_limits,
+                                            access_log=not args.no_audit_log))
     except ValueError as error:  # limits out of range, a malformed Redis URL, rate_limits.yaml
         print(f"cannot start: {error}", file=sys.stderr)
         return 2
@@ -352,6 +353,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-rate-limits", action="store_true",
                        help="do not limit requests per caller (the limits per role are in "
                             "the policies folder's rate_limits.yaml; HTTP 429 over them)")
+    serve.add_argument("--no-audit-log", action="store_true",
+                       help="keep no access log (留痕): only to measure what it costs; a "
+                            "deployment without it leaves no trace of who read what")
     serve.add_argument("--max-body-bytes", type=int, default=1 << 20,
                        help="largest request body (REQUEST_TOO_LARGE, HTTP 413)")
     serve.add_argument("--log-level", default="info")

@@ -75,7 +75,7 @@ class AccessLogConnection:
 
 @strawberry.type(description="An over-reach flag (越权查询) for auditors.")
 class AccessAlert:
-    kind: str = strawberry.field(description="REFUSED, VOLUME or OFF_HOURS.")
+    kind: str = strawberry.field(description="REFUSED, HIDDEN, VOLUME or OFF_HOURS.")
     at: dt.datetime = strawberry.field(description="When.")
     principal: str = strawberry.field(description="Who.")
     role: str = strawberry.field(description="Their role.")
@@ -156,7 +156,8 @@ class AuditQuery:
 
     @strawberry.field(description=(
         "Over-reach flags (越权) between two days, inclusive (auditors with purpose AUDIT "
-        "only): refused requests, unusual volume, reads outside office hours "
+        "only): refused requests, requests for values not open to the caller, unusual "
+        "volume, reads outside office hours "
         "(policies/audit.yaml)."))
     async def access_alerts(self, info: Info, since: dt.date, until: dt.date,
                             ) -> list[AccessAlert]:

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["OUTCOMES", "AccessEntry", "text_hash"]
@@ -57,15 +57,22 @@ class AccessEntry:
     latency_ms: float = 0.0
 
     def content(self) -> bytes:
-        """The canonical bytes that are hashed."""
-        data: dict[str, Any] = asdict(self)
-        data["at"] = self.at.astimezone(dt.UTC).isoformat(timespec="microseconds")
-        data["credit_codes"] = sorted(self.credit_codes)
-        data["person_ids"] = sorted(self.person_ids)
-        data["fields"] = {k: sorted(v) for k, v in sorted(self.fields.items())}
-        data["redactions"] = dict(sorted(self.redactions.items()))
-        data["decisions"] = [dict(sorted(d.items())) for d in self.decisions]
-        data["latency_ms"] = round(self.latency_ms, 3)
+        """The canonical bytes that are hashed (built field by field: ``asdict``'s deep
+        copy cost 80-120 us an entry, most of the writer's CPU)."""
+        data: dict[str, Any] = {
+            "at": self.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+            "principal": self.principal, "role": self.role, "agency": self.agency,
+            "purpose": self.purpose, "client": self.client, "request_id": self.request_id,
+            "operation": self.operation, "query_hash": self.query_hash,
+            "variables_hash": self.variables_hash,
+            "credit_codes": sorted(self.credit_codes),
+            "person_ids": sorted(self.person_ids),
+            "fields": {k: sorted(v) for k, v in sorted(self.fields.items())},
+            "redactions": dict(sorted(self.redactions.items())),
+            "decisions": [dict(sorted(d.items())) for d in self.decisions],
+            "outcome": self.outcome, "refusal_code": self.refusal_code,
+            "latency_ms": round(self.latency_ms, 3),
+        }
         return json.dumps(data, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False).encode("utf-8")
 

@@ -103,3 +103,12 @@ def test_a_refused_caller_is_logged_without_a_principal() -> None:
                        Summary(), 0.2)
     assert (public.principal, public.role) == ("", "public")
 
+
+
+def test_the_hashed_content_holds_every_field_of_an_entry() -> None:
+    import dataclasses
+
+    from gateway.platform_store.entry import AccessEntry
+
+    entry = entry_for(request_facts("127.0.0.1", {}, b"{}"), PUBLIC, 200, b"{}", Summary(), 1.0)
+    assert set(json.loads(entry.content())) == {f.name for f in dataclasses.fields(AccessEntry)}

@@ -68,3 +68,16 @@ def test_a_bad_rules_file_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(AlertRulesError) as raised:
         load_alert_rules(path)
     assert "volume.factor" in str(raised.value) and "office_hours.timezone" in str(raised.value)
+
+
+def test_asking_for_values_not_open_to_the_caller_is_flagged() -> None:
+    asked = AccessEntry(at=MONDAY_10, principal="tax-app", role="department", agency="TAX",
+                        purpose="", client="127.0.0.1", request_id="r", operation="",
+                        query_hash="", variables_hash="",
+                        redactions={"enterprise.judgmentDefaults.obligation": 1})
+    public = AccessEntry(at=MONDAY_10, principal="", role="public", agency="", purpose="",
+                         client="127.0.0.1", request_id="r", operation="", query_hash="",
+                         variables_hash="", redactions={"enterprise.legalRepId": 1})
+    found = find_alerts([(1, asked), (2, public)], RULES, DAYS)
+    assert [(a.kind, a.entry_id) for a in found] == [("HIDDEN", 1)]
+    assert "judgmentDefaults.obligation" in found[0].detail
