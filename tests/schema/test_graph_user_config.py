@@ -178,4 +178,6 @@ def test_malformed_queries_get_clear_errors_without_internals(gateway: ServerThr
 def test_readyz_answers_once_ready(gateway: ServerThread) -> None:
     response = httpx.get(f"{gateway.url}/readyz")
     assert response.status_code == 200
-    assert response.json() == {"ready": True}
+    body = response.json()
+    assert body["ready"] is True
+    assert body["accessLog"]["writable"] is True and body["accessLog"]["healthy"] is True

@@ -112,8 +112,7 @@ def test_config_follows_the_standard_and_validates(written: Path) -> None:
     assert (agencies["EPB"]["kind"], agencies["EPB"]["path"]) == ("csv", "epb")
     assert agencies["COURT"]["base_url"] == f"{_BASE}/court"
     assert agencies["FIRE"]["base_url"] == f"{_BASE}/fire"
-    assert all(a["timeout_s"] == (2 if a["kind"] == "http" else 10) and a["cache_ttl_s"] == 60
-               for a in agencies.values())
+    assert all(a["timeout_s"] == 10 and a["cache_ttl_s"] == 60 for a in agencies.values())
     assert "市场监督管理局" in text  # written as UTF-8, not escaped
     config = load_config(path)
     assert config.registry.code == "SAMR"
