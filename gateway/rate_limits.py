@@ -43,6 +43,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.config import ROLES
+from gateway.redis_availability import RedisAvailability
 
 __all__ = ["FILE", "MemoryRateLimiter", "RateLimit", "RateLimiter", "RateLimits",
            "RateLimitsError", "RedisRateLimiter", "Verdict", "caller_key", "load_rate_limits",
@@ -290,18 +291,18 @@ class RedisRateLimiter:
         self._limits = limits
         self._fallback = fallback
         self._namespace = namespace
-        self._retry_after = retry_after_s
         self._script = client.register_script(_HIT)
         self._ids = itertools.count()
         self._process = secrets.token_hex(6)  # request ids: unique across processes
-        self._available = True
-        self._down_since = 0.0  # monotonic time Redis was last found unavailable
-        self._next_try = 0.0  # monotonic time of the next try while it is unavailable
+        self._redis = RedisAvailability(
+            retry_after_s, logger=log, back="Redis is back; rate limits are shared again",
+            down="Redis rate limiter unavailable (%s: %s); limiting in process, retrying "
+                 "every %g s")
 
     @property
     def available(self) -> bool:
         """False from a Redis failure until Redis answers again."""
-        return self._available
+        return self._redis.available
 
     def key(self, caller: str) -> str:
         """The Redis key of ``caller``'s log."""
@@ -309,7 +310,7 @@ class RedisRateLimiter:
 
     async def hit(self, key: str, role: str) -> Verdict:
         started = time.monotonic()
-        if not self._should_try(started):
+        if not self._redis.should_try(started):
             return self._fallback.hit_now(key, role)
         limit = self._limits.of(role)
         try:
@@ -318,35 +319,12 @@ class RedisRateLimiter:
                 args=[limit.requests, limit.window_s * 1000,
                       f"{self._process}:{next(self._ids)}"])
         except _ERRORS as error:
-            self._failed(error)
+            self._redis.failed(error)
             return self._fallback.hit_now(key, role)
-        self._answered(started)
+        self._redis.answered(started)
         if counted:
             return Verdict(True, limit)
         return Verdict(False, limit, max(0, int(wait_ms)) / 1000)
-
-    def _should_try(self, now: float) -> bool:
-        if self._available:
-            return True
-        if now < self._next_try:
-            return False
-        self._next_try = now + self._retry_after  # this call tries; the others wait
-        return True
-
-    def _failed(self, error: BaseException) -> None:
-        now = time.monotonic()
-        self._next_try = now + self._retry_after
-        if self._available:
-            self._available = False
-            self._down_since = now
-            log.warning("Redis rate limiter unavailable (%s: %s); limiting in process, "
-                        "retrying every %g s", type(error).__name__, error, self._retry_after)
-
-    def _answered(self, started: float) -> None:
-        # a call started before the failure proves nothing about Redis now
-        if not self._available and started >= self._down_since:
-            self._available = True
-            log.info("Redis is back; rate limits are shared again")
 
 
 def open_rate_limiter(limits: RateLimits, redis: Redis | None) -> RateLimiter:

@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from connectors.records import Record, Value
 from connectors.standard import Openness, RiskLevel
 from gateway.cache import MemoryRecordCache
+from gateway.redis_availability import RedisAvailability
 
 __all__ = ["CHUNK", "RedisRecordCache", "check_redis_url", "decode_entry", "encode_entry",
            "redacted_url"]
@@ -133,11 +134,11 @@ class RedisRecordCache:
         self._fallback = fallback
         self._namespace = namespace
         self._clock = clock
-        self._retry_after = retry_after_s
         self._owns_client = owns_client
-        self._available = True
-        self._down_since = 0.0  # monotonic time Redis was last found unavailable
-        self._next_try = 0.0  # monotonic time of the next try while it is unavailable
+        self._redis = RedisAvailability(
+            retry_after_s, logger=log, back="Redis is back; the record cache uses it again",
+            down="Redis record cache unavailable (%s: %s); using the in-process cache, "
+                 "retrying every %g s")
         self._fallback_used = False  # the fallback holds entries written in an outage
 
     @classmethod
@@ -160,7 +161,7 @@ class RedisRecordCache:
     @property
     def available(self) -> bool:
         """False from a Redis failure until Redis answers again."""
-        return self._available
+        return self._redis.available
 
     @property
     def client(self) -> Redis:
@@ -186,7 +187,7 @@ class RedisRecordCache:
         if not keys:
             return {}
         started = time.monotonic()
-        if not self._should_try(started):
+        if not self._redis.should_try(started):
             return await self._fallback.get_many(agency, record_type, key_column, keys)
         unique = list(dict.fromkeys(keys))
         prefix = self._prefix(agency, record_type, key_column)
@@ -195,9 +196,9 @@ class RedisRecordCache:
             for start in range(0, len(unique), CHUNK):
                 blobs += await self._client.mget([prefix + k for k in unique[start:start + CHUNK]])
         except _ERRORS as error:
-            self._failed(error)
+            self._redis.failed(error)
             return await self._fallback.get_many(agency, record_type, key_column, keys)
-        self._answered(started)
+        self._redis.answered(started)
         now = self._clock()
         found: _Found = {}
         for key, blob in zip(unique, blobs, strict=True):
@@ -222,7 +223,7 @@ class RedisRecordCache:
         if ttl_s <= 0 or not items:
             return
         started = time.monotonic()
-        if self._should_try(started):
+        if self._redis.should_try(started):
             prefix = self._prefix(agency, record_type, key_column)
             stored = self._clock()
             ttl_ms = max(1, round(ttl_s * 1000))
@@ -234,36 +235,12 @@ class RedisRecordCache:
                             pipe.set(prefix + key, encode_entry(records, stored), px=ttl_ms)
                         await pipe.execute()
             except _ERRORS as error:
-                self._failed(error)
+                self._redis.failed(error)
             else:
-                self._answered(started)
+                self._redis.answered(started)
                 return
         self._fallback_used = True
         await self._fallback.put_many(agency, record_type, key_column, items, ttl_s)
 
     def _prefix(self, agency: str, record_type: str, key_column: str) -> str:
         return f"{self._namespace}:{agency}:{record_type}:{key_column}:"
-
-    def _should_try(self, now: float) -> bool:
-        if self._available:
-            return True
-        if now < self._next_try:
-            return False
-        self._next_try = now + self._retry_after  # this call tries; the others wait
-        return True
-
-    def _failed(self, error: BaseException) -> None:
-        now = time.monotonic()
-        self._next_try = now + self._retry_after
-        if self._available:
-            self._available = False
-            self._down_since = now
-            log.warning("Redis record cache unavailable (%s: %s); using the in-process "
-                        "cache, retrying every %g s", type(error).__name__, error,
-                        self._retry_after)
-
-    def _answered(self, started: float) -> None:
-        # a call started before the failure proves nothing about Redis now
-        if not self._available and started >= self._down_since:
-            self._available = True
-            log.info("Redis is back; the record cache uses it again")

@@ -17,21 +17,13 @@ import strawberry
 
 from schema.audit_port import AuditPort, LogFilter, LoggedAccess
 from schema.context import RequestContext
-from schema.errors import BadUserInput, GraphError, require_credit_code
+from schema.errors import AuditUnavailable, BadUserInput, Forbidden, require_credit_code
 from schema.gather import gather_records
 
 __all__ = ["AuditQuery"]
 
 Info = strawberry.Info[RequestContext, None]
 MAX_LOG_PAGE = 500
-
-
-class AuditUnavailable(GraphError):
-    code = "AUDIT_UNAVAILABLE"
-
-
-class Forbidden(GraphError):
-    code = "FORBIDDEN"
 
 
 @strawberry.input(description="Which access-log entries to list; all given conditions apply.")

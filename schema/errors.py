@@ -5,6 +5,8 @@ what to do next. Anything else raised while resolving is masked (see ``schema.bu
     ├── InvalidCreditCode      INVALID_CREDIT_CODE
     ├── BadUserInput           BAD_USER_INPUT
     ├── FilterNotAllowed       FILTER_NOT_ALLOWED (a filter on a value the caller may not read)
+    ├── Forbidden              FORBIDDEN (restriction decisions, the access log)
+    ├── AuditUnavailable       AUDIT_UNAVAILABLE (no access log to read)
     └── SourceUnavailableError SOURCE_UNAVAILABLE (one per failed agency)
 """
 
@@ -18,8 +20,10 @@ from graphql import GraphQLError
 from connectors.credit_code import credit_code_problem
 
 __all__ = [
+    "AuditUnavailable",
     "BadUserInput",
     "FilterNotAllowed",
+    "Forbidden",
     "GraphError",
     "InvalidCreditCode",
     "SourceUnavailableError",
@@ -52,6 +56,14 @@ class BadUserInput(GraphError):
 
 class FilterNotAllowed(GraphError):
     code = "FILTER_NOT_ALLOWED"
+
+
+class Forbidden(GraphError):
+    code = "FORBIDDEN"
+
+
+class AuditUnavailable(GraphError):
+    code = "AUDIT_UNAVAILABLE"
 
 
 class SourceUnavailableError(GraphError):

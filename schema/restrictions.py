@@ -17,7 +17,7 @@ import strawberry
 from connectors.standard import Openness
 from schema.access import Basis
 from schema.context import RequestContext
-from schema.errors import BadUserInput, GraphError, InvalidCreditCode
+from schema.errors import BadUserInput, Forbidden, InvalidCreditCode
 from schema.gather import Path, prefetch_checked
 from schema.risk import (
     RISK_TYPES,
@@ -31,14 +31,10 @@ from schema.risk_types import RestrictionDecision, RestrictionReason, SourceFres
 from schema.rules.model import Decision
 from schema.rules.restrictions import decide
 
-__all__ = ["MAX_BATCH", "Forbidden", "check_restrictions", "decide_many"]
+__all__ = ["MAX_BATCH", "check_restrictions", "decide_many"]
 
 Info = strawberry.Info[RequestContext, None]
 MAX_BATCH = 10_000
-
-
-class Forbidden(GraphError):
-    code = "FORBIDDEN"
 
 
 def _authorize(info: Info) -> None:
