@@ -34,6 +34,15 @@ from typing import Any, ClassVar, TypeVar
 
 from connectors.breaker import Breaker
 from connectors.errors import SourceError, SourceUnavailable, SourceUnsupported
+from connectors.observe import (
+    BREAKER_OPEN,
+    CANCELLED,
+    ERROR,
+    NO_OBSERVER,
+    OK,
+    TIMEOUT,
+    SourceObserver,
+)
 from connectors.records import Record, RowProblem, normalise_row
 from connectors.spec import AgencySpec
 from connectors.standard import RecordTypeSpec, spec_for
@@ -72,6 +81,8 @@ class Connector(abc.ABC):
         self.breaker = Breaker(failures=spec.breaker_failures, open_s=spec.breaker_open_s)
         # Calls made, by record type ("penalty") or type and key ("penalty/person_id").
         self.calls: Counter[str] = Counter()
+        # told of every call to the source (metrics, traces); set by whoever builds it
+        self.observer: SourceObserver = NO_OBSERVER
 
     @property
     def code(self) -> str:
@@ -117,7 +128,7 @@ class Connector(abc.ABC):
         async def one(chunk: list[str]) -> RawBatch:
             async with gate:  # the timeout is per request, once it is under way
                 return await self._guarded(lambda: self._query(table, source_key, chunk),
-                                           f"query {record_type}")
+                                           f"query {record_type}", record_type, len(chunk))
 
         batches = await asyncio.gather(*(one(c) for c in chunks))
         asked = set(unique)
@@ -141,13 +152,14 @@ class Connector(abc.ABC):
         spec = self._type_spec(record_type)
         self.calls[f"scan:{record_type}"] += 1
         table = self.spec.table_for(record_type)
-        rows = await self._guarded(lambda: self._scan(table), f"scan {record_type}")
+        rows = await self._guarded(lambda: self._scan(table), f"scan {record_type}",
+                                   record_type)
         return self._normalise(spec, rows)
 
     async def health(self) -> bool:
         """True when the source answers within its timeout."""
         try:
-            await self._guarded(self._ping, "health check")
+            await self._guarded(self._ping, "health check", "health")
         except SourceError:
             return False
         return True
@@ -171,36 +183,49 @@ class Connector(abc.ABC):
                 records.append(record)
         return records
 
-    async def _guarded(self, make: Callable[[], Awaitable[T]], what: str) -> T:
+    async def _guarded(self, make: Callable[[], Awaitable[T]], what: str,
+                       record_type: str, batch_size: int = 0) -> T:
         """Run ``make()`` through the agency's circuit breaker, with its timeout and
         bounded retries (with backoff) of transient failures; map failures to
-        ``SourceUnavailable`` with a reason safe to show (details go to the log)."""
+        ``SourceUnavailable`` with a reason safe to show (details go to the log).
+        The observer is told of the call and how it ended (retries included)."""
+        watch = self.observer.call(self.code, record_type, batch_size)
         if not self.breaker.allow():
+            watch.end(BREAKER_OPEN)
             raise SourceUnavailable(
                 self.code, f"circuit open after repeated failures; next try in "
                 f"{self.breaker.retry_in():.0f} s")
         attempts = 1 + max(0, self.spec.retries)
-        for attempt in range(attempts):
-            try:
-                async with asyncio.timeout(self.spec.timeout_s):
-                    result = await make()
-            except SourceUnavailable as error:
-                failure = error
-            except SourceError:
-                raise
-            except TimeoutError:
-                failure = SourceUnavailable(
-                    self.code, f"{what} timed out after {self.spec.timeout_s:g} s")
-            except Exception as exc:
-                logger.warning("agency %s: %s failed: %r", self.code, what, exc)
-                failure = SourceUnavailable(self.code, f"{what} failed ({type(exc).__name__})",
-                                            retryable=isinstance(exc, OSError | ConnectionError)
-                                            or "Connect" in type(exc).__name__)
-            else:
-                self.breaker.success()
-                return result
-            if not failure.retryable or attempt + 1 == attempts:
-                break
-            await asyncio.sleep(0.05 * 2**attempt)
-        self.breaker.failure()
-        raise failure
+        outcome = CANCELLED
+        try:
+            for attempt in range(attempts):
+                outcome = CANCELLED  # unless the attempt ends otherwise
+                try:
+                    async with asyncio.timeout(self.spec.timeout_s):
+                        result = await make()
+                except SourceUnavailable as error:
+                    failure, outcome = error, ERROR
+                except SourceError:
+                    outcome = ERROR
+                    raise
+                except TimeoutError:
+                    failure, outcome = SourceUnavailable(
+                        self.code, f"{what} timed out after {self.spec.timeout_s:g} s"), TIMEOUT
+                except Exception as exc:
+                    logger.warning("agency %s: %s failed: %r", self.code, what, exc)
+                    outcome = ERROR
+                    failure = SourceUnavailable(
+                        self.code, f"{what} failed ({type(exc).__name__})",
+                        retryable=isinstance(exc, OSError | ConnectionError)
+                        or "Connect" in type(exc).__name__)
+                else:
+                    self.breaker.success()
+                    outcome = OK
+                    return result
+                if not failure.retryable or attempt + 1 == attempts:
+                    break
+                await asyncio.sleep(0.05 * 2**attempt)
+            self.breaker.failure()
+            raise failure
+        finally:
+            watch.end(outcome)

@@ -9,6 +9,7 @@ import httpx
 from connectors.base import Connector
 from connectors.csv_folder import CsvConnector
 from connectors.http_service import HttpConnector
+from connectors.observe import NO_OBSERVER, SourceObserver
 from connectors.records import RowProblem
 from connectors.spec import AgencySpec
 from connectors.sql import SqlConnector
@@ -21,12 +22,18 @@ def build_connector(
     *,
     report: Callable[[RowProblem], None],
     http_client: httpx.AsyncClient,
+    observer: SourceObserver = NO_OBSERVER,
 ) -> Connector:
-    """The connector for ``spec.kind``, given the shared clients it may need."""
+    """The connector for ``spec.kind``, given the shared clients it may need and who
+    is told of its calls (metrics, traces)."""
+    connector: Connector
     if spec.kind == "sql":
-        return SqlConnector(spec, report=report)
-    if spec.kind == "csv":
-        return CsvConnector(spec, report=report)
-    if spec.kind == "http":
-        return HttpConnector(spec, report=report, client=http_client)
-    raise ValueError(f"agency {spec.code}: unknown source kind {spec.kind!r}")
+        connector = SqlConnector(spec, report=report)
+    elif spec.kind == "csv":
+        connector = CsvConnector(spec, report=report)
+    elif spec.kind == "http":
+        connector = HttpConnector(spec, report=report, client=http_client)
+    else:
+        raise ValueError(f"agency {spec.code}: unknown source kind {spec.kind!r}")
+    connector.observer = observer
+    return connector

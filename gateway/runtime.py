@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import httpx
 from httpx_aiohttp import HttpxAiohttpClient
 
+from connectors.observe import NO_OBSERVER, SourceObserver
 from connectors.problems import ProblemLog
 from connectors.registry import build_connector
 from gateway.cache import MemoryRecordCache
@@ -74,6 +75,7 @@ class Runtime:
     coalescer: SourceCoalescer | None = None  # source calls shared by concurrent requests
     selections: SelectionMemo = field(default_factory=SelectionMemo)  # per query document
     audit: AuditPort | None = None  # the access log as the graph reads it
+    observer: SourceObserver = NO_OBSERVER  # told of agency calls and record-cache hits
 
     def new_context(self, clearance: Clearance) -> RequestContext:
         """A fresh per-request context: new DataLoaders, the caller's view of the
@@ -84,7 +86,8 @@ class Runtime:
             view = self.policies.current().view(clearance)
         return RequestContext(
             sources=self.sources, index=self.index, agencies=self.agencies, view=view,
-            rules=self.rules, today=self.today(), loaders=Loaders(self.cache, self.coalescer),
+            rules=self.rules, today=self.today(),
+            loaders=Loaders(self.cache, self.coalescer, self.observer),
             risk_index=self.risk_index or RiskIndex(0), selections=self.selections,
             audit=self.audit,
         )
@@ -117,6 +120,7 @@ def open_runtime(
     http_client: httpx.AsyncClient | None = None,
     cache: RecordCache | None = None,
     coalesce: bool = True,
+    observer: SourceObserver = NO_OBSERVER,
 ) -> Runtime:
     """Build connectors for every agency of ``config`` (no source I/O happens yet).
 
@@ -124,11 +128,12 @@ def open_runtime(
     that, which is why the argument has no default. ``rules`` default to those of the
     project's policies folder. ``cache`` defaults to an in-process record cache.
     ``coalesce`` joins concurrent requests' calls to the same agency (``schema.coalesce``).
+    ``observer`` is told of every agency call and record-cache lookup (metrics, traces).
     """
     problems = ProblemLog()
     client = http_client if http_client is not None else default_http_client()
     connectors = [
-        build_connector(spec, report=problems.report, http_client=client)
+        build_connector(spec, report=problems.report, http_client=client, observer=observer)
         for spec in config.agencies
     ]
     sources = Sources(connectors)
@@ -146,4 +151,5 @@ def open_runtime(
         cache=cache if cache is not None else MemoryRecordCache(),
         risk_index=RiskIndex(min(spec.cache_ttl_s for spec in config.agencies)),
         coalescer=SourceCoalescer() if coalesce else None,
+        observer=observer,
     )

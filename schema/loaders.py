@@ -13,6 +13,7 @@ from aiodataloader import DataLoader
 
 from connectors.base import Connector, KeyResult
 from connectors.errors import SourceError
+from connectors.observe import NO_OBSERVER, SourceObserver
 from connectors.records import Record
 from schema.coalesce import SourceCoalescer
 
@@ -41,6 +42,7 @@ class RecordCache(Protocol):
 def cached_now(
     connector: Connector, record_type: str, key_column: str, keys: Sequence[str],
     cache: RecordCache | None, ages: dict[str, float],
+    observer: SourceObserver = NO_OBSERVER,
 ) -> list[list[Record]] | None:
     """Every key's records from the cache, without awaiting, or None when a key is not
     fresh there (or the cache can only be awaited): ``fetch_cached`` then does it."""
@@ -61,6 +63,7 @@ def cached_now(
     if keys:
         agency = connector.code
         ages[agency] = max(ages.get(agency, 0.0), oldest)
+        observer.cache_lookup(len(keys), 0)
     return found
 
 
@@ -73,6 +76,7 @@ async def fetch_cached(
     ages: dict[str, float],
     stale: dict[str, float] | None = None,
     coalescer: SourceCoalescer | None = None,
+    observer: SourceObserver = NO_OBSERVER,
 ) -> list[KeyResult]:
     """Records per key: cached entries younger than the agency's ``cache_ttl_s``, the
     rest in one connector call (then cached).
@@ -81,7 +85,8 @@ async def fetch_cached(
     fails, such a stale copy is served instead of an error and ``stale`` notes the
     agency and the copy's age. ``ages`` keeps, per agency, the age of the oldest
     cached data used. With a ``coalescer``, the call is shared with the other requests
-    asking the same agency at the same moment.
+    asking the same agency at the same moment. ``observer`` is told of the cache's hits
+    and misses and of stale copies served.
     """
     spec = connector.spec
     fetch = connector.fetch if coalescer is None else partial(coalescer.fetch, connector)
@@ -93,7 +98,9 @@ async def fetch_cached(
     agency = connector.code
     kept = await cache.get_many(agency, record_type, key_column, keys)
     fresh = {k: v for k, v in kept.items() if v[1] <= spec.cache_ttl_s} if kept else {}
-    misses = [key for key in dict.fromkeys(keys) if key not in fresh]
+    unique = dict.fromkeys(keys)
+    misses = [key for key in unique if key not in fresh]
+    observer.cache_lookup(len(unique) - len(misses), len(misses))
     fetched: dict[str, KeyResult] = {}
     if misses:
         try:
@@ -109,6 +116,7 @@ async def fetch_cached(
                 records, age = kept[key]
                 fresh[key] = (records, age)
                 stale[agency] = max(stale.get(agency, 0.0), age)
+                observer.stale_served(agency)
     used = [fresh[key][1] for key in keys if key in fresh]
     if used:
         ages[agency] = max(ages.get(agency, 0.0), max(used))
@@ -131,17 +139,20 @@ class _SourceLoader(DataLoader[str, list[Record]]):
     async def batch_load_fn(self, keys: Sequence[str]) -> list[KeyResult]:  # type: ignore[override]
         owner = self._owner
         return await fetch_cached(self._connector, self._record_type, self._key_column, keys,
-                                  owner.cache, owner.ages, owner.stale, owner.coalescer)
+                                  owner.cache, owner.ages, owner.stale, owner.coalescer,
+                                  owner.observer)
 
 
 class Loaders:
     """The loaders of one request, made on first use. Never share across requests."""
 
     def __init__(self, cache: RecordCache | None = None,
-                 coalescer: SourceCoalescer | None = None) -> None:
+                 coalescer: SourceCoalescer | None = None,
+                 observer: SourceObserver = NO_OBSERVER) -> None:
         self._loaders: dict[tuple[str, str, str], _SourceLoader] = {}
         self.cache = cache
         self.coalescer = coalescer
+        self.observer = observer  # told of record-cache hits and stale copies
         # agency -> age in seconds of the oldest cached data this request used
         self.ages: dict[str, float] = {}
         # agency -> age of a stale copy served because the agency failed
@@ -183,7 +194,8 @@ class Loaders:
                 missing.append(key)
         if not missing:
             return found
-        cached = cached_now(connector, record_type, key_column, missing, self.cache, self.ages)
+        cached = cached_now(connector, record_type, key_column, missing, self.cache, self.ages,
+                            self.observer)
         if cached is None:
             return None
         primed.update(zip(missing, cached, strict=True))
@@ -200,7 +212,8 @@ class Loaders:
         asked = [key for key in keys if key in known or key in primed]
         rest = [key for key in keys if key not in known and key not in primed] if asked else keys
         fetched = await fetch_cached(connector, record_type, key_column, rest, self.cache,
-                                     self.ages, self.stale, self.coalescer) if rest else []
+                                     self.ages, self.stale, self.coalescer,
+                                     self.observer) if rest else []
         results = dict(zip(rest, fetched, strict=True))
         for key, result in zip(rest, fetched, strict=True):
             if not isinstance(result, SourceError) and key not in known:
