@@ -19,12 +19,14 @@ from sqlalchemy.exc import ArgumentError
 
 from connectors.spec import SOURCE_KINDS, AgencySpec
 from connectors.standard import RECORD_TYPES
+from gateway.cors import CorsSettings, parse_cors
 from gateway.platform_store.settings import PlatformSettings, parse_platform
 
 __all__ = [
     "PURPOSES",
     "ROLES",
     "ConfigError",
+    "CorsSettings",
     "GatewayConfig",
     "PlatformSettings",
     "PrincipalSpec",
@@ -48,6 +50,7 @@ PURPOSES = (
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,31}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _LOCATION_FIELD = {"sql": "url", "csv": "path", "http": "base_url"}
+_NO_CORS = CorsSettings()  # frozen: one shared default
 
 
 class ConfigError(Exception):
@@ -73,12 +76,14 @@ class PrincipalSpec:
 class GatewayConfig:
     """Agencies and principals, validated; exactly one agency provides ``enterprise``.
     ``platform`` is the platform's own store (access log): default ``platform.db``
-    beside the configuration file."""
+    beside the configuration file. ``cors`` names the origins whose pages may call the
+    gateway (``gateway.cors``): none by default."""
 
     source: Path
     agencies: tuple[AgencySpec, ...]
     principals: tuple[PrincipalSpec, ...]
     platform: PlatformSettings
+    cors: CorsSettings = _NO_CORS
 
     @property
     def registry(self) -> AgencySpec:
@@ -111,10 +116,10 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
     if not isinstance(document, dict):
         raise ConfigError([f"{name}: the top level must be a mapping with 'agencies:'"])
     for key in document:
-        if key not in ("agencies", "principals", "platform"):
+        if key not in ("agencies", "principals", "platform", "cors"):
             problems.append(
                 f"{name}: unknown top-level key {key!r} (expected agencies, principals, "
-                f"platform)"
+                f"platform, cors)"
             )
     raw_agencies = document.get("agencies")
     if not isinstance(raw_agencies, list) or not raw_agencies:
@@ -148,9 +153,10 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
         problems.append(f"{name}: principal id {duplicate} is used more than once")
     platform = parse_platform(document.get("platform"), f"{name}: platform", path.parent,
                               problems)
+    cors = parse_cors(document.get("cors"), f"{name}: cors", problems)
     if problems:
         raise ConfigError(problems)
-    return GatewayConfig(path, tuple(agencies), tuple(principals), platform)
+    return GatewayConfig(path, tuple(agencies), tuple(principals), platform, cors)
 
 
 def _agency(raw: Any, where: str, base: Path, problems: list[str]) -> AgencySpec | None:

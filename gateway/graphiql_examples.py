@@ -1,0 +1,142 @@
+"""The example tabs GraphiQL opens with, and the headers each one sends.
+
+Four tabs: one enterprise's file (企业档案), a filtered list, a restriction check
+(联合惩戒) and a person. Each tab's header editor shows how a caller passes its
+key and purpose (``Authorization: Bearer <key>``, ``X-Purpose``; see
+``gateway.callers``); the list is asked as the public, with no header.
+
+The demo passes its showcase enterprise, its legal representative and two demo
+keys (``gateway.demo.examples``); a deployment's page takes the first enterprise
+of its registry and shows ``YOUR-API-KEY`` where a key goes - never a person id,
+which the public may not read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+__all__ = ["Examples", "Tab", "example_tabs", "header_text"]
+
+PLACEHOLDER_KEY = "YOUR-API-KEY"
+
+
+@dataclass(frozen=True, slots=True)
+class Examples:
+    """What the example tabs ask about, and with which keys.
+
+    ``credit_code`` None: the registry's first enterprise. ``person_id`` None: the
+    person tab asks for an id the caller fills in.
+    """
+
+    credit_code: str | None = None
+    person_id: str | None = None
+    department_key: str = PLACEHOLDER_KEY  # a department's key (declares INSPECTION)
+    approval_key: str = PLACEHOLDER_KEY  # an approval system's key (LICENCE_APPROVAL)
+
+
+@dataclass(frozen=True, slots=True)
+class Tab:
+    """One GraphiQL tab: ``query`` text, ``variables`` and ``headers`` as JSON text."""
+
+    title: str
+    query: str
+    variables: str
+    headers: str
+
+    def as_graphiql(self) -> dict[str, str]:
+        """GraphiQL's ``TabDefinition``."""
+        return {"query": self.query, "variables": self.variables, "headers": self.headers}
+
+
+def header_text(key: str | None, purpose: str | None) -> str:
+    """Headers as the header editor shows them (JSON): the key and the purpose."""
+    headers: dict[str, str] = {}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    if purpose is not None:
+        headers["X-Purpose"] = purpose
+    return json.dumps(headers, indent=2)
+
+
+_FILE = """\
+# One enterprise's file (企业档案): its registry entry and every agency's records
+# this caller may read. The headers (below) send a department's key and the
+# purpose it declares (X-Purpose); without headers you are the public and see only
+# fully open (OPEN) records. Run it with Ctrl-Enter or the play button.
+query EnterpriseFile {
+  enterprise(creditCode: "%(code)s") {
+    creditCode name status industry address legalRepName
+    warning { level reasons { rule level agencies { code } } }
+    creditGrade { grade name basis }
+    licences { agency { code } licenceName validTo status }
+    penalties { agency { code } decisionNo penaltyType amount decidedOn openness riskLevel }
+    anomalies { agency { code } reason listedOn }
+    seriousViolations { agency { code } reason listedOn }
+    judgmentDefaults { agency { code } court caseNo performance }
+    inspections { agency { code } inspectedOn result }
+  }
+}
+"""
+
+_LIST = """\
+# A filtered list: enterprises with a red warning (红色预警), 10 per page, as the
+# public (no headers). Next page: enterprises(..., after: "<endCursor>").
+# Filters: nameContains, industry, districtCode (or a prefix), status,
+# hasRecordsFrom (an agency code), warningLevel, creditGrade.
+query RedWarnings {
+  enterprises(filter: {warningLevel: RED, status: ACTIVE}, first: 10) {
+    totalCount
+    edges { node { creditCode name industry creditGrade { grade } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+_CHECK = """\
+# A restriction check (联合惩戒): may this enterprise be granted a licence? For
+# approval systems declaring an approval purpose (headers below) and
+# administrators; anyone else gets FORBIDDEN. Add asOf: "YYYY-MM-DD" for a past
+# day's decision. Actions: LICENCE_APPLICATION, GOVERNMENT_PROCUREMENT,
+# PUBLIC_BIDDING, LAND_TRANSACTION, FISCAL_SUBSIDY, HONOUR, CERTIFICATION.
+query RestrictionCheck {
+  restrictionCheck(creditCode: "%(code)s", action: LICENCE_APPLICATION) {
+    decision grade warningLevel
+    reasons { rule measure agencies { code } }
+    sources { agency { code } available freshness }
+    asOf
+  }
+}
+"""
+
+_PERSON = """\
+# A person (法定代表人): their own records, their warning, which reaches every
+# enterprise they represent, and those enterprises.%(hint)s
+query Person($personId: String!) {
+  person(personId: $personId) {
+    personId name
+    warning { level reasons { rule agencies { code } } }
+    penalties { agency { code } decisionNo decidedOn }
+    judgmentDefaults { agency { code } court caseNo }
+    enterprises { creditCode name status }
+  }
+}
+"""
+
+_PERSON_HINT = """
+# Person ids are not public: ask enterprise(creditCode: "...") { legalRepId }
+# with a key, and put the id in the variables (below)."""
+
+
+def example_tabs(examples: Examples, credit_code: str) -> tuple[Tab, ...]:
+    """The tabs for ``examples``, about the enterprise ``credit_code``."""
+    department = header_text(examples.department_key, "INSPECTION")
+    person_id = examples.person_id or ""
+    return (
+        Tab("Enterprise file", _FILE % {"code": credit_code}, "{}", department),
+        Tab("Filtered list", _LIST, "{}", header_text(None, None)),
+        Tab("Restriction check", _CHECK % {"code": credit_code}, "{}",
+            header_text(examples.approval_key, "LICENCE_APPROVAL")),
+        Tab("Person", _PERSON % {"hint": "" if examples.person_id else _PERSON_HINT},
+            json.dumps({"personId": person_id}, indent=2), department),
+    )

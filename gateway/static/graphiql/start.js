@@ -1,0 +1,23 @@
+// Starts GraphiQL (the gateway's own script; the page holds no inline script).
+// Reads the page's settings from <script id="graphiql-settings" type="application/json">:
+// { "tabs": [{ "query", "variables", "headers" }], "headers": "<JSON text>" }.
+(function () {
+  "use strict";
+  var settings = JSON.parse(document.getElementById("graphiql-settings").textContent);
+  var fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+  var explorer = GraphiQLPluginExplorer.explorerPlugin();
+  var root = ReactDOM.createRoot(document.getElementById("graphiql"));
+  root.render(
+    React.createElement(GraphiQL, {
+      fetcher: fetcher,
+      plugins: [explorer],
+      defaultTabs: settings.tabs,
+      defaultHeaders: settings.headers,
+      defaultEditorToolsVisibility: "headers",
+      isHeadersEditorEnabled: true,
+      // an API key stays in the page, never in the browser's storage
+      shouldPersistHeaders: false,
+      inputValueDeprecation: true,
+    }),
+  );
+})();
