@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import shutil
 import socket
 import sqlite3
@@ -247,7 +248,9 @@ def demo_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str
     from gateway.demo.generate import generate_district
     from gateway.demo.writer import write_demo
 
-    district = generate_district()
+    # a fixed day: tests of this district pin the runtime's today to it where it matters
+    # (tests/gateway/demo/test_any_day.py covers the demo generated on any day)
+    district = generate_district(as_of=dt.date(2026, 11, 1))
     folder = tmp_path_factory.mktemp("demo")
     write_demo(district, folder, http_base_url="http://127.0.0.1:1/unused")
     return folder, district.showcase_credit_code, district.showcase_person_id

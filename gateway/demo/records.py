@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 
 from gateway.demo import vocabulary as v
@@ -32,6 +33,9 @@ class RecordMaker:
         self.start = as_of.replace(year=as_of.year - 4, day=min(as_of.day, 28)).toordinal()
         self.year_start = date(as_of.year, 1, 1).toordinal()
         self.counters: Counter[str] = Counter()
+        # a planned record's date (``planned``), else None: dates are drawn
+        self.pinned: int | None = None
+        self.last: Row = {}
         self._iso: dict[int, str] = {}
         industries = (*v.INDUSTRY_NAMES, "农业")
         self._menus = {industry: _risk_menu(industry) for industry in industries}
@@ -68,15 +72,44 @@ class RecordMaker:
     def when(self, ent: Enterprise, margin: int = 0) -> int:
         """A record date in the four years to ``as_of`` (about 40% in its calendar year),
         after the enterprise was established and ``margin`` days before ``as_of``."""
+        if self.pinned is not None:
+            return self.pinned
         hi = self.end - margin
         lo = max(ent.established + 1, self.start)
         if self.rng.random() < 0.25:
             lo = max(lo, self.year_start)
         return self.rng.randint(min(lo, hi), hi)
 
+    def this_year(self, days_back: int) -> int:
+        """``days_back`` days before ``as_of``, but not before 1 January of its year:
+        a date that is in the current record cycle whatever day ``as_of`` is."""
+        return max(self.end - days_back, self.year_start)
+
+    def planned(self, on: int, make: Callable[[], None], **values: str) -> None:
+        """Make one record with ``make`` dated ``on`` (ordinal), then overwrite its
+        columns with ``values`` (e.g. ``risk_level``, ``removed_on``); dates the row
+        derives from its date (publication) follow it. The record draws from a stream
+        of its own (one draw from the main one), so what it draws never depends on
+        the day: whether a removal is drawn, for example, depends on dates."""
+        main = self.rng
+        self.rng, self.pinned = random.Random(main.getrandbits(64)), on
+        try:
+            make()
+        finally:
+            self.rng, self.pinned = main, None
+        row = self.last
+        for column in ("published_on",):
+            if row.get(column):
+                row[column] = self.iso(min(on + 3, max(on, self.end)))
+        for column in ("removed_on", "repaired_on"):
+            if column in row and column not in values:
+                row[column] = ""
+        row.update(values)
+
     def add(self, agency: str, record_type: str, row: Row) -> None:
         """Append a row to the agency's list of that type."""
         self.rows[agency][record_type].append(row)
+        self.last = row
 
     def _common(self, agency: str, abbr: str, ent: Enterprise, openness: str | None,
                 risk: str) -> Row:
@@ -119,13 +152,15 @@ class RecordMaker:
             self.listing(agency, record_type, ent, openness)
 
     def penalty(self, agency: str, ent: Enterprise, openness: str | None,
-                on_person: bool | None) -> None:
-        """An administrative penalty (行政处罚); SAMR and TAX sometimes fine the legal rep."""
+                on_person: bool | None, kind: str | None = None) -> None:
+        """An administrative penalty (行政处罚); SAMR and TAX sometimes fine the legal rep.
+        ``kind`` (a penalty type) left ``None`` is drawn."""
         rng = self.rng
         if on_person is None:
             on_person = agency in ("SAMR", "TAX") and rng.random() < 0.1
         violation = rng.choice(v.VIOLATIONS[agency])
-        kind = "FINE" if on_person else rng.choices(*v.PENALTY_TYPES[agency])[0]
+        drawn = "FINE" if on_person else rng.choices(*v.PENALTY_TYPES[agency])[0]
+        kind = kind or drawn
         amount = v.penalty_amount(agency, kind, rng)
         decided = self.when(ent, margin=7)
         published = decided + rng.randint(1, 7)

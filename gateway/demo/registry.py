@@ -47,8 +47,16 @@ class Registry:
     enterprises: list[Enterprise]
 
 
-def draw_registry(rng: random.Random, count: int, as_of: date) -> Registry:
-    """Draw ``count`` enterprises (unique codes and names) and their legal representatives."""
+def draw_registry(rng: random.Random, count: int, as_of: date, *,
+                  solo: int = 0, side: random.Random | None = None) -> Registry:
+    """Draw ``count`` enterprises (unique codes and names) and their legal representatives.
+
+    The last ``solo`` enterprises are each represented by a person of their own,
+    drawn from ``side`` (default ``rng``) so that ``rng`` draws the same registry
+    with or without them; the generator plants its coverage records on them. They
+    and the showcase (the first) are active, open and established at least three
+    years before ``as_of``, so their planned records may be years old.
+    """
     end = as_of.toordinal()
     persons: list[Row] = []
     person_ids: set[str] = set()
@@ -62,12 +70,33 @@ def draw_registry(rng: random.Random, count: int, as_of: date) -> Registry:
     rng.shuffle(slots)
     first = slots.index(0)
     slots[0], slots[first] = slots[first], slots[0]
+    solo = min(solo, count - 1)
+    side = side or rng
+    if solo:
+        for position in range(count - solo, count):
+            slots[position] = len(persons)
+            persons.append(_person(side, len(persons), end, person_ids))
     codes: set[str] = set()
     names: set[str] = set()
     rows: list[Row] = []
     enterprises = [_enterprise(rng, i, persons[p], end, codes, names, rows)
                    for i, p in enumerate(slots)]
+    for position in (0, *range(count - solo, count)):
+        enterprises[position] = _settled(enterprises[position], rows[position], end, side)
+    represented = set(slots)
+    persons = [person for index, person in enumerate(persons) if index in represented]
+    for number, person in enumerate(persons, start=1):
+        person["record_id"] = f"SAMR-PER-{number:06d}"
     return Registry(rows, persons, enterprises)
+
+
+def _settled(ent: Enterprise, row: Row, end: int, rng: random.Random) -> Enterprise:
+    """``ent`` made active, open and at least three years old (rewriting its row)."""
+    established = min(ent.established, end - rng.randint(3 * 365, 15 * 365))
+    row.update(openness="OPEN", status="ACTIVE",
+               established_on=date.fromordinal(established).isoformat())
+    return Enterprise(ent.credit_code, ent.district, ent.industry, established, ent.rep_id,
+                      ent.rep_name)
 
 
 def _person(rng: random.Random, index: int, end: int, taken: set[str]) -> Row:

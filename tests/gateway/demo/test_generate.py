@@ -10,7 +10,13 @@ import pytest
 
 from connectors.credit_code import is_valid_credit_code
 from connectors.standard import ENUM_VALUES, ColumnKind, spec_for
-from gateway.demo.generate import AGENCIES, District, generate_district, resident_id_check_char
+from gateway.demo.generate import (
+    AGENCIES,
+    MIN_ENTERPRISES,
+    District,
+    generate_district,
+    resident_id_check_char,
+)
 
 _BAD_IDS = {"EPB-BAD-001", "EPB-BAD-002", "EPB-BAD-003"}
 
@@ -149,7 +155,10 @@ def test_penalties_are_published_after_decision_and_warnings_have_no_amount(
     district: District,
 ) -> None:
     penalties = [row for _, t, row in _records(district) if t == "penalty"]
-    assert all(row["published_on"] > row["decided_on"] for row in penalties)
+    today = district.as_of.isoformat()
+    # a penalty decided on the generation day is published that day (not in the future)
+    assert all(row["published_on"] > row["decided_on"]
+               or row["published_on"] == row["decided_on"] == today for row in penalties)
     assert all(row["repaired_on"] > row["published_on"] for row in penalties
                if row["repaired_on"])
     assert any(row["repaired_on"] for row in penalties)
@@ -278,6 +287,8 @@ def test_twenty_thousand_enterprises_generate_quickly() -> None:
     assert elapsed < 8
 
 
-def test_rejects_an_empty_district() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        generate_district(enterprises=0)
+def test_rejects_a_district_too_small_to_hold_every_outcome() -> None:
+    for enterprises in (0, MIN_ENTERPRISES - 1):
+        with pytest.raises(ValueError, match=f"at least {MIN_ENTERPRISES}"):
+            generate_district(enterprises=enterprises)
+    assert generate_district(enterprises=MIN_ENTERPRISES).enterprise_count == MIN_ENTERPRISES
