@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from gateway.config import PURPOSES, PrincipalSpec
 from schema.access import Clearance
 
-__all__ = ["AuthError", "Authenticator", "Caller", "hash_key", "new_key"]
+__all__ = ["AuthError", "Authenticator", "Caller", "bearer_key", "hash_key", "new_key"]
 
 KEY_PREFIX = "rgk_"
 
@@ -25,6 +25,18 @@ KEY_PREFIX = "rgk_"
 def hash_key(key: str) -> str:
     """The ``key_sha256`` the configuration stores for an API key."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def bearer_key(headers: Mapping[str, str]) -> str | None:
+    """The key of a well-formed ``Authorization: Bearer <key>`` header, else ``None``."""
+    authorization = headers.get("authorization")
+    if authorization is None:
+        return None
+    scheme, _, key = authorization.strip().partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key or " " in key:
+        return None
+    return key
 
 
 def new_key() -> str:
@@ -77,9 +89,8 @@ class Authenticator:
                                 "The public role declares no purpose; send an API key "
                                 "(Authorization: Bearer <key>) to declare one.")
             return PUBLIC
-        scheme, _, key = authorization.strip().partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key or " " in key:
+        key = bearer_key(headers)
+        if key is None:
             raise AuthError(401, "UNAUTHENTICATED",
                             "Malformed Authorization header; send 'Authorization: Bearer "
                             "<api key>', or no header for the public role.")

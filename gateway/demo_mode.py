@@ -1,7 +1,8 @@
 """``gateway serve`` with no configuration: the bundled demo district.
 
-Data is generated once into a folder (SQLite, CSV and JSON files) and reused; the
-configuration is rewritten on each start. The two HTTP agencies (COURT, FIRE) are
+Data is generated into a folder (SQLite, CSV and JSON files) and reused while valid
+(``gateway.demo.freshness``: a week, within one calendar year); the configuration is
+rewritten on each start. The two HTTP agencies (COURT, FIRE) are
 real HTTP services on a server of their own: a socket bound to 127.0.0.1 on a free
 port, whatever address the gateway listens on, so their raw rows (NOT_OPEN fields
 included) never reach the gateway's listener or the network. (They take no key: an
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -31,10 +33,19 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.demo.agency_service import create_sources_app, load_rows
+from gateway.demo.freshness import stale_reason
 from gateway.demo.generate import generate_district
-from gateway.demo.writer import stamp_matches, write_config, write_demo
+from gateway.demo.writer import (
+    BUNDLED_DEMO,
+    bundled_demo_refusal,
+    read_stamp,
+    stamp_matches,
+    write_config,
+    write_demo,
+)
 
-__all__ = ["DEMO_ENTERPRISES", "DEMO_SEED", "DemoAgencies", "DemoSetup", "prepare_demo"]
+__all__ = ["DEMO_ENTERPRISES", "DEMO_SEED", "DemoAgencies", "DemoDirError", "DemoSetup",
+           "prepare_demo"]
 
 logger = logging.getLogger("gateway")
 
@@ -141,6 +152,10 @@ class DemoAgencies:
         return with_agencies
 
 
+class DemoDirError(Exception):
+    """The demo folder holds files the demo did not write; the message says what to do."""
+
+
 @dataclass(frozen=True, slots=True)
 class DemoSetup:
     data_dir: Path
@@ -148,13 +163,29 @@ class DemoSetup:
     agencies: DemoAgencies
 
 
-def prepare_demo(data_dir: Path) -> DemoSetup:
-    """Generate the demo once, bind its HTTP agencies' loopback port and write its
-    configuration for that port."""
-    if not stamp_matches(data_dir, seed=DEMO_SEED, enterprises=DEMO_ENTERPRISES):
-        district = generate_district(seed=DEMO_SEED, enterprises=DEMO_ENTERPRISES)
+def prepare_demo(data_dir: Path, *, today: dt.date | None = None) -> DemoSetup:
+    """Generate the demo (dated ``today``, default the current day) unless ``data_dir``
+    holds a valid one, bind its HTTP agencies' loopback port and write its
+    configuration for that port. A demo older than ``DEMO_VALIDITY`` or from an
+    earlier year is regenerated, with one log line saying why.
+
+    ``DemoDirError`` when ``data_dir`` holds anything but the bundled demo (a generated
+    district, someone's files): nothing there is touched.
+    """
+    refusal = bundled_demo_refusal(data_dir)
+    if refusal is not None:
+        raise DemoDirError(refusal)
+    today = today or dt.date.today()
+    stamp = read_stamp(data_dir)
+    # bundled_demo_refusal passed: the folder is absent, empty or the bundled demo
+    stale = None if stamp is None else stale_reason(stamp, today)
+    if stale is not None:
+        logger.info("regenerating the demo in %s: %s", data_dir, stale)
+    if stale or not stamp_matches(data_dir, seed=DEMO_SEED, enterprises=DEMO_ENTERPRISES):
+        district = generate_district(seed=DEMO_SEED, enterprises=DEMO_ENTERPRISES, as_of=today)
         # the configuration written here is replaced below, once the port is known
-        write_demo(district, data_dir, http_base_url=f"http://{LOOPBACK}")
+        write_demo(district, data_dir, http_base_url=f"http://{LOOPBACK}",
+                   made_as=BUNDLED_DEMO)
     agencies = DemoAgencies(data_dir)
     try:
         config_path = write_config(data_dir, http_base_url=agencies.url)

@@ -24,6 +24,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from connectors.standard import Openness
 from gateway.config import ROLES
+from policies import policy_dir
 from schema.access import (
     DERIVED,
     GRAPH_TYPES,
@@ -38,7 +39,8 @@ __all__ = ["DEFAULT_POLICY_DIR", "PolicyError", "PolicyStore", "load_policy"]
 
 logger = logging.getLogger("gateway.policies")
 
-DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+# the bundled rules (the ``policies`` package, wherever it is installed)
+DEFAULT_POLICY_DIR = policy_dir()
 FILES = ("model.conf", "policy.csv", "fields.yaml", "derivation.yaml")
 _LEVELS = {level.value for level in Openness}
 _NEVER_NULL = {"record_id", "agency", "openness", "credit_code"}

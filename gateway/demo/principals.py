@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-__all__ = ["DEMO_KEYS", "demo_principals"]
+__all__ = ["DEMO_KEYS", "demo_key_hashes", "demo_principals"]
 
 APPROVAL_PURPOSES = ["LICENCE_APPROVAL", "PROCUREMENT", "BIDDING", "SUBSIDY", "HONOUR"]
 
@@ -25,6 +25,12 @@ DEMO_KEYS: dict[str, tuple[str, str, str | None, list[str]]] = {
                     "SUBSIDY", "HONOUR", "CREDIT_REPAIR", "STATISTICS",
                     "AUDIT"]),
 }
+
+
+def demo_key_hashes() -> frozenset[str]:
+    """The SHA-256 of every demo key: accepted only from this machine unless the
+    gateway is started with ``--demo-keys-anywhere`` (``gateway.loopback_keys``)."""
+    return frozenset(hashlib.sha256(key.encode()).hexdigest() for key, *_ in DEMO_KEYS.values())
 
 
 def demo_principals() -> list[dict[str, Any]]:

@@ -10,6 +10,11 @@ Layout of ``out_dir``::
     fire.json          {"penalty": [...], "inspection": [...]}
     gateway.yaml       the configuration, paths relative to this folder
     demo.json          stamp: seed, size and generator version of the data
+    .made-by-gateway   marker, written first: "bundled demo" or "generated district"
+
+The marker is what lets ``gateway serve --demo-dir`` rewrite only a folder it made
+itself (``bundled_demo_refusal``): never a generated district, never a folder of
+someone else's files.
 
 Every file is written to a temporary name and moved into place, so a gateway
 reading the folder never sees half a file.
@@ -32,11 +37,18 @@ from connectors.standard import spec_for
 from gateway.demo.generate import AGENCIES, GENERATOR_VERSION, District
 from gateway.demo.principals import demo_principals
 
-__all__ = ["CONFIG_NAME", "STAMP_NAME", "read_stamp", "stamp_matches", "write_config",
-           "write_demo"]
+__all__ = ["BUNDLED_DEMO", "CONFIG_NAME", "GENERATED_DISTRICT", "MARKER_NAME", "STAMP_NAME",
+           "bundled_demo_refusal", "generate_refusal", "is_bundled_demo", "made_as",
+           "read_stamp", "stamp_matches", "write_config", "write_demo"]
 
 CONFIG_NAME = "gateway.yaml"
 STAMP_NAME = "demo.json"
+MARKER_NAME = ".made-by-gateway"
+BUNDLED_DEMO = "bundled demo"  # written by ``gateway serve`` (gateway.demo_mode)
+GENERATED_DISTRICT = "generated district"  # written by ``gateway demo generate``
+_MADE_AS = (BUNDLED_DEMO, GENERATED_DISTRICT)
+# Folders written before the marker existed: the bundled demo was this seed and size.
+_LEGACY_BUNDLED = {"seed": 20261123, "enterprises": 2000}
 
 # The tax bureau's database does not follow the standard's names; the configuration
 # maps them back (tables: standard type -> table; columns: standard -> source name).
@@ -58,13 +70,23 @@ _HEADER = """\
 """
 
 
-def write_demo(district: District, out_dir: Path, *, http_base_url: str) -> Path:
+def write_demo(district: District, out_dir: Path, *, http_base_url: str,
+               made_as: str = GENERATED_DISTRICT) -> Path:
     """Write every agency's source and the configuration; return the configuration's path.
 
     ``http_base_url`` is where the HTTP agencies are served (``<url>/court``,
-    ``<url>/fire``). The stamp is written last, so its presence means the data is whole.
+    ``<url>/fire``). ``made_as`` (``BUNDLED_DEMO`` or ``GENERATED_DISTRICT``) goes into
+    the marker, written first; the stamp is written last, so its presence means the
+    data is whole. Callers check the folder first (``bundled_demo_refusal``,
+    ``generate_refusal``): this function writes where it is told.
     """
+    if made_as not in _MADE_AS:
+        raise ValueError(f"made_as must be one of {_MADE_AS}, got {made_as!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    with _replacing(out_dir / MARKER_NAME) as path:
+        path.write_text(f"{made_as}\n# written by the gateway (gateway.demo.writer); "
+                        f"'gateway serve --demo-dir' rewrites only a folder marked "
+                        f"'{BUNDLED_DEMO}'\n", encoding="utf-8")
     for agency in AGENCIES:
         by_type = district.rows[agency.code]
         name = agency.code.lower()
@@ -115,7 +137,10 @@ def write_config(out_dir: Path, *, http_base_url: str) -> Path:
         entry.update(timeout_s=10, cache_ttl_s=60)
         agencies.append(entry)
     principals = demo_principals()
-    document = yaml.safe_dump({"agencies": agencies, "principals": principals}, allow_unicode=True,
+    # a page on this machine (any port) may call the demo from a browser (gateway.cors)
+    cors = {"allow_origins": ["http://127.0.0.1:*", "http://localhost:*"]}
+    document = yaml.safe_dump({"agencies": agencies, "principals": principals, "cors": cors},
+                              allow_unicode=True,
                               sort_keys=False, default_flow_style=None, width=100)
     out_dir.mkdir(parents=True, exist_ok=True)
     with _replacing(out_dir / CONFIG_NAME) as path:
@@ -140,6 +165,60 @@ def stamp_matches(out_dir: Path, *, seed: int, enterprises: int) -> bool:
         and stamp.get("seed") == seed
         and stamp.get("enterprises") == enterprises
     )
+
+
+def made_as(out_dir: Path) -> str | None:
+    """What wrote ``out_dir``: ``BUNDLED_DEMO``, ``GENERATED_DISTRICT``, or ``None``
+    when no demo writer did (no marker, no stamp). A folder written before markers
+    existed counts as the bundled demo when its stamp has the demo's seed and size."""
+    try:
+        first = (out_dir / MARKER_NAME).read_text(encoding="utf-8").partition("\n")[0]
+    except (OSError, UnicodeDecodeError):
+        first = ""
+    if first.strip() in _MADE_AS:
+        return first.strip()
+    stamp = read_stamp(out_dir)
+    if stamp is None:
+        return None
+    legacy = all(stamp.get(key) == value for key, value in _LEGACY_BUNDLED.items())
+    return BUNDLED_DEMO if legacy else GENERATED_DISTRICT
+
+
+def is_bundled_demo(out_dir: Path) -> bool:
+    """Whether ``out_dir`` holds the bundled demo, written by ``gateway serve``: the one
+    kind of folder the demo may rewrite (when stale)."""
+    return made_as(out_dir) == BUNDLED_DEMO
+
+
+def bundled_demo_refusal(out_dir: Path) -> str | None:
+    """Why ``gateway serve`` must not write the bundled demo into ``out_dir``, or
+    ``None`` when it may: the folder is absent, empty, or already the bundled demo."""
+    if not out_dir.exists() or is_bundled_demo(out_dir):
+        return None
+    if not out_dir.is_dir():
+        return f"--demo-dir {out_dir} is a file, not a folder; choose another --demo-dir"
+    if not any(out_dir.iterdir()):
+        return None
+    if made_as(out_dir) == GENERATED_DISTRICT:
+        return (f"--demo-dir {out_dir} holds a district made by 'gateway demo generate', "
+                f"not the bundled demo; it is left as it is. Serve it with "
+                f"'gateway serve --config {out_dir / CONFIG_NAME}' (see the README, \"Serve a "
+                f"generated district end to end\"), or choose another --demo-dir")
+    return (f"--demo-dir {out_dir} is a folder the gateway did not create (it holds other "
+            f"files); the demo would overwrite them. Choose an empty or new --demo-dir")
+
+
+def generate_refusal(out_dir: Path) -> str | None:
+    """Why ``gateway demo generate`` must not write into ``out_dir``, or ``None`` when
+    it may: the folder is absent, empty, or one a demo writer made."""
+    if not out_dir.exists():
+        return None
+    if not out_dir.is_dir():
+        return f"--out {out_dir} is a file, not a folder"
+    if made_as(out_dir) is not None or not any(out_dir.iterdir()):
+        return None
+    return (f"--out {out_dir} holds files the gateway did not write; choose an empty or "
+            f"new folder")
 
 
 @contextmanager
