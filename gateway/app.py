@@ -36,6 +36,8 @@ from gateway.audit_reader import AuditReader
 from gateway.cache import MemoryRecordCache
 from gateway.callers import Authenticator, AuthError, Caller
 from gateway.config import GatewayConfig
+from gateway.demo.principals import demo_key_hashes
+from gateway.loopback_keys import LoopbackOnlyKeys
 from gateway.platform_store.store import PlatformStore, open_store
 from gateway.platform_store.writer import AccessLogWriter
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
@@ -44,6 +46,7 @@ from gateway.redis_cache import RedisRecordCache, check_redis_url, redacted_url
 from gateway.response_cache import ResponseCache
 from gateway.rules_files import load_rules
 from gateway.runtime import Runtime, open_runtime
+from gateway.source_files import missing_files
 from schema.build import build_schema
 from schema.context import RequestContext
 from schema.limits import QueryLimits
@@ -76,6 +79,9 @@ class AppOptions:
     # every GraphQL request into the hash-chained access log of config.platform; off only
     # to measure its cost
     access_log: bool = True
+    # the demo's published keys (gateway.demo.principals) from any client, not only
+    # from this machine: only for a demo behind a trusted network
+    demo_keys_anywhere: bool = False
     extra_routes: Sequence[BaseRoute] = ()
     runtime_factory: Callable[..., Runtime] = field(default=open_runtime)
 
@@ -143,11 +149,12 @@ class _AuthGate:
     the view would answer the same way (``_answerable_from_cache``)."""
 
     def __init__(self, full: _GraphQL, public: _GraphQL, max_body_bytes: int,
-                 answers: ResponseCache | None) -> None:
+                 answers: ResponseCache | None, loopback_keys: LoopbackOnlyKeys) -> None:
         self._full = full
         self._public = public
         self._max_body = max_body_bytes
         self._answers = answers
+        self._loopback_keys = loopback_keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = bytearray()
@@ -209,6 +216,7 @@ class _AuthGate:
         runtime: Runtime = scope["app"].state.runtime
         authenticator: Authenticator = runtime.authenticator
         try:
+            self._loopback_keys.check(headers, scope.get("client"))
             caller = authenticator.caller(headers)
         except AuthError as error:
             if error.caller is not None:
@@ -315,7 +323,8 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                if options.response_cache else None)
     gate = _AuthGate(_GraphQL(build_schema(limits=limits), graphql_ide=ide),
                      _GraphQL(build_schema(without=above_open, limits=limits), graphql_ide=ide),
-                     options.max_body_bytes, answers)
+                     options.max_body_bytes, answers,
+                     LoopbackOnlyKeys(() if options.demo_keys_anywhere else demo_key_hashes()))
     make_runtime = partial(options.runtime_factory, policies=policies, rules=rules)
     redis_url = options.redis_url
     if redis_url is not None:
@@ -383,6 +392,12 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                 body["ready"] = ready = False
                 body["reason"] = ("AUDIT_UNAVAILABLE: the access log cannot be written; only "
                                   "public requests are served")
+        missing = missing_files(config.agencies)  # a few stat calls
+        if missing:
+            body["ready"] = ready = False
+            body["sourceFiles"] = {m.agency: m.message(full_path=False) for m in missing}
+            shown = "; ".join(m.message(full_path=False) for m in missing)
+            body.setdefault("reason", f"SOURCE_FILES_MISSING: {shown}")
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def healthz(request: Request) -> Response:

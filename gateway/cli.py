@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 if TYPE_CHECKING:
     from gateway.platform_store.settings import PlatformSettings
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 DEFAULT_DEMO_DIR = Path(".demo-data")
-POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -28,16 +28,26 @@ def _serve(args: argparse.Namespace) -> int:
 
     from gateway.app import AppOptions, create_app
     from gateway.config import ConfigError, load_config
+    from gateway.listen_check import listen_problem
     from gateway.policy_files import PolicyError
     from gateway.rules_files import RulesError
+    from gateway.source_files import missing_files
     from schema.limits import QueryLimits
 
+    busy = listen_problem(args.host, args.port)  # said first, before anything is prepared
+    if busy is not None:
+        print(busy, file=sys.stderr)
+        return 2
     demo = None
     if args.config is None:
-        from gateway.demo_mode import prepare_demo
+        from gateway.demo_mode import DemoDirError, prepare_demo
 
         # the demo's HTTP agencies get their own port on 127.0.0.1, never this listener
-        demo = prepare_demo(Path(args.demo_dir))
+        try:
+            demo = prepare_demo(Path(args.demo_dir))
+        except DemoDirError as error:
+            print(f"cannot start: {error}", file=sys.stderr)
+            return 2
         config_path = demo.config_path
         print(f"demo data in {demo.data_dir} (config {config_path})", file=sys.stderr)
     else:
@@ -47,6 +57,8 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    for missing in missing_files(config.agencies):  # served, but /readyz answers 503
+        print(f"warning: {missing.message(full_path=True)}", file=sys.stderr)
     try:
         limits = QueryLimits(max_depth=args.max_depth, max_aliases=args.max_aliases,
                              max_tokens=args.max_tokens, max_cost=args.max_cost)
@@ -58,7 +70,8 @@ def _serve(args: argparse.Namespace) -> int:
                                             response_cache=not args.no_response_cache,
                                             response_cache_bytes=args.response_cache_mb << 20,
                                             rate_limits=not args.no_rate_limits,
-                                            access_log=not args.no_audit_log))
+                                            access_log=not args.no_audit_log,
+                                            demo_keys_anywhere=args.demo_keys_anywhere))
     except ValueError as error:  # limits out of range, a malformed Redis URL, rate_limits.yaml
         print(f"cannot start: {error}", file=sys.stderr)
         return 2
@@ -81,17 +94,35 @@ def _check_config(args: argparse.Namespace) -> int:
     import asyncio
 
     from gateway.config import ConfigError, load_config
+    from gateway.source_files import missing_files
 
+    if args.file is not None and args.config is not None and args.file != args.config:
+        print("gateway check-config: give the configuration once, with --config FILE",
+              file=sys.stderr)
+        return 2
+    if args.file is not None:
+        print(f"note: 'gateway check-config FILE' is deprecated; use 'gateway check-config "
+              f"--config {args.file}'", file=sys.stderr)
+    path = args.config or args.file
+    if path is None:
+        print("gateway check-config: error: the following arguments are required: --config "
+              "FILE (see 'gateway check-config --help')", file=sys.stderr)
+        return 2
     try:
-        config = load_config(Path(args.file))
+        config = load_config(Path(path))
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    print(f"{args.file}: OK - {len(config.agencies)} agencies, "
+    missing = missing_files(config.agencies)
+    for problem in missing:
+        print(f"{path}: {problem.message(full_path=True)}", file=sys.stderr)
+    if missing:
+        return 1
+    print(f"{path}: OK - {len(config.agencies)} agencies, "
           f"{len(config.principals)} principals, registry {config.registry.code}")
-    problem = asyncio.run(_platform_problem(config.platform))
-    if problem is not None:
-        print(f"{args.file}: {problem}", file=sys.stderr)
+    platform_problem = asyncio.run(_platform_problem(config.platform))
+    if platform_problem is not None:
+        print(f"{path}: {platform_problem}", file=sys.stderr)
         return 1
     print(f"platform database: {config.platform.shown()} (can be written)")
     return 0
@@ -301,36 +332,69 @@ def _keys_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_generate(args: argparse.Namespace) -> int:
-    from gateway.demo.generate import generate_district
-    from gateway.demo.writer import write_demo
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's help ends with its default, unless the default says nothing (no
+    value, a switch that is off, an empty list)."""
 
-    district = generate_district(seed=args.seed, enterprises=args.enterprises)
-    config = write_demo(district, Path(args.out), http_base_url=args.http_base_url)
-    print(f"wrote {args.enterprises} enterprises to {args.out} (config {config})")
-    return 0
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        default = action.default
+        if default is None or default is False or default == [] or default == "":
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """The gateway's parsers: every command's ``--help`` shows the defaults (the
+    subcommands' parsers are made of this class too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """A bad argument is one line (argparse would print the whole usage first)."""
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("regulatory-graph")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
+    from gateway.demo.commands import add_demo_commands
+    from policies import policy_dir
     from schema.limits import QueryLimits
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gateway", description="Enterprise regulatory graph: a GraphQL gateway."
     )
+    parser.add_argument("--version", action="version", version=f"gateway {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser(
         "serve", help="serve the graph (the bundled demo when no --config is given)"
     )
     serve.add_argument("--config", help="configuration file (YAML); default: the demo")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (0.0.0.0: every interface)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument("--demo-dir", default=str(DEFAULT_DEMO_DIR),
-                       help="where demo data is generated (once)")
+                       help="where the bundled demo's data is generated (once); a folder "
+                            "with other files in it is refused, never overwritten")
+    serve.add_argument("--demo-keys-anywhere", action="store_true",
+                       help="accept the demo's published keys (demo-admin-key, ...) from "
+                            "any client; without it they work only from this machine")
     serve.add_argument("--no-graphiql", action="store_true", help="do not serve GraphiQL")
-    serve.add_argument("--policies", default=os.environ.get("GATEWAY_POLICIES", str(POLICY_DIR)),
-                       help="folder of model.conf, policy.csv and fields.yaml "
-                            "(default: $GATEWAY_POLICIES or the project's policies/)")
+    serve.add_argument("--policies",
+                       default=os.environ.get("GATEWAY_POLICIES") or str(policy_dir()),
+                       help="folder of the rules (model.conf, policy.csv, fields.yaml, ...): "
+                            "$GATEWAY_POLICIES when set, else the rules bundled with the "
+                            "package")
     serve.add_argument("--redis-url", default=os.environ.get("GATEWAY_REDIS_URL"),
                        help="share the source record cache in Redis, e.g. "
                             "redis://127.0.0.1:6379/0 (default: $GATEWAY_REDIS_URL; "
@@ -358,12 +422,17 @@ def _parser() -> argparse.ArgumentParser:
                             "deployment without it leaves no trace of who read what")
     serve.add_argument("--max-body-bytes", type=int, default=1 << 20,
                        help="largest request body (REQUEST_TOO_LARGE, HTTP 413)")
-    serve.add_argument("--log-level", default="info")
-    serve.add_argument("--access-log", action="store_true")
+    serve.add_argument("--log-level", default="info", choices=LOG_LEVELS,
+                       help="how much the server logs")
+    serve.add_argument("--access-log", action="store_true",
+                       help="log one line per HTTP request (uvicorn's access log)")
     serve.set_defaults(run=_serve)
 
-    check = commands.add_parser("check-config", help="validate a configuration file")
-    check.add_argument("file")
+    check = commands.add_parser(
+        "check-config", help="validate a configuration file: every problem, the sources' "
+                             "files, the platform database; exit 1 if any")
+    check.add_argument("--config", help="the configuration file (YAML)")
+    check.add_argument("file", nargs="?", help=argparse.SUPPRESS)  # deprecated: use --config
     check.set_defaults(run=_check_config)
 
     audit = commands.add_parser("audit", help="the access log (留痕): verify, export")
@@ -386,7 +455,7 @@ def _parser() -> argparse.ArgumentParser:
     data = commands.add_parser(
         "check-data", help="read every listable source and report rows that break the standard"
     )
-    data.add_argument("--config", required=True)
+    data.add_argument("--config", required=True, help="the configuration file (YAML)")
     data.set_defaults(run=_check_data)
 
     keys = commands.add_parser("keys", help="API keys for principals")
@@ -402,18 +471,7 @@ def _parser() -> argparse.ArgumentParser:
     key_new.add_argument("--id", help="principal id (default: role and a key fragment)")
     key_new.set_defaults(run=_keys_new)
 
-    demo = commands.add_parser("demo", help="demo data")
-    demo_commands = demo.add_subparsers(dest="demo_command", required=True)
-    generate = demo_commands.add_parser("generate", help="generate a synthetic district")
-    generate.add_argument("--out", required=True)
-    generate.add_argument("--enterprises", type=int, default=2000)
-    generate.add_argument("--seed", type=int, default=20261123)
-    generate.add_argument("--http-base-url", default="http://127.0.0.1:9001",
-                          help="where the HTTP agencies COURT and FIRE will be served "
-                               "(<url>/court, <url>/fire); default: http://127.0.0.1:9001, "
-                               "where 'python -m gateway.demo.agency_service --data "
-                               "OUT/court.json --data OUT/fire.json' serves them")
-    generate.set_defaults(run=_demo_generate)
+    add_demo_commands(commands)
     return parser
 
 
@@ -421,6 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per source call is noise
+    # casbin logs its whole model and policy at INFO each time an enforcer is built
+    verbose = getattr(args, "log_level", "info") in ("debug", "trace")
+    logging.getLogger("casbin").setLevel(logging.DEBUG if verbose else logging.WARNING)
     code: int = args.run(args)
     return code
 
