@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gateway.callers import Caller
+from gateway.graphql_payload import Payload
 from gateway.platform_store.entry import AccessEntry, text_hash
 from schema.context import RequestContext
 
 __all__ = ["RequestFacts", "Summary", "entry_for", "request_facts", "summary_of"]
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
 
 @dataclass(frozen=True, slots=True)
 class Summary:
@@ -61,27 +57,17 @@ class RequestFacts:
     variables_hash: str
 
 
-def request_facts(client: str, headers: Mapping[str, str], body: bytes,
+def request_facts(client: str, request_id: str, payload: Payload,
                   at: dt.datetime | None = None) -> RequestFacts:
-    """Facts of a GraphQL request; a body that is not a JSON object gets empty hashes.
-    A caller's ``X-Request-Id`` is kept when it is a plain token, else one is made."""
-    given = headers.get("x-request-id", "")
-    request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-    operation, query, variables = "", None, None
-    try:
-        payload = json.loads(body) if body else None
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict):
-        name = payload.get("operationName")
-        operation = name if isinstance(name, str) else ""
-        text = payload.get("query")
-        query = text if isinstance(text, str) else None
-        if payload.get("variables") is not None:
-            variables = json.dumps(payload["variables"], sort_keys=True, separators=(",", ":"),
-                                   ensure_ascii=False)
-    return RequestFacts(at or dt.datetime.now(dt.UTC), client, request_id, operation[:200],
-                        text_hash(query), text_hash(variables))
+    """Facts of a GraphQL request (``request_id``: ``gateway.logs.request_id``); a
+    request without a query text or variables gets empty hashes for them."""
+    variables = None
+    if payload.variables is not None:
+        variables = json.dumps(payload.variables, sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False)
+    return RequestFacts(at or dt.datetime.now(dt.UTC), client, request_id,
+                        (payload.operation_name or "")[:200], text_hash(payload.query),
+                        text_hash(variables))
 
 
 def outcome_of(status: int, answer: bytes) -> tuple[str, str]:

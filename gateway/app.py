@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -30,6 +31,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http.parse_content_type import parse_content_type
 
 from connectors.errors import SourceError
+from connectors.observe import fan_out
 from gateway.access_capture import EMPTY, Summary, entry_for, request_facts, summary_of
 from gateway.audit_alerts import load_alert_rules
 from gateway.audit_reader import AuditReader
@@ -37,7 +39,19 @@ from gateway.cache import MemoryRecordCache
 from gateway.callers import Authenticator, AuthError, Caller
 from gateway.config import GatewayConfig
 from gateway.demo.principals import demo_key_hashes
+from gateway.graphql_payload import operation_of, read_payload
+from gateway.logs import request_id
 from gateway.loopback_keys import LoopbackOnlyKeys
+from gateway.metrics import GatewayMetrics
+from gateway.metrics_endpoint import metrics_endpoint
+from gateway.observation import (
+    CALLER,
+    OPERATION,
+    REQUEST_ID,
+    SUMMARY,
+    ObservedRequests,
+    is_graphql_request,
+)
 from gateway.platform_store.store import PlatformStore, open_store
 from gateway.platform_store.writer import AccessLogWriter
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
@@ -47,6 +61,7 @@ from gateway.response_cache import ResponseCache
 from gateway.rules_files import load_rules
 from gateway.runtime import Runtime, open_runtime
 from gateway.source_files import missing_files
+from gateway.tracing import open_tracing
 from schema.build import build_schema
 from schema.context import RequestContext
 from schema.limits import QueryLimits
@@ -55,9 +70,9 @@ __all__ = ["AppOptions", "create_app"]
 
 logger = logging.getLogger("gateway")
 
-_CALLER = "gateway.caller"
+_CALLER = CALLER  # who called (the access log, gateway.observation)
 _CONTEXT = "gateway.context"
-_SUMMARY = "gateway.summary"  # what the answer returned (for the access log)
+_SUMMARY = SUMMARY  # what the answer returned (the access log, metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +99,9 @@ class AppOptions:
     demo_keys_anywhere: bool = False
     extra_routes: Sequence[BaseRoute] = ()
     runtime_factory: Callable[..., Runtime] = field(default=open_runtime)
+    # an OpenTelemetry SDK TracerProvider to trace through (tests); by default traces go
+    # where config.tracing says, if anywhere (gateway.tracing)
+    tracer_provider: object | None = None
 
 
 class _GraphQL(GraphQL[RequestContext, None]):
@@ -128,11 +146,6 @@ def _answerable_from_cache(method: str | None, headers: Headers) -> bool:
     views do not enable.)
     """
     return method == "POST" and _read_as_json(headers.get("content-type", ""))
-
-
-def _is_graphql_request(scope: Scope) -> bool:
-    """A GraphQL request (logged), not the GraphiQL page: a POST, or a GET with a query."""
-    return scope.get("method") == "POST" or b"query=" in scope.get("query_string", b"")
 
 
 def _summarize(scope: Scope) -> Summary:
@@ -182,16 +195,24 @@ class _AuthGate:
         await self._dispatch(scope, replay, send, bytes(body))
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
-        """Answer the request and, for a GraphQL request, append it to the access log
-        with what it returned and how it ended (whatever path it took)."""
+        """Answer the request and, for a GraphQL request, note its operation (for logs
+        and metrics) and append it to the access log with what it returned and how it
+        ended (whatever path it took)."""
         log: AccessLogWriter | None = scope["app"].state.access_log
         headers = Headers(scope=scope)
-        if log is None or not _is_graphql_request(scope):
+        if not is_graphql_request(scope):
+            await self._answer(scope, receive, send, body, headers, None)
+            return
+        payload = read_payload(body, scope.get("query_string", b""))
+        scope[OPERATION] = operation_of(payload)
+        if log is None:
             await self._answer(scope, receive, send, body, headers, None)
             return
         started = time.perf_counter()
         client = scope.get("client")
-        facts = request_facts(client[0] if client else "", headers, body)
+        # the id gateway.observation gave the request (and echoes in X-Request-Id)
+        rid = scope.get(REQUEST_ID) or request_id(headers.get("x-request-id"))
+        facts = request_facts(client[0] if client else "", rid, payload)
         status = 0
         chunks: list[bytes] = []
 
@@ -199,9 +220,6 @@ class _AuthGate:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message = {**message, "headers": [
-                    *message.get("headers", []),
-                    (b"x-request-id", facts.request_id.encode("ascii"))]}
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
             await send(message)
@@ -245,6 +263,8 @@ class _AuthGate:
             return
         key = answers.key(caller.clearance, runtime.policy_version(), runtime.today(), body)
         kept = answers.get(key)
+        metrics: GatewayMetrics = scope["app"].state.metrics
+        metrics.answer_cache(hit=kept is not None)
         if kept is not None:
             scope[_SUMMARY] = kept.summary
             await send({"type": "http.response.start", "status": 200,
@@ -325,7 +345,11 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                      _GraphQL(build_schema(without=above_open, limits=limits), graphql_ide=ide),
                      options.max_body_bytes, answers,
                      LoopbackOnlyKeys(() if options.demo_keys_anywhere else demo_key_hashes()))
-    make_runtime = partial(options.runtime_factory, policies=policies, rules=rules)
+    metrics = GatewayMetrics()  # this app's own registry
+    tracing = open_tracing(config.tracing, options.tracer_provider)
+    observer = fan_out(metrics, None if tracing is None else tracing.observer)
+    make_runtime = partial(options.runtime_factory, policies=policies, rules=rules,
+                           observer=observer)
     redis_url = options.redis_url
     if redis_url is not None:
         check_redis_url(redis_url)  # a malformed URL stops the start; an unreachable one not
@@ -377,6 +401,8 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
             await runtime.aclose()
             if redis_cache is not None:
                 await redis_cache.aclose()
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)  # spans still buffered are sent
 
     async def readyz(request: Request) -> Response:
         state = request.app.state
@@ -407,8 +433,13 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
         Route("/graphql", gate, methods=["GET", "POST"]),
         Route("/readyz", readyz),
         Route("/healthz", healthz),
+        *([Route("/metrics", metrics_endpoint(config.metrics, metrics))]
+          if config.metrics.enabled else []),
         *options.extra_routes,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # every answer gets its X-Request-Id and access line (gateway.observation)
+    observed = Middleware(ObservedRequests, metrics=metrics, tracing=tracing)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[observed])
     app.state.answers = answers  # the answer cache, or None (read by tests and operators)
+    app.state.metrics = metrics
     return app

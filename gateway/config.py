@@ -21,6 +21,12 @@ from connectors.spec import SOURCE_KINDS, AgencySpec
 from connectors.standard import RECORD_TYPES
 from gateway.cors import CorsSettings, parse_cors
 from gateway.platform_store.settings import PlatformSettings, parse_platform
+from gateway.telemetry_settings import (
+    MetricsSettings,
+    TracingSettings,
+    parse_metrics,
+    parse_tracing,
+)
 
 __all__ = [
     "PURPOSES",
@@ -51,6 +57,8 @@ _CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,31}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _LOCATION_FIELD = {"sql": "url", "csv": "path", "http": "base_url"}
 _NO_CORS = CorsSettings()  # frozen: one shared default
+_METRICS = MetricsSettings()  # frozen defaults, shared
+_TRACING = TracingSettings()
 
 
 class ConfigError(Exception):
@@ -77,13 +85,16 @@ class GatewayConfig:
     """Agencies and principals, validated; exactly one agency provides ``enterprise``.
     ``platform`` is the platform's own store (access log): default ``platform.db``
     beside the configuration file. ``cors`` names the origins whose pages may call the
-    gateway (``gateway.cors``): none by default."""
+    gateway (``gateway.cors``): none by default. ``metrics`` says who may read
+    ``/metrics``, ``tracing`` where traces go (``gateway.telemetry_settings``)."""
 
     source: Path
     agencies: tuple[AgencySpec, ...]
     principals: tuple[PrincipalSpec, ...]
     platform: PlatformSettings
     cors: CorsSettings = _NO_CORS
+    metrics: MetricsSettings = _METRICS
+    tracing: TracingSettings = _TRACING
 
     @property
     def registry(self) -> AgencySpec:
@@ -116,10 +127,10 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
     if not isinstance(document, dict):
         raise ConfigError([f"{name}: the top level must be a mapping with 'agencies:'"])
     for key in document:
-        if key not in ("agencies", "principals", "platform", "cors"):
+        if key not in ("agencies", "principals", "platform", "cors", "metrics", "tracing"):
             problems.append(
                 f"{name}: unknown top-level key {key!r} (expected agencies, principals, "
-                f"platform, cors)"
+                f"platform, cors, metrics, tracing)"
             )
     raw_agencies = document.get("agencies")
     if not isinstance(raw_agencies, list) or not raw_agencies:
@@ -154,9 +165,12 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
     platform = parse_platform(document.get("platform"), f"{name}: platform", path.parent,
                               problems)
     cors = parse_cors(document.get("cors"), f"{name}: cors", problems)
+    metrics = parse_metrics(document.get("metrics"), f"{name}: metrics", ROLES, problems)
+    tracing = parse_tracing(document.get("tracing"), f"{name}: tracing", problems)
     if problems:
         raise ConfigError(problems)
-    return GatewayConfig(path, tuple(agencies), tuple(principals), platform, cors)
+    return GatewayConfig(path, tuple(agencies), tuple(principals), platform, cors, metrics,
+                         tracing)
 
 
 def _agency(raw: Any, where: str, base: Path, problems: list[str]) -> AgencySpec | None:

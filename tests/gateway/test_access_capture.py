@@ -11,6 +11,7 @@ import pytest
 from conftest import Demo
 from gateway.access_capture import Summary, entry_for, outcome_of, request_facts, summary_of
 from gateway.callers import PUBLIC, Caller
+from gateway.graphql_payload import read_payload
 from gateway.platform_store.entry import text_hash
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.runtime import Runtime, open_runtime
@@ -32,13 +33,14 @@ async def runtime(demo: Demo) -> AsyncIterator[Runtime]:
 def test_request_facts_hash_the_query_and_canonical_variables() -> None:
     body = json.dumps({"query": "{ sources { code } }", "operationName": "S",
                        "variables": {"b": 1, "a": [2]}}).encode()
-    facts = request_facts("10.0.0.9", {"x-request-id": "abc-123"}, body)
+    facts = request_facts("10.0.0.9", "abc-123", read_payload(body))
     assert facts.query_hash == text_hash("{ sources { code } }")
     assert facts.variables_hash == text_hash('{"a":[2],"b":1}')
     assert (facts.operation, facts.request_id, facts.client) == ("S", "abc-123", "10.0.0.9")
-    odd = request_facts("x", {"x-request-id": "bad id\nwith newline"}, b"not json")
-    assert odd.query_hash == "" and odd.request_id != "bad id\nwith newline"
-    assert len(odd.request_id) == 32
+    odd = request_facts("x", "id", read_payload(b"not json"))
+    assert (odd.query_hash, odd.variables_hash, odd.operation) == ("", "", "")
+    by_get = request_facts("x", "id", read_payload(b"", b"query=%7B+a+%7D&variables=%7B%7D"))
+    assert (by_get.query_hash, by_get.variables_hash) == (text_hash("{ a }"), text_hash("{}"))
 
 
 @pytest.mark.parametrize(("status", "answer", "expected"), [
@@ -68,15 +70,15 @@ async def test_a_summary_names_what_the_answer_returned(runtime: Runtime, demo: 
     assert demo.showcase in summary.credit_codes
     assert {"Query.enterprise", "Enterprise.penalties"} <= set(summary.fields)
     assert set(summary.fields["Enterprise.penalties"]) <= {"OPEN", "CONDITIONAL", "NOT_OPEN"}
-    entry = entry_for(request_facts("127.0.0.1", {}, b"{}"),
+    entry = entry_for(request_facts("127.0.0.1", "id", read_payload(b"{}")),
                       Caller("samr-app", context.view.clearance), 200, b'{"data":{}}',
                       summary, 12.5)
     assert (entry.principal, entry.role, entry.agency, entry.purpose, entry.outcome) == (
         "samr-app", "department", "SAMR", "INSPECTION", "ok")
-    again = entry_for(request_facts("127.0.0.1", {}, b"{}", at=entry.at),
+    again = entry_for(request_facts("127.0.0.1", "id-2", read_payload(b"{}"), at=entry.at),
                       Caller("samr-app", context.view.clearance), 200, b'{"data":{}}',
                       summary, 12.5)
-    # the request id differs (one is made per request), so the content does too
+    # the request id differs (each request has its own), so the content does too
     assert again.request_id != entry.request_id
     assert again.content_hash() != entry.content_hash()
     assert entry.content_hash() == entry.content_hash()
@@ -95,12 +97,12 @@ async def test_a_summary_keeps_the_decisions_given(runtime: Runtime, demo: Demo)
 
 
 def test_a_refused_caller_is_logged_without_a_principal() -> None:
-    entry = entry_for(request_facts("127.0.0.1", {}, b""), None, 401,
+    entry = entry_for(request_facts("127.0.0.1", "id", read_payload(b"")), None, 401,
                       b'{"errors":[{"extensions":{"code":"UNAUTHENTICATED"}}]}',
                       Summary(), 0.2)
     assert (entry.principal, entry.role, entry.outcome) == ("", "", "401")
-    public = entry_for(request_facts("127.0.0.1", {}, b""), PUBLIC, 200, b'{"data":{}}',
-                       Summary(), 0.2)
+    public = entry_for(request_facts("127.0.0.1", "id", read_payload(b"")), PUBLIC, 200,
+                       b'{"data":{}}', Summary(), 0.2)
     assert (public.principal, public.role) == ("", "public")
 
 
@@ -110,5 +112,6 @@ def test_the_hashed_content_holds_every_field_of_an_entry() -> None:
 
     from gateway.platform_store.entry import AccessEntry
 
-    entry = entry_for(request_facts("127.0.0.1", {}, b"{}"), PUBLIC, 200, b"{}", Summary(), 1.0)
+    entry = entry_for(request_facts("127.0.0.1", "id", read_payload(b"{}")), PUBLIC, 200,
+                      b"{}", Summary(), 1.0)
     assert set(json.loads(entry.content())) == {f.name for f in dataclasses.fields(AccessEntry)}
