@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
 import json
 import logging
@@ -18,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -27,8 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
-from strawberry.asgi import GraphQL
-from strawberry.http.parse_content_type import parse_content_type
+from strawberry import Schema
 
 from connectors.errors import SourceError
 from connectors.observe import fan_out
@@ -38,8 +36,13 @@ from gateway.audit_reader import AuditReader
 from gateway.cache import MemoryRecordCache
 from gateway.callers import Authenticator, AuthError, Caller
 from gateway.config import GatewayConfig
+from gateway.cors import cors_middleware
 from gateway.demo.principals import demo_key_hashes
+from gateway.graphiql_assets import GraphiQLAssets
+from gateway.graphiql_examples import Examples
+from gateway.graphiql_page import GraphiQLPage
 from gateway.graphql_payload import operation_of, read_payload
+from gateway.graphql_view import GraphQLView, reads_as_json, refusal
 from gateway.logs import request_id
 from gateway.loopback_keys import LoopbackOnlyKeys
 from gateway.metrics import GatewayMetrics
@@ -79,7 +82,9 @@ _SUMMARY = SUMMARY  # what the answer returned (the access log, metrics)
 class AppOptions:
     """How the app is built. ``runtime_factory`` lets tests inject clients."""
 
-    graphiql: bool = True
+    graphiql: bool = True  # the GraphiQL page (GET /graphql in a browser) and its files
+    # what GraphiQL's example tabs ask about (default: the registry's first enterprise)
+    graphiql_examples: Examples = field(default_factory=Examples)
     policy_dir: Path = DEFAULT_POLICY_DIR
     max_body_bytes: int = 1 << 20  # a GraphQL request larger than this is refused (413)
     limits: QueryLimits = field(default_factory=QueryLimits)  # depth, aliases, tokens, cost
@@ -104,7 +109,16 @@ class AppOptions:
     tracer_provider: object | None = None
 
 
-class _GraphQL(GraphQL[RequestContext, None]):
+class _GraphQL(GraphQLView):
+    def __init__(self, schema: Schema, page: GraphiQLPage | None) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if page is not None else None)
+        self._page = page
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # called only when a page was given (graphql_ide set)
+        assert self._page is not None
+        return await self._page.response(request)
+
     def encode_json(self, data: object) -> bytes:
         # UTF-8 as it is: names and reasons are Chinese, \u escapes only bloat them.
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -117,19 +131,7 @@ class _GraphQL(GraphQL[RequestContext, None]):
         return context
 
 
-def _refuse(status: int, code: str, message: str,
-            headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
-                        status_code=status, headers=headers)
-
-
-@functools.lru_cache(maxsize=64)  # a handful of distinct values in practice
-def _read_as_json(content_type: str) -> bool:
-    """Whether strawberry's view parses a POST body with this content type as JSON (its
-    own test, in ``AsyncBaseHTTPView.parse_http_body``: case-sensitive, parameters
-    ignored); it refuses any other type with 400 "Unsupported content type"."""
-    mime_type, _ = parse_content_type(content_type)
-    return "application/json" in mime_type
+_refuse = refusal  # the gateway's refusals and the view's have one shape
 
 
 def _answerable_from_cache(method: str | None, headers: Headers) -> bool:
@@ -145,7 +147,7 @@ def _answerable_from_cache(method: str | None, headers: Headers) -> bool:
     only with HTTP streaming protocols — SSE, multipart subscriptions — which the
     views do not enable.)
     """
-    return method == "POST" and _read_as_json(headers.get("content-type", ""))
+    return method == "POST" and reads_as_json(headers.get("content-type", ""))
 
 
 def _summarize(scope: Scope) -> Summary:
@@ -337,12 +339,15 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
     rate_limits = load_rate_limits(options.policy_dir) if options.rate_limits else None
     alert_rules = load_alert_rules(options.policy_dir / "audit.yaml")
     above_open = policies.current().classes.above_open()
-    ide: Literal["graphiql"] | None = "graphiql" if options.graphiql else None
+    assets = GraphiQLAssets() if options.graphiql else None
+    page = None if assets is None else GraphiQLPage(assets, options.graphiql_examples)
     limits = options.limits
     answers = (ResponseCache(max_bytes=options.response_cache_bytes)
                if options.response_cache else None)
-    gate = _AuthGate(_GraphQL(build_schema(limits=limits), graphql_ide=ide),
-                     _GraphQL(build_schema(without=above_open, limits=limits), graphql_ide=ide),
+    actions = rules.actions  # the restriction catalogue: the RestrictionAction enum
+    gate = _AuthGate(_GraphQL(build_schema(limits=limits, actions=actions), page),
+                     _GraphQL(build_schema(without=above_open, limits=limits, actions=actions),
+                              page),
                      options.max_body_bytes, answers,
                      LoopbackOnlyKeys(() if options.demo_keys_anywhere else demo_key_hashes()))
     metrics = GatewayMetrics()  # this app's own registry
@@ -433,13 +438,16 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
         Route("/graphql", gate, methods=["GET", "POST"]),
         Route("/readyz", readyz),
         Route("/healthz", healthz),
+        *([] if assets is None else [assets.route()]),
         *([Route("/metrics", metrics_endpoint(config.metrics, metrics))]
           if config.metrics.enabled else []),
         *options.extra_routes,
     ]
-    # every answer gets its X-Request-Id and access line (gateway.observation)
+    # every answer gets its X-Request-Id and access line (gateway.observation); CORS
+    # preflights are answered next, before the gate (no key, no access-log entry)
     observed = Middleware(ObservedRequests, metrics=metrics, tracing=tracing)
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[observed])
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[observed, *cors_middleware(config.cors)])
     app.state.answers = answers  # the answer cache, or None (read by tests and operators)
     app.state.metrics = metrics
     return app

@@ -4,8 +4,10 @@ demo data."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
+import logging.config
 import os
 import sys
 import time
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from gateway.platform_store.settings import PlatformSettings
     from gateway.platform_store.store import PlatformStore
 
-__all__ = ["main"]
+__all__ = ["configure_logging", "main"]
 
 DEFAULT_DEMO_DIR = Path(".demo-data")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -28,12 +30,18 @@ def _serve(args: argparse.Namespace) -> int:
 
     from gateway.app import AppOptions, create_app
     from gateway.config import ConfigError, load_config
+    from gateway.cors import check_origin
+    from gateway.graphiql_examples import Examples
     from gateway.listen_check import listen_problem
+    from gateway.logs import logging_config
     from gateway.policy_files import PolicyError
     from gateway.rules_files import RulesError
     from gateway.source_files import missing_files
     from schema.limits import QueryLimits
 
+    # JSON lines (or text) from here on, uvicorn's own lines too (gateway.logs)
+    log_config = logging_config(args.log_format, args.log_level)
+    logging.config.dictConfig(log_config)
     busy = listen_problem(args.host, args.port)  # said first, before anything is prepared
     if busy is not None:
         print(busy, file=sys.stderr)
@@ -59,10 +67,29 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     for missing in missing_files(config.agencies):  # served, but /readyz answers 503
         print(f"warning: {missing.message(full_path=True)}", file=sys.stderr)
+    bad_origins = [problem for problem in map(check_origin, args.cors_origin) if problem]
+    if bad_origins:
+        print("\n".join(f"--cors-origin: {problem}" for problem in bad_origins),
+              file=sys.stderr)
+        return 2
+    config = dataclasses.replace(config, cors=config.cors.adding(args.cors_origin))
+    if args.otlp_endpoint:  # the flag, else $OTEL_EXPORTER_OTLP_ENDPOINT, over tracing:
+        if not args.otlp_endpoint.startswith(("http://", "https://")):
+            print(f"--otlp-endpoint: must be an http:// or https:// URL (e.g. "
+                  f"http://127.0.0.1:4318), got {args.otlp_endpoint!r}", file=sys.stderr)
+            return 2
+        tracing = dataclasses.replace(config.tracing, endpoint=args.otlp_endpoint)
+        config = dataclasses.replace(config, tracing=tracing)
+    examples = Examples()
+    if demo is not None:
+        from gateway.demo.examples import demo_examples
+
+        examples = demo_examples(demo.data_dir)
     try:
         limits = QueryLimits(max_depth=args.max_depth, max_aliases=args.max_aliases,
                              max_tokens=args.max_tokens, max_cost=args.max_cost)
         app = create_app(config, AppOptions(graphiql=not args.no_graphiql,
+                                            graphiql_examples=examples,
                                             policy_dir=Path(args.policies),
                                             max_body_bytes=args.max_body_bytes,
                                             limits=limits,
@@ -86,7 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"GraphiQL: http://{shown}:{args.port}/graphql", file=sys.stderr)
     served = app if demo is None else demo.agencies.around(app)
     uvicorn.run(served, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=args.access_log)
+                log_config=log_config, access_log=args.access_log)
     return 0
 
 
@@ -390,6 +417,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="accept the demo's published keys (demo-admin-key, ...) from "
                             "any client; without it they work only from this machine")
     serve.add_argument("--no-graphiql", action="store_true", help="do not serve GraphiQL")
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="let pages of this origin call the gateway from a browser, "
+                            "e.g. https://portal.example.gov.cn or http://localhost:* "
+                            "(repeatable; added to the configuration's cors: allow_origins)")
     serve.add_argument("--policies",
                        default=os.environ.get("GATEWAY_POLICIES") or str(policy_dir()),
                        help="folder of the rules (model.conf, policy.csv, fields.yaml, ...): "
@@ -424,8 +455,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="largest request body (REQUEST_TOO_LARGE, HTTP 413)")
     serve.add_argument("--log-level", default="info", choices=LOG_LEVELS,
                        help="how much the server logs")
+    serve.add_argument("--log-format", default="json", choices=("json", "text"),
+                       help="log lines as JSON objects (one per line) or as text for humans")
     serve.add_argument("--access-log", action="store_true",
-                       help="log one line per HTTP request (uvicorn's access log)")
+                       help="also log uvicorn's own line per HTTP request (the gateway "
+                            "logs one per request on gateway.access anyway)")
+    serve.add_argument("--otlp-endpoint", default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                       metavar="URL",
+                       help="send traces over OTLP/HTTP to this collector, e.g. "
+                            "http://127.0.0.1:4318 (needs the otel extra; default: "
+                            "$OTEL_EXPORTER_OTLP_ENDPOINT, else the configuration's tracing:)")
     serve.set_defaults(run=_serve)
 
     check = commands.add_parser(
@@ -475,13 +514,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def configure_logging(level: str) -> None:
+    """The commands' logging: INFO lines, without the libraries' chatter (``level`` is
+    ``--log-level``; debug and trace let it through)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per source call is noise
     # casbin logs its whole model and policy at INFO each time an enforcer is built
-    verbose = getattr(args, "log_level", "info") in ("debug", "trace")
+    verbose = level in ("debug", "trace")
     logging.getLogger("casbin").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(getattr(args, "log_level", "info"))
     code: int = args.run(args)
     return code
 

@@ -37,9 +37,9 @@ class Examples:
 
 @dataclass(frozen=True, slots=True)
 class Tab:
-    """One GraphiQL tab: ``query`` text, ``variables`` and ``headers`` as JSON text."""
+    """One GraphiQL tab: ``query`` text, ``variables`` and ``headers`` as JSON text
+    (GraphiQL names the tab after the query's operation)."""
 
-    title: str
     query: str
     variables: str
     headers: str
@@ -59,48 +59,78 @@ def header_text(key: str | None, purpose: str | None) -> str:
     return json.dumps(headers, indent=2)
 
 
+# GraphiQL's editor is about 50 characters wide at 1280 pixels: lines stay short
 _FILE = """\
-# One enterprise's file (企业档案): its registry entry and every agency's records
-# this caller may read. The headers (below) send a department's key and the
-# purpose it declares (X-Purpose); without headers you are the public and see only
-# fully open (OPEN) records. Run it with Ctrl-Enter or the play button.
+# One enterprise's file (企业档案): its registry
+# entry and every agency's records this caller may
+# read. The headers (below) send a department's
+# key and its purpose (X-Purpose); with no headers
+# you are the public and see OPEN records only.
+# Run: Ctrl-Enter or the play button.
 query EnterpriseFile {
   enterprise(creditCode: "%(code)s") {
-    creditCode name status industry address legalRepName
-    warning { level reasons { rule level agencies { code } } }
-    creditGrade { grade name basis }
-    licences { agency { code } licenceName validTo status }
-    penalties { agency { code } decisionNo penaltyType amount decidedOn openness riskLevel }
+    creditCode name status industry legalRepName
+    creditGrade { grade name }
+    penalties {
+      agency { code } decisionNo penaltyType
+      amount decidedOn openness riskLevel
+    }
+    licences {
+      agency { code } licenceName validTo status
+    }
     anomalies { agency { code } reason listedOn }
-    seriousViolations { agency { code } reason listedOn }
-    judgmentDefaults { agency { code } court caseNo performance }
-    inspections { agency { code } inspectedOn result }
+    seriousViolations {
+      agency { code } reason listedOn
+    }
+    judgmentDefaults {
+      agency { code } court caseNo performance
+    }
+    inspections {
+      agency { code } inspectedOn result
+    }
+    warning {
+      level
+      reasons { rule level agencies { code } }
+    }
   }
 }
 """
 
 _LIST = """\
-# A filtered list: enterprises with a red warning (红色预警), 10 per page, as the
-# public (no headers). Next page: enterprises(..., after: "<endCursor>").
-# Filters: nameContains, industry, districtCode (or a prefix), status,
-# hasRecordsFrom (an agency code), warningLevel, creditGrade.
+# A filtered list: enterprises with a red warning
+# (红色预警), 10 a page, asked as the public (no
+# headers). Next page: after: "<endCursor>".
+# Filters: nameContains, industry, districtCode
+# (or a prefix), status, hasRecordsFrom (an agency
+# code), warningLevel, creditGrade.
 query RedWarnings {
-  enterprises(filter: {warningLevel: RED, status: ACTIVE}, first: 10) {
+  enterprises(
+    filter: {warningLevel: RED, status: ACTIVE}
+    first: 10
+  ) {
     totalCount
-    edges { node { creditCode name industry creditGrade { grade } } }
+    edges {
+      node {
+        creditCode name industry creditGrade { grade }
+      }
+    }
     pageInfo { hasNextPage endCursor }
   }
 }
 """
 
 _CHECK = """\
-# A restriction check (联合惩戒): may this enterprise be granted a licence? For
-# approval systems declaring an approval purpose (headers below) and
-# administrators; anyone else gets FORBIDDEN. Add asOf: "YYYY-MM-DD" for a past
-# day's decision. Actions: LICENCE_APPLICATION, GOVERNMENT_PROCUREMENT,
-# PUBLIC_BIDDING, LAND_TRANSACTION, FISCAL_SUBSIDY, HONOUR, CERTIFICATION.
+# A restriction check (联合惩戒): may this
+# enterprise be granted a licence? For approval
+# systems declaring an approval purpose (headers
+# below) and administrators; others get FORBIDDEN.
+# asOf: "YYYY-MM-DD" gives a past day's decision;
+# Ctrl-Space after "action:" lists the actions.
 query RestrictionCheck {
-  restrictionCheck(creditCode: "%(code)s", action: LICENCE_APPLICATION) {
+  restrictionCheck(
+    creditCode: "%(code)s"
+    action: LICENCE_APPLICATION
+  ) {
     decision grade warningLevel
     reasons { rule measure agencies { code } }
     sources { agency { code } available freshness }
@@ -110,12 +140,15 @@ query RestrictionCheck {
 """
 
 _PERSON = """\
-# A person (法定代表人): their own records, their warning, which reaches every
-# enterprise they represent, and those enterprises.%(hint)s
+# A person (法定代表人): their own records, their
+# warning (it reaches every enterprise they
+# represent) and those enterprises.%(hint)s
 query Person($personId: String!) {
   person(personId: $personId) {
     personId name
-    warning { level reasons { rule agencies { code } } }
+    warning {
+      level reasons { rule agencies { code } }
+    }
     penalties { agency { code } decisionNo decidedOn }
     judgmentDefaults { agency { code } court caseNo }
     enterprises { creditCode name status }
@@ -124,8 +157,9 @@ query Person($personId: String!) {
 """
 
 _PERSON_HINT = """
-# Person ids are not public: ask enterprise(creditCode: "...") { legalRepId }
-# with a key, and put the id in the variables (below)."""
+# Person ids are not public: ask, with a key,
+# enterprise(creditCode: "...") { legalRepId }
+# and put the id in the variables (below)."""
 
 
 def example_tabs(examples: Examples, credit_code: str) -> tuple[Tab, ...]:
@@ -133,10 +167,10 @@ def example_tabs(examples: Examples, credit_code: str) -> tuple[Tab, ...]:
     department = header_text(examples.department_key, "INSPECTION")
     person_id = examples.person_id or ""
     return (
-        Tab("Enterprise file", _FILE % {"code": credit_code}, "{}", department),
-        Tab("Filtered list", _LIST, "{}", header_text(None, None)),
-        Tab("Restriction check", _CHECK % {"code": credit_code}, "{}",
+        Tab(_FILE % {"code": credit_code}, "{}", department),
+        Tab(_LIST, "{}", header_text(None, None)),
+        Tab(_CHECK % {"code": credit_code}, "{}",
             header_text(examples.approval_key, "LICENCE_APPROVAL")),
-        Tab("Person", _PERSON % {"hint": "" if examples.person_id else _PERSON_HINT},
+        Tab(_PERSON % {"hint": "" if examples.person_id else _PERSON_HINT},
             json.dumps({"personId": person_id}, indent=2), department),
     )

@@ -1,0 +1,107 @@
+"""Take the README's GraphiQL screenshot: the demo's first example tab and its answer.
+
+    python tests/docs/screenshot_graphiql.py [--out gateway/static/docs/graphiql.png]
+
+Starts ``gateway serve`` on the bundled demo (a free port on 127.0.0.1, demo data in
+``--demo-dir``), opens GraphiQL in Debian's Chromium (``apt-get install chromium``;
+driven by the ``playwright`` package, no browser download) with every request to
+another host refused - so the picture also proves the page works offline - runs the
+first tab and saves the page once the answer is in. Not a test: run it by hand when
+the page or the demo changes. Chinese text needs a CJK font on the machine
+(``apt-get install fonts-wqy-microhei``), or it shows as empty boxes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from playwright.sync_api import Route, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise SystemExit("gateway serve exited before it was ready")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the demo was not ready within {timeout_s:.0f} s")
+        time.sleep(0.3)
+
+
+def _only_this_machine(route: Route) -> None:
+    host = urlsplit(route.request.url).hostname
+    if host in ("127.0.0.1", None):  # None: data: URLs
+        route.continue_()
+    else:
+        print(f"refused: {route.request.url}", file=sys.stderr)
+        route.abort()
+
+
+def take(url: str, out: Path) -> None:
+    """Open GraphiQL at ``url``, run the first tab and save the page to ``out``."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.route("**/*", _only_this_machine)
+            page.goto(f"{url}/graphql", wait_until="networkidle")
+            page.locator(".graphiql-execute-button").click()
+            answer = page.locator(".graphiql-response")
+            answer.get_by_text('"creditCode"').wait_for(timeout=60_000)
+            page.wait_for_timeout(300)  # let the editor finish painting
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out))
+        finally:
+            browser.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "gateway/static/docs/graphiql.png")
+    parser.add_argument("--demo-dir", type=Path, default=ROOT / ".demo-data")
+    args = parser.parse_args()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
+         "--demo-dir", str(args.demo_dir), "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        _wait_ready(process, url)
+        take(url, args.out)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
