@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.demo.generate import AGENCIES
+from gateway.demo.generate import AGENCIES, MIN_ENTERPRISES
 
 __all__ = ["add_demo_commands"]
 
@@ -69,8 +69,9 @@ def _generate(args: argparse.Namespace) -> int:
         print(f"--http-base-url {args.http_base_url}: must be an http:// or https:// URL",
               file=sys.stderr)
         return 2
-    if args.enterprises < 1:
-        print("--enterprises must be at least 1", file=sys.stderr)
+    if args.enterprises < MIN_ENTERPRISES:
+        print(f"--enterprises must be at least {MIN_ENTERPRISES} (the showcase and one "
+              f"enterprise per warning level, grade and restriction outcome)", file=sys.stderr)
         return 2
     refusal = generate_refusal(out)
     if refusal is not None:
