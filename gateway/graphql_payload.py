@@ -42,7 +42,7 @@ def read_payload(body: bytes, query_string: bytes = b"") -> Payload:
     if body:
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deeply
             return EMPTY
         if not isinstance(document, dict):
             return EMPTY
@@ -54,7 +54,7 @@ def read_payload(body: bytes, query_string: bytes = b"") -> Payload:
         if isinstance(variables, str):
             try:
                 variables = json.loads(variables)
-            except ValueError:
+            except (ValueError, RecursionError):
                 variables = None
     else:
         return EMPTY

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from connectors.standard import RECORD_TYPES, RiskLevel
+from schema.actions import enum_name
 from schema.rules.model import (
     ActionRules,
     Decision,
@@ -222,6 +223,13 @@ def _actions(reader: _Reader) -> dict[str, ActionRules]:
                     warning=WarningLevel(warning) if warning else None,
                 ))
         actions[str(code)] = ActionRules(str(code), str(raw.get("name", code)), tuple(rules))
+    named: dict[str, str] = {}
+    for code in actions:
+        other = named.setdefault(enum_name(code), code)
+        if other != code:
+            reader.problems.append(
+                f"{reader.path}: actions.{code}: gives the same GraphQL enum value "
+                f"{enum_name(code)} as actions.{other}; rename one of them")
     return actions
 
 

@@ -16,9 +16,11 @@ from strawberry.utils.str_converters import to_camel_case
 
 from schema.context import RequestContext
 from schema.direct_fields import install_direct_resolvers
+from schema.error_codes import RequestErrorCodes
 from schema.errors import GraphError, SourceUnavailableError
 from schema.limits import QueryLimits, limit_extensions
-from schema.query import Query
+from schema.query import query_type
+from schema.rules.model import ActionRules
 
 __all__ = ["GatewaySchema", "RedactionReport", "SourceFailureErrors", "build_schema"]
 
@@ -132,20 +134,24 @@ class GatewaySchema(strawberry.Schema):
 
 def build_schema(
     without: Mapping[str, frozenset[str]] | None = None, limits: QueryLimits | None = None,
-    *, direct_resolvers: bool = True,
+    *, actions: Mapping[str, ActionRules], direct_resolvers: bool = True,
 ) -> strawberry.Schema:
     """The gateway's schema. Stateless: everything per request lives in the context.
 
-    ``without`` leaves fields out (see ``GatewaySchema``); ``limits`` bound what one
-    request may ask (default ``QueryLimits()``, see ``schema.limits``);
-    ``direct_resolvers`` see ``schema.direct_fields`` (off only to compare)."""
+    ``actions`` is the restriction catalogue (``RuleSet.actions``): the values of
+    ``RestrictionAction`` (``schema.actions``); ``without`` leaves fields out (see
+    ``GatewaySchema``); ``limits`` bound what one request may ask (default
+    ``QueryLimits()``, see ``schema.limits``); ``direct_resolvers`` see
+    ``schema.direct_fields`` (off only to compare). Parse and validation errors carry
+    ``extensions.code`` (``schema.error_codes``)."""
     schema = GatewaySchema(
-        query=Query,
+        query=query_type(actions),
         without=without,
         extensions=[
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             *limit_extensions(limits),
+            RequestErrorCodes,
             SourceFailureErrors,
             RedactionReport,
             StaleReport,

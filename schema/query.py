@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import enum
+from collections.abc import Mapping
 
 import strawberry
 
+from schema.actions import action_enum, enum_name
 from schema.audit import AuditQuery
 from schema.connection import EnterpriseConnection, EnterpriseFilter
 from schema.context import RequestContext
@@ -15,12 +18,14 @@ from schema.gather import gather_records
 from schema.page import load_enterprise
 from schema.restrictions import check_restrictions
 from schema.risk_types import RestrictionDecision
+from schema.rules.model import ActionRules
 from schema.search import search_enterprises
 from schema.subjects import Enterprise, Person, person_from
 
-__all__ = ["Query", "Source"]
+__all__ = ["Query", "Source", "query_type"]
 
 Info = strawberry.Info[RequestContext, None]
+QUERY_DESCRIPTION = "Entry points of the enterprise regulatory graph."
 
 
 @strawberry.type(description="An agency source the gateway reads (数据来源).")
@@ -36,8 +41,11 @@ class Source:
     )
 
 
-@strawberry.type(description="Entry points of the enterprise regulatory graph.")
+@strawberry.type(description=QUERY_DESCRIPTION)
 class Query(AuditQuery):
+    """The entry points that do not depend on the catalogue; ``query_type`` adds the
+    restriction checks, whose ``action`` is the catalogue's enum."""
+
     @strawberry.field(
         description=(
             "One enterprise by unified social credit code, or null when the registry has "
@@ -69,25 +77,6 @@ class Query(AuditQuery):
                                        "person_id", person_id)
         return person_from(info, records[0]) if records else None
 
-    @strawberry.field(description=(
-        "May this enterprise be granted the action (一处违法，处处受限)? ALLOWED, "
-        "RESTRICTED, PROHIBITED, or INDETERMINATE when an agency the decision needs "
-        "could not be read. asOf reproduces the decision of a past day. Actions: "
-        "LICENCE_APPLICATION, GOVERNMENT_PROCUREMENT, PUBLIC_BIDDING, LAND_TRANSACTION, "
-        "FISCAL_SUBSIDY, HONOUR, CERTIFICATION (the catalogue may add more)."))
-    async def restriction_check(
-        self, info: Info, credit_code: str, action: str, as_of: dt.date | None = None
-    ) -> RestrictionDecision:
-        return (await check_restrictions(info, [credit_code], action, as_of))[0]
-
-    @strawberry.field(description=(
-        "restrictionCheck for up to 10,000 enterprises at once, in the order given; one "
-        "call per agency and record type for all of them."))
-    async def restriction_checks(
-        self, info: Info, credit_codes: list[str], action: str, as_of: dt.date | None = None
-    ) -> list[RestrictionDecision]:
-        return await check_restrictions(info, credit_codes, action, as_of)
-
     @strawberry.field(description="Every agency source, with whether it answers now.")
     async def sources(self, info: Info) -> list[Source]:
         info.context.reusable = False  # availability is "now"
@@ -103,3 +92,39 @@ class Query(AuditQuery):
             )
             for c, ok in zip(connectors, health, strict=True)
         ]
+
+
+def query_type(actions: Mapping[str, ActionRules]) -> type[Query]:
+    """The root ``Query`` type for the restriction catalogue ``actions``: ``Query`` and
+    ``restrictionCheck`` / ``restrictionChecks`` with ``action: RestrictionAction!``
+    (``schema.actions``). Called once per schema build."""
+    action_type = action_enum(actions)
+    listed = ", ".join(enum_name(code) for code in actions)
+
+    async def check_one(
+        info: Info, credit_code: str, action: enum.Enum, as_of: dt.date | None = None
+    ) -> RestrictionDecision:
+        return (await check_restrictions(info, [credit_code], action.value, as_of))[0]
+
+    async def check_many(
+        info: Info, credit_codes: list[str], action: enum.Enum, as_of: dt.date | None = None
+    ) -> list[RestrictionDecision]:
+        return await check_restrictions(info, credit_codes, action.value, as_of)
+
+    for resolver in (check_one, check_many):
+        resolver.__annotations__["action"] = action_type  # the enum built just now
+
+    @strawberry.type(name="Query", description=QUERY_DESCRIPTION)
+    class CatalogueQuery(Query):
+        restriction_check: RestrictionDecision = strawberry.field(
+            resolver=check_one, description=(
+                "May this enterprise be granted the action (一处违法，处处受限)? ALLOWED, "
+                "RESTRICTED, PROHIBITED, or INDETERMINATE when an agency the decision "
+                "needs could not be read. asOf reproduces the decision of a past day. "
+                f"Actions (the restriction catalogue): {listed}."))
+        restriction_checks: list[RestrictionDecision] = strawberry.field(
+            resolver=check_many, description=(
+                "restrictionCheck for up to 10,000 enterprises at once, in the order "
+                "given; one call per agency and record type for all of them."))
+
+    return CatalogueQuery

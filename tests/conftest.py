@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
+import os
 import shutil
 import socket
 import sqlite3
@@ -12,7 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -110,6 +113,17 @@ def h(key: str) -> str:
 
 
 ADMIN = {"Authorization": "Bearer test-admin-key"}
+
+
+def _shipped_actions() -> Mapping[str, Any]:
+    from gateway.policy_files import DEFAULT_POLICY_DIR
+    from gateway.rules_files import load_rules
+
+    return load_rules(DEFAULT_POLICY_DIR).actions
+
+
+# the shipped restriction catalogue, for build_schema(actions=ACTIONS)
+ACTIONS = _shipped_actions()
 
 
 def _common(record_id: str, code: str, openness: str = "OPEN", risk: str = "") -> dict[str, Any]:
@@ -267,6 +281,122 @@ def demo(demo_files: tuple[Path, str, str], serve: Callable[..., ServerThread]) 
     return Demo(folder, app, server.url, showcase, person)
 
 
+# --- the machine's PostgreSQL and Redis --------------------------------------------------
+#
+# A test that needs one is marked ``@pytest.mark.postgres`` / ``@pytest.mark.redis`` (or
+# gets a fixture parameter so marked). Each service is checked once per session; when it
+# cannot be reached the test is skipped with a one-line reason, or fails with that line
+# when GATEWAY_TEST_SERVICES=required (.ci/run sets it: CI never skips them silently).
+
+POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL",
+                              "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+SERVICES_VARIABLE = "GATEWAY_TEST_SERVICES"
+_CONNECT_TIMEOUT_S = 3.0
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test for ``reason``, or fail it when the services are required."""
+    if os.environ.get(SERVICES_VARIABLE) == "required":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def _reason(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _tcp_problem(host: str, port: int) -> str | None:
+    try:
+        with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S):
+            return None
+    except OSError as error:
+        return _reason(error)
+
+
+def _postgres_problem(url: str) -> str | None:
+    import asyncpg
+    from sqlalchemy import make_url
+
+    parsed = make_url(url)
+    problem = _tcp_problem(parsed.host or "127.0.0.1", parsed.port or 5432)
+    if problem is not None:
+        return problem
+
+    async def connect() -> None:
+        connection = await asyncpg.connect(
+            parsed.set(drivername="postgresql").render_as_string(hide_password=False),
+            timeout=_CONNECT_TIMEOUT_S)
+        await connection.close()
+
+    try:
+        asyncio.run(connect())
+    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+        return _reason(error)
+    return None
+
+
+def _redis_problem(url: str) -> str | None:
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=_CONNECT_TIMEOUT_S,
+                                  socket_timeout=_CONNECT_TIMEOUT_S) as client:
+            client.ping()
+    except redis.RedisError as error:
+        return _reason(error)
+    return None
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}"
+
+
+_SERVICES: dict[str, tuple[str, str, Callable[[str], str | None]]] = {
+    "postgres": ("PostgreSQL", POSTGRES_URL, _postgres_problem),
+    "redis": ("Redis", REDIS_URL, _redis_problem),
+}
+_CHECKED = pytest.StashKey[dict[str, str | None]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker, (name, url, _) in _SERVICES.items():
+        config.addinivalue_line(
+            "markers", f"{marker}: needs the {name} at {_where(url)} (skipped when it is not "
+                       f"reachable, failed instead when {SERVICES_VARIABLE}=required)")
+    config.stash[_CHECKED] = {}
+
+
+def _require(config: pytest.Config, marker: str) -> str:
+    """The service's URL when it is reachable (checked once per session); else skip or
+    fail the test (``unavailable``)."""
+    name, url, problem_of = _SERVICES[marker]
+    checked = config.stash[_CHECKED]
+    if marker not in checked:
+        checked[marker] = problem_of(url)
+    problem = checked[marker]
+    if problem is not None:
+        unavailable(f"{name} at {_where(url)} is not reachable: {problem}")
+    return url
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in _SERVICES:
+        if item.get_closest_marker(marker) is not None:
+            _require(item.config, marker)
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """The machine's PostgreSQL (``GATEWAY_TEST_POSTGRES_URL``), checked reachable."""
+    return _require(request.config, "postgres")
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The machine's Redis (``GATEWAY_TEST_REDIS_URL``), checked reachable."""
+    return _require(request.config, "redis")
+
+
 # --- a private Redis server, for outages -----------------------------------------------
 
 class RedisServer:
@@ -306,7 +436,7 @@ class RedisServer:
 @pytest.fixture
 def private_redis() -> Iterator[RedisServer]:
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+        unavailable("redis-server is not installed")
     server = RedisServer().start()
     yield server
     server.kill()

@@ -38,14 +38,17 @@ async def _measure(folder: Path, agencies_url: str, runs: int, page: str,
     from gateway.config import load_config
     from gateway.demo.writer import write_config
     from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+    from gateway.rules_files import load_rules
     from gateway.runtime import open_runtime
     from schema.access import Clearance
     from schema.build import build_schema
 
     config = load_config(write_config(folder, http_base_url=agencies_url))
     policies = PolicyStore(DEFAULT_POLICY_DIR)
-    full = build_schema()
-    public_schema = build_schema(without=policies.current().classes.above_open())
+    actions = load_rules(DEFAULT_POLICY_DIR).actions
+    full = build_schema(actions=actions)
+    public_schema = build_schema(actions=actions,
+                                 without=policies.current().classes.above_open())
     cases: dict[str, tuple[Any, Any, Clearance]] = {
         "off": (open_runtime(config, policies=None), full, Clearance("admin")),
         "admin": (open_runtime(config, policies=policies), full, Clearance("admin")),

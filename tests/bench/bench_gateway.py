@@ -368,7 +368,7 @@ async def _page_in_process(folder: Path, runs: int) -> dict[str, float]:
 
     with http_agencies(folder, latency_ms=0, cpus=LOAD_CPU) as url:
         runtime = await _runtime(folder, url)
-        schema = build_schema()
+        schema = build_schema(actions=runtime.rules.actions)
         clearance = Clearance("department", "SAMR", "INSPECTION")
         samples = []
         for run in range(runs + 2):
@@ -385,10 +385,12 @@ async def _page_in_process(folder: Path, runs: int) -> dict[str, float]:
 
 
 async def _calls(folder: Path, sizes: tuple[int, ...]) -> dict[str, int]:
+    from gateway.policy_files import DEFAULT_POLICY_DIR
+    from gateway.rules_files import load_rules
     from schema.access import Clearance
     from schema.build import build_schema
 
-    schema = build_schema()
+    schema = build_schema(actions=load_rules(DEFAULT_POLICY_DIR).actions)
     found: dict[str, int] = {}
     with http_agencies(folder, latency_ms=0, cpus=LOAD_CPU) as url:
         for size in sizes:

@@ -23,7 +23,7 @@ from typing import Any
 from harness import Timing, district, http_agencies, save
 
 CHECKS = """query($codes: [String!]!) { restrictionChecks(creditCodes: $codes,
-  action: "LICENCE_APPLICATION") { creditCode decision grade warningLevel } }"""
+  action: LICENCE_APPLICATION) { creditCode decision grade warningLevel } }"""
 RED = """{ enterprises(filter: {warningLevel: RED}, first: 100) { totalCount
   edges { node { creditCode name warning { level agencies { code } } } } } }"""
 
@@ -43,7 +43,7 @@ async def _measure(folder: Path, agencies_url: str, runs: int) -> dict[str, Any]
     config = dataclasses.replace(config, agencies=tuple(
         dataclasses.replace(agency, timeout_s=30.0) for agency in config.agencies))
     runtime = open_runtime(config, policies=PolicyStore(DEFAULT_POLICY_DIR))
-    schema = build_schema()
+    schema = build_schema(actions=runtime.rules.actions)
     snapshot = await runtime.index.snapshot()
     codes = [r.credit_code for r in snapshot.enterprises[:10_000]]
     approval = Clearance("approval", "", "LICENCE_APPROVAL")

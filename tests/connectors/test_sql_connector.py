@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,15 +11,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from conftest import ACME, BETA, GAMMA, write_sqlite
+from conftest import ACME, BETA, GAMMA, POSTGRES_URL, write_sqlite
 from connectors.errors import SourceUnavailable, SourceUnsupported
 from connectors.records import RowProblem
 from connectors.spec import AgencySpec
 from connectors.sql import SqlConnector
-
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 
 
 def rows() -> list[dict[str, Any]]:
@@ -35,7 +30,7 @@ def rows() -> list[dict[str, Any]]:
             row("6", "", "P-2", "P8"), row("7", None, "NOBODY")]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     """(url, table) with the same rows in a real database of each kind."""
     table = f"xzcf_{uuid.uuid4().hex[:8]}"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from conftest import Demo
+from conftest import ACTIONS, Demo
 from gateway.access_capture import Summary, entry_for, outcome_of, request_facts, summary_of
 from gateway.callers import PUBLIC, Caller
 from gateway.graphql_payload import read_payload
@@ -19,7 +19,7 @@ from schema.access import Clearance
 from schema.build import build_schema
 
 POLICY = PolicyStore(DEFAULT_POLICY_DIR)
-FULL = build_schema()
+FULL = build_schema(actions=ACTIONS)
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ async def test_a_summary_names_what_the_answer_returned(runtime: Runtime, demo: 
 async def test_a_summary_keeps_the_decisions_given(runtime: Runtime, demo: Demo) -> None:
     context = runtime.new_context(Clearance("approval", "", "LICENCE_APPROVAL"))
     result = await FULL.execute("""query($c: String!) { restrictionCheck(creditCode: $c,
-        action: "LICENCE_APPLICATION") { decision } }""", {"c": demo.showcase},
+        action: LICENCE_APPLICATION) { decision } }""", {"c": demo.showcase},
                                 context_value=context)
     assert result.errors is None and result.data is not None
     summary = summary_of(context)

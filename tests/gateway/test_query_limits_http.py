@@ -104,7 +104,7 @@ def test_limits_come_from_the_command_line(user_agencies: dict[str, Any]) -> Non
     ("query($c: String!) { enterprise(creditCode: $c) { name } }", {"c": 123},
      "String cannot represent a non string value"),
     ('query($d: Date!) { restrictionCheck(creditCode: "91110102U7JM5YDH5H", '
-     'action: "LICENCE_APPLICATION", asOf: $d) { decision } }', {"d": "2026-13-01"},
+     'action: LICENCE_APPLICATION, asOf: $d) { decision } }', {"d": "2026-13-01"},
      "2026-13-01"),
     # not costed from the raw value (2**31 would count as a full page, over max_cost)
     (PAGE, {"n": 2**31}, "Int cannot represent non 32-bit signed integer value"),

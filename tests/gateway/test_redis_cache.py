@@ -16,13 +16,13 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
-from conftest import RedisServer
+from conftest import REDIS_URL, RedisServer
 from connectors.records import Record
 from connectors.standard import Openness, RiskLevel
 from gateway.cache import MemoryRecordCache
 from gateway.redis_cache import CHUNK, RedisRecordCache, decode_entry, encode_entry
 
-SHARED_URL = "redis://127.0.0.1:6379/0"
+SHARED_URL = REDIS_URL  # the machine's (GATEWAY_TEST_REDIS_URL)
 LOGGER = "gateway.redis_cache"
 CODE = "91310000MA1FL0000X"
 
@@ -43,17 +43,13 @@ ITEMS = {CODE: [ENTERPRISE, PENALTY], "P7": [PERSON], "EMPTY": []}
 
 
 def shared_redis() -> redis.Redis:
-    client = redis.Redis.from_url(SHARED_URL, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"no Redis at {SHARED_URL}: {error}")
-    return client
+    return redis.Redis.from_url(SHARED_URL, socket_timeout=2)
 
 
 @pytest.fixture
-def namespace() -> Iterator[str]:
-    """A namespace of its own on the shared Redis; its keys are deleted after."""
+def namespace(redis_url: str) -> Iterator[str]:
+    """A namespace of its own on the shared Redis (skipped, or failed when the services
+    are required, if it is not reachable); its keys are deleted after."""
     client = shared_redis()
     name = f"test:redis-cache:{uuid.uuid4().hex}"
     yield name

@@ -265,7 +265,7 @@ def test_answers_that_report_their_moment_are_never_reused(
     server = serve(create_app(load_config(long_lived(user_agencies))))
     answers: ResponseCache = server.server.config.app.state.answers  # type: ignore[union-attr]
     for query in ("{ sources { code available } }",
-                  """{ restrictionCheck(creditCode: "%s", action: "HONOUR") {
+                  """{ restrictionCheck(creditCode: "%s", action: HONOUR) {
                        decision sources { agency { code } freshness } } }""" % ACME):
         for _ in range(2):
             body = httpx.post(f"{server.url}/graphql", json={"query": query}, headers=ADMIN,
@@ -310,7 +310,7 @@ def test_a_cached_answer_passes_the_same_request_checks(
                           headers={**ADMIN, **headers}, timeout=15)
 
     refused, expected = send(cached), send(plain)
-    assert expected.status_code == 400
+    assert expected.status_code in (400, 415)  # 415: not sent as application/json
     assert (refused.status_code, refused.text) == (expected.status_code, expected.text)
     assert answers.hits == 1
 

@@ -13,7 +13,7 @@ from typing import Any
 import strawberry
 from canary_district import plant_canaries
 
-from conftest import ServerThread
+from conftest import ACTIONS, ServerThread
 from gateway.config import load_config
 from gateway.demo.agency_service import create_sources_app, load_rows
 from gateway.demo.generate import generate_district
@@ -47,7 +47,9 @@ class World:
             runtime = self._runtimes[policy.folder] = self.loop.run_until_complete(
                 self._open(policy))
             above_open = policy.current().classes.above_open()
-            self._schemas[policy.folder] = (build_schema(), build_schema(without=above_open))
+            self._schemas[policy.folder] = (
+                build_schema(actions=ACTIONS),
+                build_schema(actions=ACTIONS, without=above_open))
         return runtime
 
     async def _open(self, policy: PolicyStore) -> Runtime:

@@ -40,6 +40,7 @@ from hypothesis_graphql import from_schema
 from introspected_queries import Args, all_field_queries, introspect
 from strawberry.utils.str_converters import to_camel_case
 
+from conftest import ACTIONS
 from connectors.standard import Openness
 from gateway.config import PURPOSES, ROLES
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
@@ -48,8 +49,8 @@ from schema.build import build_schema
 
 EXAMPLES = int(os.environ.get("LEAK_EXAMPLES", "1000"))
 POLICY = PolicyStore(DEFAULT_POLICY_DIR)
-FULL = build_schema()
-PUBLIC_SCHEMA = build_schema(without=POLICY.current().classes.above_open())
+FULL = build_schema(actions=ACTIONS)
+PUBLIC_SCHEMA = build_schema(actions=ACTIONS, without=POLICY.current().classes.above_open())
 ROOT_FIELDS = ["enterprise", "enterprises", "person"]
 CANARY = re.compile(r"CNRY-[A-Z]+(?:-[A-Z]{2})?-[0-9]+")
 

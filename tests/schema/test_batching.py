@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import Demo
+from conftest import ACTIONS, Demo
 from connectors.credit_code import with_check_char
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.runtime import open_runtime
@@ -37,7 +37,7 @@ async def calls_for(demo: Demo, first: int) -> tuple[Counter[tuple[str, str]], C
         await runtime.index.snapshot()  # the registry scan is the index's, not the query's
         for connector in runtime.sources.all():
             connector.calls.clear()
-        result = await build_schema().execute(PAGE, {"first": first},
+        result = await build_schema(actions=ACTIONS).execute(PAGE, {"first": first},
                                               context_value=runtime.new_context(DEPARTMENT))
     finally:
         await runtime.aclose()
@@ -90,7 +90,7 @@ async def test_one_enterprise_costs_one_call_per_agency_type_and_key_kind(demo: 
         await runtime.index.snapshot()
         for connector in runtime.sources.all():
             connector.calls.clear()
-        result = await build_schema().execute(ONE, {"c": demo.showcase},
+        result = await build_schema(actions=ACTIONS).execute(ONE, {"c": demo.showcase},
                                               context_value=runtime.new_context(DEPARTMENT))
         assert result.errors is None, result.errors
         assert result.data is not None and result.data["enterprise"]["name"]
@@ -100,7 +100,7 @@ async def test_one_enterprise_costs_one_call_per_agency_type_and_key_kind(demo: 
         assert ("COURT", "judgment_default/person_id") in calls  # the person's, at once
         # an unknown enterprise: null, whatever was fetched early stays unseen
         unknown = with_check_char("91110102MA0000000")
-        result = await build_schema().execute(ONE, {"c": unknown},
+        result = await build_schema(actions=ACTIONS).execute(ONE, {"c": unknown},
                                               context_value=runtime.new_context(DEPARTMENT))
         assert result.errors is None and result.data == {"enterprise": None}
     finally:

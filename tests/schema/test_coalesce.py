@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ACME, BETA, GAMMA
+from conftest import ACME, ACTIONS, BETA, GAMMA
 from connectors.base import Connector
 from connectors.errors import SourceError
 from connectors.registry import build_connector
@@ -109,7 +109,7 @@ async def test_concurrent_queries_of_different_callers_share_calls_but_not_views
     admin, the public schema path is not involved here)."""
     config = load_config(user_agencies["config"])
     runtime = open_runtime(config, policies=PolicyStore(DEFAULT_POLICY_DIR))
-    schema = build_schema()
+    schema = build_schema(actions=ACTIONS)
     query = """query($c: String!) { enterprise(creditCode: $c) {
       judgmentDefaults(period: ALL) { recordId } penalties(period: ALL) { recordId } } }"""
     await runtime.index.snapshot()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Demo
+from conftest import ACTIONS, Demo
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.runtime import open_runtime
 from schema.access import Clearance
@@ -36,9 +36,9 @@ async def test_direct_resolvers_answer_like_strawberrys(
     query = QUERY % demo.showcase
     variables = {"n": 300, "p": period}
     try:
-        direct = await build_schema().execute(
+        direct = await build_schema(actions=ACTIONS).execute(
             query, variables, context_value=runtime.new_context(clearance))
-        wrapped = await build_schema(direct_resolvers=False).execute(
+        wrapped = await build_schema(actions=ACTIONS, direct_resolvers=False).execute(
             query, variables, context_value=runtime.new_context(clearance))
     finally:
         await runtime.aclose()
@@ -56,7 +56,7 @@ def test_a_list_that_no_longer_fits_is_refused_at_build() -> None:
 
     from schema.direct_fields import install_direct_resolvers
 
-    schema = build_schema(direct_resolvers=False)._schema
+    schema = build_schema(actions=ACTIONS, direct_resolvers=False)._schema
     enterprise = schema.type_map["Enterprise"]
     assert isinstance(enterprise, GraphQLObjectType)
     enterprise.fields["licences"].args["limit"] = GraphQLArgument(GraphQLInt)

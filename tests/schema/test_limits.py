@@ -34,6 +34,7 @@ from graphql.execution.values import get_variable_values
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionResult
 
+from conftest import ACTIONS
 from schema.build import (
     MASKED_MESSAGE,
     GatewaySchema,
@@ -42,6 +43,7 @@ from schema.build import (
     StaleReport,
     _should_mask,
 )
+from schema.error_codes import RequestErrorCodes
 from schema.limits import (
     AliasLimitRule,
     DepthLimitRule,
@@ -52,9 +54,10 @@ from schema.limits import (
     limit_rules,
     query_cost,
 )
-from schema.query import Query
+from schema.query import query_type
 
 DEFAULTS = QueryLimits()
+QUERY = query_type(ACTIONS)  # the root type of the shipped catalogue
 Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
 
 
@@ -66,6 +69,7 @@ def gateway_extensions(caches: bool = True) -> list[Extension]:
     )
     return [
         *caching,
+        RequestErrorCodes,
         SourceFailureErrors,
         RedactionReport,
         StaleReport,
@@ -76,7 +80,7 @@ def gateway_extensions(caches: bool = True) -> list[Extension]:
 @functools.cache
 def limited(limits: QueryLimits = DEFAULTS, caches: bool = True) -> GatewaySchema:
     """The gateway's schema as build_schema makes it, with the limits appended."""
-    return GatewaySchema(query=Query,
+    return GatewaySchema(query=QUERY,
                          extensions=[*gateway_extensions(caches), *limit_extensions(limits)])
 
 
@@ -129,14 +133,14 @@ def cost(query: str, variables: dict[str, Any] | None = None,
 
 def variable_error(result: ExecutionResult, variable: str) -> None:
     """The result's errors are graphql-core's own for an invalid ``variable`` (one per
-    invalid item of a list, up to its limit), neither a limit's code nor masked; no
-    data."""
+    invalid item of a list, up to its limit), BAD_USER_INPUT, neither a limit's code
+    nor masked; no data."""
     assert result.data is None
     assert result.errors, result
     assert result.errors[0].message.startswith(f"Variable '${variable}' has invalid value"), (
         result.errors[0].message)
     for error in result.errors:
-        assert not error.extensions, error.extensions
+        assert error.extensions == {"code": "BAD_USER_INPUT"}, error.extensions
         assert error.message != MASKED_MESSAGE
 
 
@@ -205,9 +209,9 @@ def test_too_large_in_synchronous_execution() -> None:
     only_error(limited().execute_sync(typenames(5000)), "QUERY_TOO_LARGE")
 
 
-async def test_other_syntax_errors_are_left_alone() -> None:
+async def test_other_syntax_errors_are_parse_errors() -> None:
     result = await limited().execute("{ __typename")
-    assert codes(result) == [None]
+    assert codes(result) == ["GRAPHQL_PARSE_FAILED"]
     assert result.errors is not None
     assert result.errors[0].message.startswith("Syntax Error: Expected Name")
 
@@ -347,7 +351,7 @@ async def test_cost_limit_passes_at_the_limit_in_execution() -> None:
 
 
 CHECKS = """query Checks($codes: [String!]!) {
-  restrictionChecks(creditCodes: $codes, action: "LICENCE_APPLICATION") {
+  restrictionChecks(creditCodes: $codes, action: LICENCE_APPLICATION) {
     creditCode decision grade warningLevel %s } }"""
 
 
@@ -435,9 +439,9 @@ def test_literal_arguments_are_costed_as_coerced() -> None:
     assert cost(page.replace("$n", "1000")) == (3002, 0)
     # a variable inside a literal list, and a single variable coerced to a list of one
     assert cost("""query($a: String!, $b: String!) { restrictionChecks(
-      creditCodes: [$a, $b], action: "X") { decision } }""", {"a": "A", "b": "B"}) == (1 + 2, 0)
+      creditCodes: [$a, $b], action: HONOUR) { decision } }""", {"a": "A", "b": "B"}) == (1 + 2, 0)
     assert cost("""query($a: String!) { restrictionChecks(
-      creditCodes: $a, action: "X") { decision } }""", {"a": "A"}) == (1 + 1, 0)
+      creditCodes: $a, action: HONOUR) { decision } }""", {"a": "A"}) == (1 + 1, 0)
 
 
 # --- Introspection ---------------------------------------------------------------------------
@@ -488,7 +492,7 @@ class Recorder(SchemaExtension):
 @pytest.fixture
 def recorded() -> tuple[GatewaySchema, list[tuple[DocumentNode | None, tuple[type, ...]]]]:
     seen: list[tuple[DocumentNode | None, tuple[type, ...]]] = []
-    schema = GatewaySchema(query=Query, extensions=[
+    schema = GatewaySchema(query=QUERY, extensions=[
         *gateway_extensions(), lambda: Recorder(seen), *limit_extensions(DEFAULTS)])
     return schema, seen
 
@@ -574,10 +578,10 @@ async def test_build_schema_enforces_the_limits_it_is_given() -> None:
     from schema.build import build_schema
 
     deep = nested(DEFAULTS.max_depth + 1)
-    assert codes(await build_schema().execute(deep)) == ["QUERY_TOO_DEEP"]
-    relaxed = build_schema(limits=QueryLimits(max_depth=DEFAULTS.max_depth + 1))
+    assert codes(await build_schema(actions=ACTIONS).execute(deep)) == ["QUERY_TOO_DEEP"]
+    relaxed = build_schema(actions=ACTIONS, limits=QueryLimits(max_depth=DEFAULTS.max_depth + 1))
     assert "QUERY_TOO_DEEP" not in codes(await relaxed.execute(deep))
-    tight = build_schema(limits=QueryLimits(max_cost=100))
+    tight = build_schema(actions=ACTIONS, limits=QueryLimits(max_cost=100))
     result = await tight.execute("{ enterprises(first: 50) { edges { node { name status } } } }")
     assert codes(result) == ["QUERY_TOO_COSTLY"]
 
@@ -596,7 +600,7 @@ async def test_costs_are_computed_once_per_query_and_page_size(
         return real(*args)
 
     monkeypatch.setattr(module, "query_cost", counting)
-    schema = build_schema(limits=QueryLimits(max_cost=1000))
+    schema = build_schema(actions=ACTIONS, limits=QueryLimits(max_cost=1000))
     query = "query($n: Int!) { enterprises(first: $n) { edges { node { name status } } } }"
     for size in (600, 10, 600, 10.0, 600.0):  # 600.0 is the Int 600: the same cost
         found = codes(await schema.execute(query, variable_values={"n": size}))

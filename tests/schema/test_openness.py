@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Demo
+from conftest import ACTIONS, Demo
 from gateway.demo.generate import generate_district
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.runtime import Runtime, open_runtime
@@ -16,8 +16,8 @@ from schema.access import Clearance
 from schema.build import build_schema
 
 POLICY = PolicyStore(DEFAULT_POLICY_DIR)
-FULL = build_schema()
-PUBLIC_SCHEMA = build_schema(without=POLICY.current().classes.above_open())
+FULL = build_schema(actions=ACTIONS)
+PUBLIC_SCHEMA = build_schema(actions=ACTIONS, without=POLICY.current().classes.above_open())
 PUBLIC = Clearance("public")
 OPEN_LABELS = {"OPEN", "完全开放"}
 

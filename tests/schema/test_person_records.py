@@ -157,7 +157,7 @@ def test_licence_applications_of_the_persons_enterprises_are_restricted(
     gateway: ServerThread,
 ) -> None:
     query = """query($c: String!) { restrictionCheck(creditCode: $c,
-      action: "LICENCE_APPLICATION") { decision grade reasons { rule } } }"""
+      action: LICENCE_APPLICATION) { decision grade reasons { rule } } }"""
     for code in (ACME, BETA):
         check = post(gateway, query, {"c": code}, APPROVAL)["restrictionCheck"]
         assert check["decision"] in ("RESTRICTED", "PROHIBITED"), (code, check)

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Demo, ServerThread
+from conftest import ACTIONS, Demo, ServerThread
 from connectors.records import Record
 from gateway.app import AppOptions, create_app
 from gateway.demo.generate import generate_district
@@ -21,8 +21,8 @@ from schema.rules.model import Grade, WarningLevel
 
 TODAY = dt.date(2026, 11, 1)  # the demo district's anchor date
 POLICY = PolicyStore(DEFAULT_POLICY_DIR)
-FULL = build_schema()
-PUBLIC_SCHEMA = build_schema(without=POLICY.current().classes.above_open())
+FULL = build_schema(actions=ACTIONS)
+PUBLIC_SCHEMA = build_schema(actions=ACTIONS, without=POLICY.current().classes.above_open())
 ADMIN = Clearance("admin")
 APPROVAL = Clearance("approval", "", "LICENCE_APPROVAL")
 
@@ -112,7 +112,7 @@ async def test_a_persons_warning_reaches_their_enterprises(runtime: Runtime, dem
         assert WarningLevel(enterprise["warning"]["level"]).rank >= level.rank
 
 
-CHECK = """query($c: String!, $a: String!, $d: Date) { restrictionCheck(creditCode: $c,
+CHECK = """query($c: String!, $a: RestrictionAction!, $d: Date) { restrictionCheck(creditCode: $c,
   action: $a, asOf: $d) { creditCode action decision grade warningLevel asOf
   reasons { rule measure agencies { code } } sources { agency { code } available freshness } } }"""
 
@@ -142,7 +142,7 @@ async def test_restriction_checks_need_clearance(runtime: Runtime, demo: Demo) -
 async def test_restriction_check_input_errors(runtime: Runtime) -> None:
     bad_action = await run(runtime, APPROVAL, CHECK, {"c": "914403001922038216", "a": "PARTY"})
     assert bad_action.errors[0].extensions["code"] == "BAD_USER_INPUT"
-    assert "LICENCE_APPLICATION" in bad_action.errors[0].message
+    assert "'PARTY' does not exist in 'RestrictionAction'" in bad_action.errors[0].message
     bad_code = await run(runtime, APPROVAL, CHECK, {"c": "91350100M000100Y4Z", "a": "HONOUR"})
     assert bad_code.errors[0].extensions["code"] == "INVALID_CREDIT_CODE"
     unknown = await run(runtime, APPROVAL, CHECK, {"c": "914403001922038216", "a": "HONOUR"})
@@ -191,7 +191,7 @@ def test_a_stopped_agency_makes_decisions_indeterminate(
         response = httpx.post(
             f"{gateway.url}/graphql",
             json={"query": """query($c: String!) {
-              check: restrictionCheck(creditCode: $c, action: "HONOUR") {
+              check: restrictionCheck(creditCode: $c, action: HONOUR) {
                 decision reasons { rule agencies { code } } sources { agency { code }
                 available freshness } }
               enterprise(creditCode: $c) { warning { partial missingAgencies { code } } } }""",

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ServerThread, write_csv, write_sqlite
+from conftest import ACTIONS, ServerThread, write_csv, write_sqlite
 from connectors.credit_code import with_check_char
 from gateway.config import load_config
 from gateway.demo.agency_service import create_agency_app
@@ -147,7 +147,8 @@ async def run(runtime: Runtime, clearance: Clearance, query: str,
     policy = runtime.policies
     assert policy is not None
     above_open = policy.current().classes.above_open()
-    schema = build_schema(without=above_open if clearance.role == "public" else None)
+    schema = build_schema(actions=ACTIONS,
+                          without=above_open if clearance.role == "public" else None)
     return await schema.execute(query, variables, context_value=runtime.new_context(clearance))
 
 
@@ -278,7 +279,7 @@ async def test_a_list_fields_own_class_is_enforced_for_lists_and_warnings(
 
 # --- finding 5: no side channel through the shared cache or timing --------------------
 
-CHECK = """query($c: String!) { restrictionCheck(creditCode: $c, action: "LICENCE_APPLICATION")
+CHECK = """query($c: String!) { restrictionCheck(creditCode: $c, action: LICENCE_APPLICATION)
   { decision sources { agency { code } available freshness } } }"""
 
 

@@ -14,18 +14,18 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from conftest import POSTGRES_URL
 from gateway.platform_store.entry import AccessEntry
 from gateway.platform_store.settings import PlatformSettings
 from gateway.platform_store.store import PlatformStore, open_store
 from gateway.platform_store.writer import AccessLogWriter
 
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
-BACKENDS = ("sqlite", "postgresql")
+# the PostgreSQL backend is skipped (or failed, when required) if it cannot be reached
+BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.postgres))
 ROOT = Path(__file__).resolve().parents[3]
 WORKER = Path(__file__).with_name("platform_worker.py")
 START = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)

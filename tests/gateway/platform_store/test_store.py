@@ -154,7 +154,7 @@ async def test_check_reports_an_unreachable_or_unwritable_database(tmp_path: Pat
     folder = tmp_path / "platform.db"
     folder.mkdir()  # a folder where the file should be: cannot be opened
     missing = tmp_path / "no-such-folder" / "platform.db"
-    closed = POSTGRES_URL.replace(":5432/", ":1/")
+    closed = make_url(POSTGRES_URL).set(port=1).render_as_string(hide_password=False)
     for settings in (PlatformSettings(f"sqlite+aiosqlite:///{folder}"),
                      PlatformSettings(f"sqlite+aiosqlite:///{missing}"),
                      PlatformSettings(closed, "platform")):

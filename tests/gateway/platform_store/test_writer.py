@@ -155,6 +155,7 @@ async def test_ten_thousand_entries_from_two_processes_form_one_chain(
         assert mine == [f"{tag}-{n}" for n in range(5000)]
 
 
+@pytest.mark.postgres
 async def test_healthy_turns_false_when_postgresql_goes_away_and_back_on_return(
     tmp_path: Path,
 ) -> None:
