@@ -81,15 +81,18 @@ COVERAGE: tuple[Profile, ...] = (
 # The showcase: records from every agency, openness OPEN / CONDITIONAL / NOT_OPEN in
 # turn, some on the legal representative, current ones and history. On any day:
 # RED (SAMR, TAX, EPB, FDA and COURT count; FIRE's warning-only penalty never does),
-# grade C (a medium-risk penalty, a judgment
-# default in force), and for the public (OPEN records only) RED as well.
+# grade C (a medium-risk penalty, a judgment default in force), and for the public
+# (OPEN records only) RED as well. Lists are newest first, then by agency and record
+# id: current records of one type are dated in that order (FIRE, SAMR 1, SAMR 2, TAX
+# penalties; EPB, FDA spot checks), so a list has the same order on 1 January, when
+# they all fall on that day, as on any other.
 SHOWCASE: tuple[Planned, ...] = (
     Planned("SAMR", "penalty", 12, "LOW", kind="FINE"),
-    Planned("SAMR", "penalty", 40, "MEDIUM", kind="FINE", on_person=True,
+    Planned("SAMR", "penalty", 25, "MEDIUM", kind="FINE", on_person=True,
             openness="CONDITIONAL"),
     Planned("SAMR", "anomaly", 75, "LOW", "listed", openness="NOT_OPEN"),
     Planned("SAMR", "inspection", 430, "LOW", "history"),
-    Planned("TAX", "penalty", 25, "MEDIUM", kind="FINE", openness="CONDITIONAL"),
+    Planned("TAX", "penalty", 40, "MEDIUM", kind="FINE", openness="CONDITIONAL"),
     Planned("EPB", "penalty", 600, "HIGH", "history", kind="PRODUCTION_SUSPENSION",
             openness="NOT_OPEN"),
     Planned("EPB", "inspection", 5, "LOW"),
@@ -99,7 +102,7 @@ SHOWCASE: tuple[Planned, ...] = (
     Planned("COURT", "judgment_default", 300, "MEDIUM", "listed"),
     Planned("COURT", "judgment_default", 150, "HIGH", "listed", on_person=True,
             openness="CONDITIONAL"),
-    Planned("FIRE", "penalty", 33, "LOW", kind="WARNING", openness="NOT_OPEN"),
+    Planned("FIRE", "penalty", 5, "LOW", kind="WARNING", openness="NOT_OPEN"),
     Planned("FIRE", "inspection", 500, "LOW", "history"),
 )
 
