@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from platform_db import BACKENDS, ROOT, migrated, platform_database, write_entries
 
+from conftest import write_sqlite
 from gateway.cli import _Progress, _when
 from gateway.platform_store.chain import link_hash
 from gateway.platform_store.settings import PlatformSettings
@@ -102,19 +103,21 @@ async def test_cli_verify_exits_1_naming_the_entry(tmp_path: Path) -> None:
 def test_cli_without_a_log_and_check_config(tmp_path: Path) -> None:
     settings = PlatformSettings(f"sqlite+aiosqlite:///{tmp_path / 'platform.db'}")
     config = str(config_for(settings, tmp_path))
+    write_sqlite(tmp_path / "samr.db", {"enterprise": [{"credit_code": "x"}]})  # its source
     none = gateway("audit", "verify", "--config", config)
     assert none.returncode == 2
     assert "the gateway has not run with this configuration yet" in none.stderr
-    checked = gateway("check-config", config)
+    checked = gateway("check-config", "--config", config)
     assert checked.returncode == 0, checked.stderr
     assert "platform database: sqlite+aiosqlite:///" in checked.stdout
     (tmp_path / "platform.db").mkdir()  # cannot be opened as a database
-    unusable = gateway("check-config", config)
+    unusable = gateway("check-config", "--config", config)
     assert unusable.returncode == 1
     assert "gateway.yaml: platform database sqlite+aiosqlite:///" in unusable.stderr
     unreachable = dataclasses.replace(
         settings, database="postgresql+asyncpg://postgres@127.0.0.1:1/test", schema="x")
-    unreachable_run = gateway("check-config", str(config_for(unreachable, tmp_path)))
+    unreachable_run = gateway("check-config", "--config",
+                              str(config_for(unreachable, tmp_path)))
     assert unreachable_run.returncode == 1
     assert "127.0.0.1:1/test (schema x): " in unreachable_run.stderr
 
