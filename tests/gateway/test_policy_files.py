@@ -80,7 +80,7 @@ def test_serve_refuses_to_start_on_a_broken_policy(policies: Path, tmp_path: Pat
     replace(policies / "policy.csv", "p, public,", "p, pubic,")
     result = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "serve", "--policies", str(policies),
-         "--demo-dir", str(tmp_path / "demo"), "--port", "1"],
+         "--demo-dir", str(tmp_path / "demo"), "--port", "0"],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 2

@@ -67,7 +67,7 @@ def test_serve_refuses_to_start_on_bad_rules(policies: Path, tmp_path: Path) -> 
     replace(policies / "grades.yaml", "risk_at_least: MEDIUM", "risk_at_least: HUGE")
     result = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "serve", "--policies", str(policies),
-         "--demo-dir", str(tmp_path / "demo"), "--port", "1"],
+         "--demo-dir", str(tmp_path / "demo"), "--port", "0"],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 2
