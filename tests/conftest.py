@@ -238,6 +238,12 @@ principals:
 
 # --- the demo district, generated once per test session -----------------------------
 
+# The day the session's demo is generated for: a fixed day, so tests may name its
+# records; tests that compute warnings pin the runtime's today to it where it matters
+# (tests/gateway/demo/test_any_day.py covers the demo generated on any day).
+DEMO_DAY = dt.date(2026, 11, 1)
+
+
 class Demo:
     """The demo district's files, its HTTP agencies on a real port, and its config."""
 
@@ -262,9 +268,7 @@ def demo_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str
     from gateway.demo.generate import generate_district
     from gateway.demo.writer import write_demo
 
-    # a fixed day: tests of this district pin the runtime's today to it where it matters
-    # (tests/gateway/demo/test_any_day.py covers the demo generated on any day)
-    district = generate_district(as_of=dt.date(2026, 11, 1))
+    district = generate_district(as_of=DEMO_DAY)
     folder = tmp_path_factory.mktemp("demo")
     write_demo(district, folder, http_base_url="http://127.0.0.1:1/unused")
     return folder, district.showcase_credit_code, district.showcase_person_id

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ACTIONS, Demo
+from conftest import ACTIONS, DEMO_DAY, Demo
 from gateway.demo.generate import generate_district
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.runtime import Runtime, open_runtime
@@ -36,7 +36,7 @@ async def run(runtime: Runtime, clearance: Clearance, query: str,
 
 
 def district_rows() -> dict[str, dict[str, list[dict[str, str]]]]:
-    return generate_district().rows
+    return generate_district(as_of=DEMO_DAY).rows
 
 
 async def test_public_counts_are_counts_over_open_records_only(runtime: Runtime) -> None:

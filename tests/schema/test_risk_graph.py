@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ACTIONS, Demo, ServerThread
+from conftest import ACTIONS, DEMO_DAY, Demo, ServerThread
 from connectors.records import Record
 from gateway.app import AppOptions, create_app
 from gateway.demo.generate import generate_district
@@ -19,7 +19,7 @@ from schema.access import Clearance
 from schema.build import build_schema
 from schema.rules.model import Grade, WarningLevel
 
-TODAY = dt.date(2026, 11, 1)  # the demo district's anchor date
+TODAY = DEMO_DAY  # the day the demo district is generated for
 POLICY = PolicyStore(DEFAULT_POLICY_DIR)
 FULL = build_schema(actions=ACTIONS)
 PUBLIC_SCHEMA = build_schema(actions=ACTIONS, without=POLICY.current().classes.above_open())
@@ -77,7 +77,7 @@ async def test_public_warnings_are_computed_from_open_records_only(
     from connectors.standard import spec_for
     from schema.rules.warnings import evaluate
 
-    rows = generate_district().rows
+    rows = generate_district(as_of=TODAY).rows
     records: dict[str, list[Record]] = {}
     for agency, types in rows.items():
         for record_type, type_rows in types.items():
@@ -153,7 +153,7 @@ async def test_restriction_check_input_errors(runtime: Runtime) -> None:
 async def test_as_of_reproduces_an_earlier_decision(runtime: Runtime) -> None:
     """An enterprise prohibited today (D: listed for over a year) was not yet D the day
     after its listing."""
-    rows = generate_district().rows
+    rows = generate_district(as_of=TODAY).rows
     listing = next(
         r for agency in rows.values() for r in agency.get("serious_violation", [])
         if not r["removed_on"] and r["listed_on"] < "2025-10-01"
@@ -184,8 +184,8 @@ def test_a_stopped_agency_makes_decisions_indeterminate(
     from gateway.config import load_config
 
     gateway = serve(create_app(load_config(config_path), AppOptions()))
-    first, second = [r["credit_code"] for r in generate_district().rows["SAMR"]["enterprise"]
-                     if r["openness"] == "OPEN"][:2]
+    registry = generate_district(as_of=TODAY).rows["SAMR"]["enterprise"]
+    first, second = [r["credit_code"] for r in registry if r["openness"] == "OPEN"][:2]
 
     def ask(clean: str) -> dict[str, Any]:
         response = httpx.post(
