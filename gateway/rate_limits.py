@@ -16,7 +16,7 @@ warning is logged, and Redis is tried again at most every ``retry_after_s``.
 
 Example::
 
-    limits = load_rate_limits(Path("policies"))
+    limits = load_rate_limits(policy_dir())   # the bundled rules (policies package)
     limiter = MemoryRateLimiter(limits)
     verdict = await limiter.hit(caller_key(None, ("203.0.113.7", 51000)), "public")
     if not verdict.allowed:
