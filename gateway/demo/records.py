@@ -86,11 +86,13 @@ class RecordMaker:
         return max(self.end - days_back, self.year_start)
 
     def planned(self, on: int, make: Callable[[], None], **values: str) -> None:
-        """Make one record with ``make`` dated ``on`` (ordinal), then overwrite its
-        columns with ``values`` (e.g. ``risk_level``, ``removed_on``); dates the row
-        derives from its date (publication) follow it. The record draws from a stream
-        of its own (one draw from the main one), so what it draws never depends on
-        the day: whether a removal is drawn, for example, depends on dates."""
+        """Make one record with ``make`` dated ``on`` (ordinal, at most ``as_of``), then
+        overwrite its columns with ``values`` (e.g. ``risk_level``). A planned record is
+        in force: no removal or repair unless ``values`` give one; a penalty is
+        published up to three days after its decision, never after ``as_of``. The
+        record draws from a stream of its own (one draw from the main one), so what
+        it draws never depends on the day: whether a removal is drawn, for example,
+        depends on dates."""
         main = self.rng
         self.rng, self.pinned = random.Random(main.getrandbits(64)), on
         try:
@@ -98,9 +100,8 @@ class RecordMaker:
         finally:
             self.rng, self.pinned = main, None
         row = self.last
-        for column in ("published_on",):
-            if row.get(column):
-                row[column] = self.iso(min(on + 3, max(on, self.end)))
+        if row.get("published_on"):
+            row["published_on"] = self.iso(min(on + 3, self.end))
         for column in ("removed_on", "repaired_on"):
             if column in row and column not in values:
                 row[column] = ""
