@@ -56,7 +56,10 @@ def _header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> str | None:
 
 
 def _outcome(status: int, content_type: bytes, chunks: list[bytes]) -> str:
-    """``ok``, ``partial`` (data with errors), the first error's code, or ``HTTP_<status>``."""
+    """``ok``, ``partial`` (data with errors), the first error's code, ``HTTP_<status>``,
+    or ``cancelled`` when no answer was sent (the caller went away)."""
+    if status == 0:
+        return "cancelled"
     if not content_type.startswith(_JSON):
         return "ok" if status < 400 else f"HTTP_{status}"
     if status == 200 and not any(b'"errors"' in chunk for chunk in chunks):

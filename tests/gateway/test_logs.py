@@ -29,6 +29,8 @@ from gateway.app import AppOptions, create_app
 from gateway.config import load_config
 from gateway.graphql_payload import Payload, operation_of
 from gateway.logs import JsonFormatter, TextFormatter, current_request_id, request_id
+from gateway.metrics import GatewayMetrics
+from gateway.observation import ObservedRequests
 from gateway.policy_files import DEFAULT_POLICY_DIR
 
 DEPARTMENT = {"Authorization": "Bearer test-reg-key", "X-Purpose": "INSPECTION"}
@@ -191,6 +193,26 @@ def test_the_operation_is_named_as_the_caller_named_it_or_by_its_first_operation
     assert operation_of(Payload("query A { a }", "not a name")) == "A"
     assert operation_of(Payload(None)) == "-"
     assert operation_of(Payload("#" * 100_000 + "x")) == "-"  # no backtracking
+
+
+async def test_a_request_left_before_its_answer_is_logged_as_cancelled(lines: Lines) -> None:
+    async def gone(scope: Any, receive: Any, send: Any) -> None:
+        await receive()  # the caller disconnected: the app returns without answering
+
+    async def disconnect() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def nowhere(message: Any) -> None:
+        raise AssertionError("nothing is sent")
+
+    metrics = GatewayMetrics()
+    observed = ObservedRequests(gone, metrics=metrics, tracing=None)
+    await observed({"type": "http", "method": "POST", "path": "/graphql", "query_string": b"",
+                    "headers": [(b"x-request-id", b"left-early")]}, disconnect, nowhere)
+    (line,) = lines.access()
+    assert (line["request_id"], line["status"], line["outcome"]) == ("left-early", 0, "cancelled")
+    text = metrics.render("", [], None)[0].decode()
+    assert 'gateway_requests_total{operation="-",outcome="cancelled"} 1.0' in text
 
 
 def _record(**extra: Any) -> logging.LogRecord:
