@@ -58,6 +58,9 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
         config_path = demo.config_path
         print(f"demo data in {demo.data_dir} (config {config_path})", file=sys.stderr)
+        if args.host not in ("127.0.0.1", "::1", "localhost") and not args.demo_keys_anywhere:
+            print(f"listening on {args.host}: the demo's published keys are accepted only "
+                  f"from this machine (--demo-keys-anywhere lifts that)", file=sys.stderr)
     else:
         config_path = Path(args.config)
     try:
