@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from platform_db import BACKENDS, POSTGRES_URL, platform_database, run_together, worker
+from platform_db import BACKENDS, platform_database, run_together, worker
 from sqlalchemy.engine import Connection, make_url
 
+from conftest import POSTGRES_URL
 from gateway.platform_store.entry import AccessEntry
 from gateway.platform_store.migrations import MIGRATIONS, Migration, MigrationError
 from gateway.platform_store.settings import PlatformSettings

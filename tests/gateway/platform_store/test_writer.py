@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 from platform_db import (
     BACKENDS,
-    POSTGRES_URL,
     TcpProxy,
     entry,
     migrated,
@@ -26,6 +25,7 @@ from platform_db import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from conftest import POSTGRES_URL
 from gateway.platform_store.audit import verify
 from gateway.platform_store.chain import GENESIS, entry_of_row, link_hash
 from gateway.platform_store.settings import PlatformSettings
