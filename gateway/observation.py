@@ -104,8 +104,8 @@ class ObservedRequests:
                 answer_headers = message.get("headers", ())
                 content_type = (_header(answer_headers, b"content-type") or "").encode()
                 message = {**message, "headers": [*answer_headers, echoed]}
-            elif message["type"] == "http.response.body":
-                body = message.get("body", b"")
+            elif message["type"] == "http.response.body" and content_type.startswith(_JSON):
+                body = message.get("body", b"")  # kept for the outcome (errors' codes)
                 if body:
                     chunks.append(body)
             await send(message)
