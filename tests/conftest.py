@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import logging
 import os
 import shutil
 import socket
@@ -444,3 +445,27 @@ def private_redis() -> Iterator[RedisServer]:
     server = RedisServer().start()
     yield server
     server.kill()
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """Put logging back as it was after each test: a command run in-process
+    (``gateway.cli.main``) configures it with a handler on the test's captured
+    stderr, which is closed once the test ends."""
+    manager = logging.Logger.manager
+    root = logging.getLogger()
+    before = {name: (lg.level, lg.handlers[:], lg.propagate, lg.disabled)
+              for name, lg in manager.loggerDict.items() if isinstance(lg, logging.Logger)}
+    root_state = (root.level, root.handlers[:])
+    yield
+    root.setLevel(root_state[0])
+    root.handlers[:] = root_state[1]
+    for name, lg in list(manager.loggerDict.items()):
+        if not isinstance(lg, logging.Logger):
+            continue
+        level, handlers, propagate, disabled = before.get(name, (logging.NOTSET, [], True,
+                                                                 False))
+        lg.setLevel(level)
+        lg.handlers[:] = handlers
+        lg.propagate = propagate
+        lg.disabled = disabled

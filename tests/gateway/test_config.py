@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -114,10 +115,14 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_config_command(tmp_path: Path) -> None:
-    good = run_cli("check-config", str(write(tmp_path, GOOD)))
+    (tmp_path / "data" / "epb").mkdir(parents=True)  # the sources' files must exist
+    with sqlite3.connect(tmp_path / "data" / "samr.db") as database:
+        database.execute("CREATE TABLE xzcf (wsh TEXT)")
+    good = run_cli("check-config", "--config", str(write(tmp_path, GOOD)))
     assert good.returncode == 0, good.stderr
     assert "OK - 3 agencies, 1 principals, registry SAMR" in good.stdout
-    bad = run_cli("check-config", str(write(tmp_path, GOOD.replace("kind: http", "kind: ftp"))))
+    ftp = GOOD.replace("kind: http", "kind: ftp")
+    bad = run_cli("check-config", "--config", str(write(tmp_path, ftp)))
     assert bad.returncode == 1
     assert "gateway.yaml: agencies[1] (COURT): kind: must be one of" in bad.stderr
 
