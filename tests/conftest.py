@@ -469,3 +469,16 @@ def _logging_as_it_was() -> Iterator[None]:
         lg.handlers[:] = handlers
         lg.propagate = propagate
         lg.disabled = disabled
+
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+# the project's documents: README.md and the READMEs beside the code (not vendored files)
+DOCUMENTS = sorted(
+    path for path in {*REPOSITORY.glob("*.md"),
+                      *(REPOSITORY / "policies").glob("*.md"),
+                      *(REPOSITORY / "docker").glob("*.md"),
+                      *(REPOSITORY / "connectors").rglob("*.md"),
+                      *(REPOSITORY / "schema").rglob("*.md"),
+                      *(REPOSITORY / "gateway").rglob("*.md")}
+    if "static" not in path.relative_to(REPOSITORY).parts
+)

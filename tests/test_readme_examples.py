@@ -1,7 +1,8 @@
 """Every example query in the documentation runs against the demo, and its printed
 answer is true for a demo generated on any day.
 
-The convention (for whoever edits README.md or policies/README.md):
+The convention (for whoever edits README.md or the READMEs beside the code,
+``conftest.DOCUMENTS``):
 
 * A fenced ```graphql block is an example; it is run. The caller is said by an HTML
   comment on the line(s) before the fence, after at most blank lines::
@@ -47,14 +48,13 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ServerThread
+from conftest import DOCUMENTS, ServerThread
 from gateway.app import AppOptions, create_app
 from gateway.config import load_config
 from gateway.demo_mode import prepare_demo
 from gateway.runtime import Runtime, open_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = sorted({*ROOT.glob("*.md"), *ROOT.glob("policies/*.md"), *ROOT.glob("docs/**/*.md")})
 ANY = "…"
 _FENCE = re.compile(r"^```(\w*)\s*$")
 _COMMENT = re.compile(r"^<!--\s*example:?(.*?)-->\s*$")
