@@ -13,13 +13,14 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import casbin
 import yaml
+from casbin.persist.adapter import Adapter, load_policy_line
 from strawberry.utils.str_converters import to_camel_case
 
 from connectors.standard import Openness
@@ -35,7 +36,8 @@ from schema.access import (
 )
 from schema.fields import classified_fields
 
-__all__ = ["DEFAULT_POLICY_DIR", "PolicyError", "PolicyStore", "load_policy"]
+__all__ = ["DEFAULT_POLICY_DIR", "FILES", "PolicyData", "PolicyError", "PolicyStore",
+           "build_policy", "load_policy", "policy_lines", "read_policy_data"]
 
 logger = logging.getLogger("gateway.policies")
 
@@ -75,8 +77,9 @@ def _yaml(path: Path) -> Any:
         raise PolicyError(f"{path}: is not valid YAML") from None
 
 
-def _field_classes(path: Path) -> FieldClasses:
-    document = _yaml(path)
+def _field_classes(document: Any, path: Path | str) -> FieldClasses:
+    """Field classes from ``document`` (record type -> GraphQL field name -> level, as
+    in fields.yaml); ``path`` names where it came from in messages."""
     if not isinstance(document, dict):
         raise PolicyError(f"{path}: must map record types to their fields' classes")
     problems = []
@@ -112,11 +115,8 @@ def _field_classes(path: Path) -> FieldClasses:
     return FieldClasses(classes)
 
 
-def _derivations(path: Path) -> Derivations:
-    """derivation.yaml; a folder without one takes the defaults (``DERIVED``)."""
-    if not path.exists():
-        return Derivations()
-    document = _yaml(path)
+def _derivations(document: Any, path: Path | str) -> Derivations:
+    """derivation.yaml's document; none (``None``) takes the defaults (``DERIVED``)."""
     if document is None:
         return Derivations()
     if not isinstance(document, dict):
@@ -147,22 +147,24 @@ def _derivations(path: Path) -> Derivations:
     return Derivations(bases)
 
 
-def _policy_lines(path: Path) -> list[tuple[int, list[str]]]:
-    """(line number, values) of each policy line, as Casbin's file adapter splits them."""
+def policy_lines(text: str) -> list[tuple[str, list[str]]]:
+    """("line N", values) of each line of a policy.csv text, as Casbin's file adapter
+    splits them: the values after ``p``; a line of another kind keeps its kind first."""
     lines = []
-    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        text = text.strip()
-        if not text or text.startswith("#"):
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
             continue
-        kind, *values = [value.strip() for value in text.split(",")]
-        lines.append((number, values if kind == "p" else [kind, *values]))
+        kind, *values = [value.strip() for value in line.split(",")]
+        lines.append((f"line {number}", values if kind == "p" else [kind, *values]))
     return lines
 
 
-def _check_lines(path: Path, lines: list[tuple[int, list[str]]], classes: FieldClasses) -> None:
+def _check_lines(path: Path | str, lines: Sequence[tuple[str, Sequence[str]]],
+                 classes: FieldClasses) -> None:
     problems = []
-    for number, line in lines:
-        where = f"{path}: line {number} ({', '.join(line)})"
+    for label, line in lines:
+        where = f"{path}: {label} ({', '.join(line)})"
         if len(line) != 6:
             problems.append(f"{where}: needs 6 values: role, purpose, object, openness, owner, "
                             "allow|deny")
@@ -192,26 +194,77 @@ def _check_lines(path: Path, lines: list[tuple[int, list[str]]], classes: FieldC
         raise PolicyError("\n  ".join(["invalid policy:", *problems]))
 
 
-def load_policy(folder: Path) -> AccessPolicy:
-    """Read and check the three policy files of ``folder``."""
+@dataclass(frozen=True, slots=True)
+class PolicyData:
+    """The access policy as data, wherever it is kept (the folder, the platform
+    database): what ``build_policy`` checks and turns into an ``AccessPolicy``.
+
+    ``classes``: record type -> GraphQL field name -> level (fields.yaml's shape);
+    ``rules``: (label for messages, the six values of a ``p`` line); ``derivation``:
+    derivation.yaml's document (None: the defaults). ``where`` names each part in
+    messages (a file path, or the database table).
+    """
+
+    model: str
+    rules: Sequence[tuple[str, Sequence[str]]]
+    classes: Any
+    derivation: Any
+    where: Mapping[str, str]
+
+
+def read_policy_data(folder: Path) -> PolicyData:
+    """The policy files of ``folder`` as data (not checked yet: see ``build_policy``)."""
     model, policy = folder / "model.conf", folder / "policy.csv"
     for path in (model, policy):
         if not path.is_file():
             raise PolicyError(f"{path}: missing (the access policy needs it)")
-    classes = _field_classes(folder / "fields.yaml")
-    derivations = _derivations(folder / "derivation.yaml")
-    _check_lines(policy, _policy_lines(policy), classes)
+    derivation = folder / "derivation.yaml"
     try:
-        enforcer = casbin.Enforcer(str(model), str(policy))
+        model_text = model.read_text(encoding="utf-8")
+        lines = policy_lines(policy.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"{exc.filename}: cannot be read ({exc.strerror})") from None
+    return PolicyData(
+        model=model_text, rules=lines, classes=_yaml(folder / "fields.yaml"),
+        derivation=_yaml(derivation) if derivation.exists() else None,
+        where={name: str(folder / name) for name in FILES})
+
+
+def build_policy(data: PolicyData) -> AccessPolicy:
+    """Check ``data`` (``PolicyError`` naming each problem) and build its policy."""
+    where = data.where
+    classes = _field_classes(data.classes, where["fields.yaml"])
+    derivations = _derivations(data.derivation, where["derivation.yaml"])
+    _check_lines(where["policy.csv"], data.rules, classes)
+    try:
+        model = casbin.Model()
+        model.load_model_from_text(data.model)
+        enforcer = casbin.Enforcer(model, _RulesAdapter([values for _, values in data.rules]))
         # Casbin logs every denial as a warning; a denial is normal here (a hidden
         # field), so its own logger is replaced by a quiet, unregistered one.
         enforcer.logger = logging.Logger("casbin.enforcer.quiet", level=logging.ERROR)
         enforcer.enforce("public", "", "", "Penalty", "OPEN", "SAMR")
     except Exception as exc:  # casbin raises many kinds; the message is what matters
-        raise PolicyError(f"{model} / {policy}: Casbin cannot use them ({type(exc).__name__}: "
-                          f"{exc})") from None
+        raise PolicyError(f"{where['model.conf']} / {where['policy.csv']}: Casbin cannot use "
+                          f"them ({type(exc).__name__}: {exc})") from None
     enforce: Callable[..., Any] = enforcer.enforce
     return AccessPolicy(lambda *request: bool(enforce(*request)), classes, derivations)
+
+
+class _RulesAdapter(Adapter):  # type: ignore[misc]  # casbin is untyped
+    """Casbin's view of the checked policy lines (read once, never written)."""
+
+    def __init__(self, rules: Sequence[Sequence[str]]) -> None:
+        self._rules = rules
+
+    def load_policy(self, model: Any) -> None:
+        for values in self._rules:
+            load_policy_line(", ".join(["p", *values]), model)
+
+
+def load_policy(folder: Path) -> AccessPolicy:
+    """Read and check the policy files of ``folder``."""
+    return build_policy(read_policy_data(folder))
 
 
 class PolicyStore:

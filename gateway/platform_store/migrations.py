@@ -83,8 +83,39 @@ def _m001_access_log(conn: Connection) -> None:
     meta.create_all(conn, checkfirst=False)
 
 
+def _m002_policies(conn: Connection) -> None:
+    meta = sa.MetaData()
+    sa.Table(
+        "policy_field_classes", meta,
+        sa.Column("graph_type", sa.Text, primary_key=True),
+        sa.Column("field", sa.Text, primary_key=True),
+        sa.Column("openness", sa.Text, nullable=False),
+    )
+    sa.Table(
+        "policy_rules", meta,
+        sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+        sa.Column("ptype", sa.Text, nullable=False),
+        *(sa.Column(f"v{i}", sa.Text, nullable=False) for i in range(6)),
+    )
+    sa.Table(
+        "policy_documents", meta,
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("text", sa.Text, nullable=False),
+    )
+    sa.Table(
+        "policy_versions", meta,
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("changed_at", UtcDateTime, nullable=False),
+        sa.Column("principal", sa.Text, nullable=False),
+        sa.Column("change", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+    )
+    meta.create_all(conn, checkfirst=False)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "access log and its anchors", _m001_access_log),
+    Migration(2, "access policy: field classes, rules, documents, versions", _m002_policies),
 )
 
 

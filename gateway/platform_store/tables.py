@@ -16,7 +16,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["UtcDateTime", "access_log", "access_log_anchors", "id_type", "metadata",
-           "platform_migrations"]
+           "platform_migrations", "policy_documents", "policy_field_classes", "policy_rules",
+           "policy_versions"]
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -98,4 +99,41 @@ access_log_anchors = sa.Table(
     sa.Column("head_id", sa.BigInteger, nullable=False),
     sa.Column("head_hash", sa.String(64), nullable=False),
     sa.Index("ix_access_log_anchors_head_id", "head_id"),
+)
+
+# The access policy when ``policies.store`` is ``database`` (gateway.policy_db): each
+# field's class (GraphQL type and field names, as in fields.yaml) ...
+policy_field_classes = sa.Table(
+    "policy_field_classes", metadata,
+    sa.Column("graph_type", sa.Text, primary_key=True),
+    sa.Column("field", sa.Text, primary_key=True),
+    sa.Column("openness", sa.Text, nullable=False),
+)
+
+# ... the Casbin lines as rows (as casbin's SQLAlchemy adapter keeps them: ptype "p",
+# v0..v5 = role, purpose, object, openness, owner, allow|deny) ...
+policy_rules = sa.Table(
+    "policy_rules", metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("ptype", sa.Text, nullable=False),
+    *(sa.Column(f"v{i}", sa.Text, nullable=False) for i in range(6)),
+)
+
+# ... the other policy files as they were seeded (model.conf, derivation.yaml, the
+# rule files) ...
+policy_documents = sa.Table(
+    "policy_documents", metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+)
+
+# ... and one row per version: who changed what (JSON: before and after), when, why.
+# The highest version is the policy in force.
+policy_versions = sa.Table(
+    "policy_versions", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("changed_at", UtcDateTime, nullable=False),
+    sa.Column("principal", sa.Text, nullable=False),
+    sa.Column("change", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
 )
