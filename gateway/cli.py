@@ -4,7 +4,6 @@ demo data."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import logging
 import logging.config
@@ -28,19 +27,16 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from gateway.app import AppOptions, create_app
-    from gateway.config import ConfigError, load_config
-    from gateway.cors import check_origin
-    from gateway.graphiql_examples import Examples
     from gateway.listen_check import listen_problem
     from gateway.logs import logging_config
-    from gateway.policy_files import PolicyError
-    from gateway.rules_files import RulesError
-    from gateway.source_files import missing_files
-    from schema.limits import QueryLimits
+    from gateway.serve_app import StartError, build_app
 
-    # JSON lines (or text) from here on, uvicorn's own lines too (gateway.logs)
-    log_config = logging_config(args.log_format, args.log_level)
+    if args.workers < 1:
+        print(f"--workers: at least 1, got {args.workers}", file=sys.stderr)
+        return 2
+    # JSON lines (or text) from here on, uvicorn's own lines too (gateway.logs); with
+    # workers each line says which process wrote it
+    log_config = logging_config(args.log_format, args.log_level, pid=args.workers > 1)
     logging.config.dictConfig(log_config)
     busy = listen_problem(args.host, args.port)  # said first, before anything is prepared
     if busy is not None:
@@ -64,56 +60,16 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         config_path = Path(args.config)
     try:
-        config = load_config(config_path)
-    except ConfigError as error:
+        app = build_app(args, config_path, None if demo is None else demo.data_dir)
+    except StartError as error:
         print(error, file=sys.stderr)
-        return 2
-    for missing in missing_files(config.agencies):  # served, but /readyz answers 503
-        print(f"warning: {missing.message(full_path=True)}", file=sys.stderr)
-    bad_origins = [problem for problem in map(check_origin, args.cors_origin) if problem]
-    if bad_origins:
-        print("\n".join(f"--cors-origin: {problem}" for problem in bad_origins),
-              file=sys.stderr)
-        return 2
-    config = dataclasses.replace(config, cors=config.cors.adding(args.cors_origin))
-    if args.otlp_endpoint:  # the flag, else $OTEL_EXPORTER_OTLP_ENDPOINT, over tracing:
-        if not args.otlp_endpoint.startswith(("http://", "https://")):
-            print(f"--otlp-endpoint: must be an http:// or https:// URL (e.g. "
-                  f"http://127.0.0.1:4318), got {args.otlp_endpoint!r}", file=sys.stderr)
-            return 2
-        tracing = dataclasses.replace(config.tracing, endpoint=args.otlp_endpoint)
-        config = dataclasses.replace(config, tracing=tracing)
-    examples = Examples()
-    if demo is not None:
-        from gateway.demo.examples import demo_examples
-
-        examples = demo_examples(demo.data_dir)
-    try:
-        limits = QueryLimits(max_depth=args.max_depth, max_aliases=args.max_aliases,
-                             max_tokens=args.max_tokens, max_cost=args.max_cost)
-        app = create_app(config, AppOptions(graphiql=not args.no_graphiql,
-                                            graphiql_examples=examples,
-                                            policy_dir=Path(args.policies),
-                                            max_body_bytes=args.max_body_bytes,
-                                            limits=limits,
-                                            redis_url=args.redis_url or None,
-                                            response_cache=not args.no_response_cache,
-                                            response_cache_bytes=args.response_cache_mb << 20,
-                                            rate_limits=not args.no_rate_limits,
-                                            access_log=not args.no_audit_log,
-                                            demo_keys_anywhere=args.demo_keys_anywhere))
-    except ValueError as error:  # limits out of range, a malformed Redis URL, rate_limits.yaml
-        print(f"cannot start: {error}", file=sys.stderr)
-        return 2
-    except PolicyError as error:
-        print(f"the access policy cannot be used: {error}", file=sys.stderr)
-        return 2
-    except RulesError as error:
-        print(f"the warning, grade or restriction rules cannot be used: {error}",
-              file=sys.stderr)
         return 2
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"GraphiQL: http://{shown}:{args.port}/graphql", file=sys.stderr)
+    if args.workers > 1:
+        from gateway.workers import serve_workers
+
+        return serve_workers(args, config_path, demo, log_config)
     served = app if demo is None else demo.agencies.around(app)
     uvicorn.run(served, host=args.host, port=args.port, log_level=args.log_level,
                 log_config=log_config, access_log=args.access_log)
@@ -456,6 +412,10 @@ def _parser() -> argparse.ArgumentParser:
                             "deployment without it leaves no trace of who read what")
     serve.add_argument("--max-body-bytes", type=int, default=1 << 20,
                        help="largest request body (REQUEST_TOO_LARGE, HTTP 413)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes sharing the port, each with its own "
+                            "connectors and answer cache; give --redis-url so they share "
+                            "the record cache and rate limits")
     serve.add_argument("--log-level", default="info", choices=LOG_LEVELS,
                        help="how much the server logs")
     serve.add_argument("--log-format", default="json", choices=("json", "text"),

@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import logging
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +115,43 @@ class DemoAgencies:
             finally:
                 self.close()
                 logger.info("demo agencies stopped")
+
+    @contextlib.contextmanager
+    def in_thread(self) -> Iterator[None]:
+        """Serve the agencies for the duration of the block from a thread with an event
+        loop of its own (``gateway serve --workers N``: the supervising process serves
+        them once for every worker). Raises what stopped them from starting."""
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+        stop = asyncio.Event()
+        failed: list[BaseException] = []
+
+        async def serve() -> None:
+            async with self.serving():
+                started.set()
+                await stop.wait()
+
+        def run() -> None:
+            try:
+                loop.run_until_complete(serve())
+            except BaseException as error:  # handed to the thread that waits
+                failed.append(error)
+            finally:
+                started.set()
+                loop.close()
+
+        thread = threading.Thread(target=run, name="demo-agencies", daemon=True)
+        thread.start()
+        started.wait()
+        if failed:
+            thread.join()
+            raise failed[0]
+        try:
+            yield
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop ended already
+                loop.call_soon_threadsafe(stop.set)
+            thread.join()
 
     def close(self) -> None:
         """Free the agencies' port (``serving()`` does when it ends; a process that exits

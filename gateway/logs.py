@@ -28,6 +28,7 @@ from typing import Any, Literal
 __all__ = [
     "FIELDS",
     "JsonFormatter",
+    "ProcessId",
     "TextFormatter",
     "current_request_id",
     "logging_config",
@@ -37,7 +38,7 @@ __all__ = [
 LogFormat = Literal["json", "text"]
 
 # What a line may carry besides time, level, logger and message, in this order.
-FIELDS = ("request_id", "principal", "role", "operation", "method", "path", "status",
+FIELDS = ("pid", "request_id", "principal", "role", "operation", "method", "path", "status",
           "latency_ms", "outcome")
 
 # The id of the request being served, for lines logged while it is (a ContextVar:
@@ -109,18 +110,33 @@ def _shown(value: object) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def logging_config(log_format: LogFormat, level: str = "info") -> dict[str, Any]:
+class ProcessId(logging.Filter):
+    """Gives every line the ``pid`` field: the id of the process that wrote it (with
+    ``gateway serve --workers N``, which worker served a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.pid = record.process
+        return True
+
+
+def logging_config(log_format: LogFormat, level: str = "info", *,
+                   pid: bool = False) -> dict[str, Any]:
     """A ``dictConfig`` dictionary: every line to standard error in ``log_format``,
     uvicorn's loggers through the same handler, at ``level`` (a uvicorn level name).
-    httpx's line per request is left out (WARNING)."""
+    httpx's line per request is left out (WARNING). ``pid``: each line carries the
+    writing process's id (``ProcessId``)."""
     formatter = JsonFormatter if log_format == "json" else TextFormatter
     number = _LEVELS.get(level.lower(), logging.INFO)
+    handler: dict[str, Any] = {"class": "logging.StreamHandler", "formatter": "gateway",
+                               "stream": "ext://sys.stderr"}
+    if pid:
+        handler["filters"] = ["pid"]
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"gateway": {"()": f"{__name__}.{formatter.__name__}"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "gateway",
-                                "stream": "ext://sys.stderr"}},
+        "filters": {"pid": {"()": f"{__name__}.{ProcessId.__name__}"}},
+        "handlers": {"stderr": handler},
         "root": {"handlers": ["stderr"], "level": number},
         "loggers": {
             # uvicorn's own loggers: no handlers of their own, lines go to the root's
@@ -128,5 +144,8 @@ def logging_config(log_format: LogFormat, level: str = "info") -> dict[str, Any]
             "uvicorn.error": {"handlers": [], "propagate": True},
             "uvicorn.access": {"handlers": [], "propagate": True},
             "httpx": {"level": logging.WARNING},
+            # casbin logs its whole model and policy each time an enforcer is built
+            "casbin": {"level": max(number, logging.WARNING) if number > logging.DEBUG
+                       else number},
         },
     }
