@@ -88,7 +88,7 @@ def test_two_workers_serve_the_demo_into_one_chain_and_stop_without_a_bound_port
     try:
         _wait_ready(url, process, log)
         config = yaml.safe_load((demo_dir / "gateway.yaml").read_text(encoding="utf-8"))
-        agencies = {httpx.URL(a["base_url"]).port for a in config["agencies"]
+        agencies = {httpx.URL(a["base_url"]).port or 80 for a in config["agencies"]
                     if a["kind"] == "http"}
         assert len(agencies) == 1  # COURT and FIRE on one server, the same for every worker
         (agencies_port,) = agencies
