@@ -1,0 +1,215 @@
+"""``gateway policy ...``: change the access policy kept in the platform database.
+
+    gateway policy set-field-class Penalty amount CONDITIONAL --config gateway.yaml \\
+        --reason "amounts under review"
+    gateway policy add-rule --config gateway.yaml \\
+        "p, auditor, ^STATISTICS$, Penalty.*, CONDITIONAL, *, allow"
+    gateway policy remove-rule --config gateway.yaml \\
+        "p, auditor, ^STATISTICS$, Penalty.*, CONDITIONAL, *, allow"
+    gateway policy history --config gateway.yaml
+
+A rule is the Casbin line as policy.csv holds it, in quotes (the shell would expand
+``*``); the leading ``p,`` may be left out. Each change is one transaction with the
+next version and a history row, checked as the gateway checks its policy at start;
+it leaves an entry in the access log (principal ``cli:<os user>``) and is published
+on Redis (``--redis-url``) so running replicas apply it at once (they poll the
+database anyway). Exit 0 done, 1 refused (nothing changed), 2 cannot run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import getpass
+import os
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.platform_store.entry import AccessEntry, text_hash
+from gateway.platform_store.store import PlatformStore, describe_error, open_store
+from gateway.platform_store.writer import AccessLogWriter
+from gateway.policy_channel import PolicyChannel
+from gateway.policy_db import (
+    PolicyChangeRefused,
+    StoredPolicy,
+    VersionRow,
+    add_rule,
+    history,
+    remove_rule,
+    seed,
+    set_field_class,
+)
+from gateway.policy_files import PolicyError
+from policies import policy_dir
+from schema.access import AccessPolicy
+
+__all__ = ["add_policy_commands", "describe_change", "rule_values"]
+
+_Change = Callable[[PlatformStore, str, str], Awaitable[tuple[StoredPolicy, AccessPolicy]]]
+
+
+def add_policy_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    """Register ``policy set-field-class|add-rule|remove-rule|history``."""
+    policy = commands.add_parser(
+        "policy", help="change the access policy kept in the platform database "
+                       "(policies.store: database) and read its history")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+
+    def common(parser: argparse.ArgumentParser, changes: bool = True) -> None:
+        parser.add_argument("--config", required=True, help="the gateway's configuration file")
+        parser.add_argument("--policies",
+                            default=os.environ.get("GATEWAY_POLICIES") or str(policy_dir()),
+                            help="the policies folder that seeds a database holding no "
+                                 "policy yet ($GATEWAY_POLICIES, else the bundled rules)")
+        if changes:
+            parser.add_argument("--reason", default="", help="why (kept in the history)")
+            parser.add_argument("--redis-url", default=os.environ.get("GATEWAY_REDIS_URL"),
+                                help="tell running replicas at once over Redis (default: "
+                                     "$GATEWAY_REDIS_URL; unset: they see it by polling)")
+
+    field_class = policy_commands.add_parser(
+        "set-field-class", help="class a record type's field: OPEN, CONDITIONAL or NOT_OPEN")
+    field_class.add_argument("type", help="record type (GraphQL name), e.g. Penalty")
+    field_class.add_argument("field", help="field (GraphQL name), e.g. amount")
+    field_class.add_argument("openness", help="OPEN | CONDITIONAL | NOT_OPEN")
+    common(field_class)
+    field_class.set_defaults(run=_run)
+    for name, helped in (("add-rule", "add a policy line"),
+                         ("remove-rule", "remove a policy line")):
+        rule = policy_commands.add_parser(
+            name, help=f'{helped}: "p, role, purpose, object, openness, owner, allow|deny" '
+                       "(in quotes)")
+        rule.add_argument("rule", nargs="+",
+                          help='the Casbin line, e.g. "p, auditor, ^STATISTICS$, Penalty.*, '
+                               'CONDITIONAL, *, allow"')
+        common(rule)
+        rule.set_defaults(run=_run)
+    shown = policy_commands.add_parser(
+        "history", help="every version: when, who, what, why")
+    common(shown, changes=False)
+    shown.set_defaults(run=_run)
+
+
+def rule_values(words: Sequence[str]) -> list[str]:
+    """The values of a policy line given as one text or as words (the ``p`` optional)."""
+    values = [value.strip() for value in " ".join(words).split(",")]
+    if values and values[0] == "p":
+        values = values[1:]
+    return values
+
+
+def describe_change(row: VersionRow) -> str:
+    """What a version changed, in a few words."""
+    change = row.change
+    kind = change.get("kind")
+    if kind == "set-field-class":
+        return (f"{change.get('type')}.{change.get('field')}: {change.get('before')} -> "
+                f"{change.get('after')}")
+    if kind == "add-rule":
+        return f"added {change.get('after')}"
+    if kind == "remove-rule":
+        return f"removed {change.get('before')}"
+    if kind == "seed":
+        return f"seeded from {change.get('seeded_from')}"
+    return str(change)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(Path(args.config))
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if not config.policies.in_database:
+        print(f"POLICY_STORE_READ_ONLY: {args.config} keeps the access policy in files "
+              f"(policies.store: files): edit the policies folder, or set "
+              f"policies.store: database to change it here", file=sys.stderr)
+        return 2
+    return asyncio.run(_command(config, args))
+
+
+async def _command(config: GatewayConfig, args: argparse.Namespace) -> int:
+    store = open_store(config.platform)
+    try:
+        await store.migrate()
+        await seed(store, Path(args.policies))
+        if args.policy_command == "history":
+            _print_history(await history(store))
+            return 0
+        return await _change(store, args)
+    except PolicyError as error:
+        print(f"the policies folder cannot seed the database: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # the database is away, a driver error
+        print(f"cannot use the platform database {config.platform.shown()}: "
+              f"{describe_error(error)}", file=sys.stderr)
+        return 2
+    finally:
+        await store.aclose()
+
+
+async def _change(store: PlatformStore, args: argparse.Namespace) -> int:
+    principal = f"cli:{getpass.getuser()}"
+    operation = f"policy {args.policy_command}"
+    make: _Change
+    if args.policy_command == "set-field-class":
+        words = [args.type, args.field, args.openness]
+
+        def make(s: PlatformStore, who: str, why: str) -> Any:
+            return set_field_class(s, args.type, args.field, args.openness,
+                                   principal=who, reason=why)
+    else:
+        values = rule_values(args.rule)
+        words = values
+        change_rule = add_rule if args.policy_command == "add-rule" else remove_rule
+
+        def make(s: PlatformStore, who: str, why: str) -> Any:
+            return change_rule(s, values, principal=who, reason=why)
+
+    writer = AccessLogWriter(store)
+    await writer.start()
+    started = time.perf_counter()
+    at = dt.datetime.now(dt.UTC)
+    refusal = ""
+    try:
+        stored, _ = await make(store, principal, args.reason)
+    except PolicyChangeRefused as error:
+        refusal = "POLICY_CHANGE_REFUSED"
+        print(f"{refusal}: the change was refused, nothing changed: {error}", file=sys.stderr)
+    finally:
+        writer.record(AccessEntry(
+            at=at, principal=principal, role="admin", agency="", purpose="", client="cli",
+            request_id=uuid.uuid4().hex, operation=operation,
+            query_hash=text_hash(" ".join([operation, *words])),
+            variables_hash=text_hash(args.reason or None),
+            outcome="refused" if refusal else "ok", refusal_code=refusal,
+            latency_ms=(time.perf_counter() - started) * 1000))
+        await writer.aclose()
+    if refusal:
+        return 1
+    print(f"policy version {stored.version}: {operation} {' '.join(words)}")
+    if args.redis_url:
+        channel = PolicyChannel(args.redis_url)
+        try:
+            if not await channel.publish(stored.store_id, stored.version):
+                print("Redis cannot be reached: replicas will apply the change when they "
+                      "next poll the database", file=sys.stderr)
+        finally:
+            await channel.aclose()
+    return 0
+
+
+def _print_history(rows: Sequence[VersionRow]) -> None:
+    table = [("version", "when (UTC)", "who", "what", "why")]
+    table += [(str(r.version), r.changed_at.strftime("%Y-%m-%d %H:%M:%S"), r.principal,
+               describe_change(r), r.reason) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        cells = [value.ljust(width) for value, width in zip(row[:4], widths, strict=True)]
+        print("  ".join([*cells, row[4]]).rstrip())
