@@ -4,6 +4,7 @@ Ctrl-C or SIGTERM stopping everything with no port left bound."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -127,3 +128,34 @@ def test_two_workers_serve_the_demo_into_one_chain_and_stop_without_a_bound_port
     head = next(line for line in verify.stdout.splitlines() if line.startswith("head: entry"))
     # every request of both workers is in the one chain (with those of earlier runs)
     assert int(head.split()[2].rstrip(",")) >= asked
+
+
+def test_a_worker_reads_back_the_options_the_supervisor_wrote(tmp_path: Path) -> None:
+    from gateway.workers import read_options, serve_options
+
+    config = tmp_path / "gateway.yaml"
+    args = argparse.Namespace(command="serve", run=print, workers=3, port=8123,
+                              cors_origin=["http://localhost:*"], redis_url=None)
+    back, path, demo = read_options(serve_options(args, config, tmp_path / "demo"))
+    assert vars(back) == {"workers": 3, "port": 8123, "cors_origin": ["http://localhost:*"],
+                          "redis_url": None}  # the subcommand's function is not passed
+    assert path == config.resolve() and demo == tmp_path / "demo"
+    assert read_options(serve_options(args, config, None))[2] is None
+
+
+def test_workers_below_one_are_refused_with_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--workers", "0", "--port",
+         str(free_port())], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "--workers: at least 1, got 0"
+
+
+def test_the_worker_factory_says_how_to_start_it_without_the_supervisor() -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "GATEWAY_SERVE_OPTIONS"}
+    result = subprocess.run(
+        [sys.executable, "-c", "from gateway.asgi import app_from_environment; "
+                               "app_from_environment()"],
+        capture_output=True, text=True, timeout=60, env=environment)
+    assert result.returncode == 3  # uvicorn's supervisor stops instead of restarting it
+    assert "gateway serve --workers N" in result.stderr and "Traceback" not in result.stderr
