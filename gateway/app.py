@@ -57,7 +57,9 @@ from gateway.observation import (
 )
 from gateway.platform_store.store import PlatformStore, open_store
 from gateway.platform_store.writer import AccessLogWriter
-from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+from gateway.policy_channel import PolicyChannel
+from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore, load_policy
+from gateway.policy_sync import DatabasePolicies
 from gateway.rate_limits import RateLimiter, caller_key, load_rate_limits, open_rate_limiter
 from gateway.redis_cache import RedisRecordCache, check_redis_url, redacted_url
 from gateway.response_cache import ResponseCache
@@ -65,9 +67,11 @@ from gateway.rules_files import load_rules
 from gateway.runtime import Runtime, open_runtime
 from gateway.source_files import missing_files
 from gateway.tracing import open_tracing
+from schema.access import AccessPolicy
 from schema.build import build_schema
 from schema.context import RequestContext
 from schema.limits import QueryLimits
+from schema.policy_admin import PolicyMutation
 
 __all__ = ["AppOptions", "create_app"]
 
@@ -127,6 +131,9 @@ class _GraphQL(GraphQLView):
         runtime: Runtime = request.app.state.runtime
         caller: Caller = request.scope[_CALLER]
         context = runtime.new_context(caller.clearance)
+        policies: DatabasePolicies | None = request.app.state.policy_sync
+        if policies is not None and caller.role == "admin":
+            context.policy_admin = policies.admin(caller.principal or "")
         request.scope[_CONTEXT] = context  # for the answer cache, after the answer
         return context
 
@@ -170,6 +177,11 @@ class _AuthGate:
         self._max_body = max_body_bytes
         self._answers = answers
         self._loopback_keys = loopback_keys
+
+    def use_public(self, public: _GraphQL) -> None:
+        """Serve the public role with ``public`` from the next request on (a field's
+        class changed: the public schema gains or loses it)."""
+        self._public = public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = bytearray()
@@ -253,6 +265,14 @@ class _AuthGate:
                           "until it can; retry later.", {"Retry-After": "5"})(
                 scope, receive, send)
             return
+        policies: DatabasePolicies | None = scope["app"].state.policy_sync
+        if policies is not None and not await policies.ready():
+            # a newer policy version is known here but not loaded yet: never answer
+            # under the old one (gateway.policy_sync)
+            await _refuse(503, "POLICY_UPDATING",
+                          "The access policy is being updated; retry in a moment.",
+                          {"Retry-After": "1"})(scope, receive, send)
+            return
         over_limit = await self._rate_limited(scope, caller)
         if over_limit is not None:
             await over_limit(scope, receive, send)
@@ -334,22 +354,40 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
     (``PolicyError``) before anything listens.
     """
     options = options or AppOptions()
-    policies = PolicyStore(options.policy_dir)
+    in_database = config.policies.in_database
+    # kept in the database: the folder's policy is checked (it seeds a new database)
+    # and stands in until the database's is loaded, before the first request
+    policies = None if in_database else PolicyStore(options.policy_dir)
+    initial = load_policy(options.policy_dir) if policies is None else policies.current()
     rules = load_rules(options.policy_dir)
     rate_limits = load_rate_limits(options.policy_dir) if options.rate_limits else None
     alert_rules = load_alert_rules(options.policy_dir / "audit.yaml")
-    above_open = policies.current().classes.above_open()
+    above_open = initial.classes.above_open()
     assets = GraphiQLAssets() if options.graphiql else None
     page = None if assets is None else GraphiQLPage(assets, options.graphiql_examples)
     limits = options.limits
     answers = (ResponseCache(max_bytes=options.response_cache_bytes)
                if options.response_cache else None)
     actions = rules.actions  # the restriction catalogue: the RestrictionAction enum
-    gate = _AuthGate(_GraphQL(build_schema(limits=limits, actions=actions), page),
-                     _GraphQL(build_schema(without=above_open, limits=limits, actions=actions),
-                              page),
+
+    def public_view(without: dict[str, frozenset[str]]) -> _GraphQL:
+        return _GraphQL(build_schema(without=without, limits=limits, actions=actions), page)
+
+    gate = _AuthGate(_GraphQL(build_schema(limits=limits, actions=actions,
+                                           mutation=PolicyMutation), page),
+                     public_view(above_open),
                      options.max_body_bytes, answers,
                      LoopbackOnlyKeys(() if options.demo_keys_anywhere else demo_key_hashes()))
+
+    def follow_policy(old: AccessPolicy, new: AccessPolicy) -> None:
+        """A new policy version is in force: the public schema follows its field
+        classes, and no answer made under the old one is reused."""
+        now_above_open = new.classes.above_open()
+        if now_above_open != old.classes.above_open():
+            gate.use_public(public_view(now_above_open))
+        if answers is not None:
+            answers.clear()
+
     metrics = GatewayMetrics()  # this app's own registry
     tracing = open_tracing(config.tracing, options.tracer_provider)
     observer = fan_out(metrics, None if tracing is None else tracing.observer)
@@ -361,24 +399,39 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store: PlatformStore | None = None
+        migrating: asyncio.Task[None] | None = None
+        if options.access_log or in_database:
+            store = open_store(config.platform)
+            migrating = asyncio.create_task(_migrate(store))
+        channel = None
+        synced: DatabasePolicies | None = None
+        if in_database:
+            assert store is not None and migrating is not None
+            if redis_url is not None:
+                channel = PolicyChannel(redis_url)
+            synced = DatabasePolicies(store, initial, folder=options.policy_dir,
+                                      poll_s=config.policies.poll_s, channel=channel)
+            synced.on_change(follow_policy)
+        app.state.policy_sync = synced
         redis_cache = None
+        current = policies if synced is None else synced
         if redis_url is None:
-            runtime = make_runtime(config)
+            runtime = make_runtime(config, policies=current)
         else:
             redis_cache = RedisRecordCache.from_url(redis_url, fallback=MemoryRecordCache())
-            runtime = make_runtime(config, cache=redis_cache)
+            runtime = make_runtime(config, cache=redis_cache, policies=current)
             logger.info("source record cache: Redis at %s", redacted_url(redis_url))
         app.state.runtime = runtime
         app.state.rate_limiter = None if rate_limits is None else open_rate_limiter(
             rate_limits, None if redis_cache is None else redis_cache.client)
         app.state.ready = False
-        store: PlatformStore | None = None
         writer: AccessLogWriter | None = None
-        migrating: asyncio.Task[None] | None = None
-        if options.access_log:
-            store = open_store(config.platform)
+        following: asyncio.Task[None] | None = None
+        if synced is not None and migrating is not None:
+            following = asyncio.create_task(synced.follow(partial(asyncio.shield, migrating)))
+        if options.access_log and store is not None:
             writer = AccessLogWriter(store)
-            migrating = asyncio.create_task(_migrate(store))
             await writer.start()
             runtime.audit = AuditReader(store.engine, alert_rules)
         app.state.platform = store
@@ -389,6 +442,9 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                 logger.info("registry indexed: %d enterprises", len(snapshot.enterprises))
             except SourceError as error:
                 logger.warning("registry not indexed at start (%s); will retry on use", error)
+            if synced is not None and not await synced.ready(wait_s=30.0):
+                logger.error("the access policy is not loaded from the platform database "
+                             "yet: requests are refused (POLICY_UPDATING) until it is")
             if options.freeze_heap_after_start:
                 gc.collect()
                 gc.freeze()
@@ -397,8 +453,12 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
         finally:
             if options.freeze_heap_after_start:
                 gc.unfreeze()
+            if following is not None:
+                following.cancel()
             if migrating is not None:
                 migrating.cancel()
+            if channel is not None:
+                await channel.aclose()
             if writer is not None:
                 await writer.aclose()  # every entry written before the process ends
             if store is not None:
@@ -423,6 +483,14 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                 body["ready"] = ready = False
                 body["reason"] = ("AUDIT_UNAVAILABLE: the access log cannot be written; only "
                                   "public requests are served")
+        synced: DatabasePolicies | None = getattr(state, "policy_sync", None)
+        if synced is not None:
+            body["policy"] = {"store": "database", "version": synced.version,
+                              "updating": synced.behind}
+            if synced.version == 0:
+                body["ready"] = ready = False
+                body.setdefault("reason", "POLICY_UPDATING: the access policy is not "
+                                          "loaded from the platform database yet")
         missing = missing_files(config.agencies)  # a few stat calls
         if missing:
             body["ready"] = ready = False
@@ -449,5 +517,6 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[observed, *cors_middleware(config.cors)])
     app.state.answers = answers  # the answer cache, or None (read by tests and operators)
+    app.state.policy_sync = None  # the policy kept in the database (set in the lifespan)
     app.state.metrics = metrics
     return app

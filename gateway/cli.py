@@ -353,6 +353,7 @@ def _version() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     from gateway.demo.commands import add_demo_commands
+    from gateway.policy_cli import add_policy_commands
     from policies import policy_dir
     from schema.limits import QueryLimits
 
@@ -474,6 +475,7 @@ def _parser() -> argparse.ArgumentParser:
     key_new.set_defaults(run=_keys_new)
 
     add_demo_commands(commands)
+    add_policy_commands(commands)
     return parser
 
 

@@ -21,6 +21,7 @@ from connectors.spec import SOURCE_KINDS, AgencySpec
 from connectors.standard import RECORD_TYPES
 from gateway.cors import CorsSettings, parse_cors
 from gateway.platform_store.settings import PlatformSettings, parse_platform
+from gateway.policy_settings import PolicySettings, parse_policies
 from gateway.telemetry_settings import (
     MetricsSettings,
     TracingSettings,
@@ -35,6 +36,7 @@ __all__ = [
     "CorsSettings",
     "GatewayConfig",
     "PlatformSettings",
+    "PolicySettings",
     "PrincipalSpec",
     "load_config",
     "parse_config",
@@ -59,6 +61,7 @@ _LOCATION_FIELD = {"sql": "url", "csv": "path", "http": "base_url"}
 _NO_CORS = CorsSettings()  # frozen: one shared default
 _METRICS = MetricsSettings()  # frozen defaults, shared
 _TRACING = TracingSettings()
+_POLICIES = PolicySettings()
 
 
 class ConfigError(Exception):
@@ -86,7 +89,8 @@ class GatewayConfig:
     ``platform`` is the platform's own store (access log): default ``platform.db``
     beside the configuration file. ``cors`` names the origins whose pages may call the
     gateway (``gateway.cors``): none by default. ``metrics`` says who may read
-    ``/metrics``, ``tracing`` where traces go (``gateway.telemetry_settings``)."""
+    ``/metrics``, ``tracing`` where traces go (``gateway.telemetry_settings``),
+    ``policies`` where the access policy is kept (``gateway.policy_settings``)."""
 
     source: Path
     agencies: tuple[AgencySpec, ...]
@@ -95,6 +99,7 @@ class GatewayConfig:
     cors: CorsSettings = _NO_CORS
     metrics: MetricsSettings = _METRICS
     tracing: TracingSettings = _TRACING
+    policies: PolicySettings = _POLICIES
 
     @property
     def registry(self) -> AgencySpec:
@@ -127,10 +132,11 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
     if not isinstance(document, dict):
         raise ConfigError([f"{name}: the top level must be a mapping with 'agencies:'"])
     for key in document:
-        if key not in ("agencies", "principals", "platform", "cors", "metrics", "tracing"):
+        if key not in ("agencies", "principals", "platform", "cors", "metrics", "tracing",
+                       "policies"):
             problems.append(
                 f"{name}: unknown top-level key {key!r} (expected agencies, principals, "
-                f"platform, cors, metrics, tracing)"
+                f"platform, cors, metrics, tracing, policies)"
             )
     raw_agencies = document.get("agencies")
     if not isinstance(raw_agencies, list) or not raw_agencies:
@@ -167,10 +173,11 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
     cors = parse_cors(document.get("cors"), f"{name}: cors", problems)
     metrics = parse_metrics(document.get("metrics"), f"{name}: metrics", ROLES, problems)
     tracing = parse_tracing(document.get("tracing"), f"{name}: tracing", problems)
+    policies = parse_policies(document.get("policies"), f"{name}: policies", problems)
     if problems:
         raise ConfigError(problems)
     return GatewayConfig(path, tuple(agencies), tuple(principals), platform, cors, metrics,
-                         tracing)
+                         tracing, policies)
 
 
 def _agency(raw: Any, where: str, base: Path, problems: list[str]) -> AgencySpec | None:

@@ -140,7 +140,9 @@ class DatabasePolicies:
         """Load the database's policy when it is newer than the one in force."""
         async with self._loading:
             latest = await policy_db.stored_version(self._store)
-            self.seen(latest)
+            # the database is the truth: a notification of a version it does not hold
+            # (another database's, a stray message) holds requests no longer
+            self._seen = max(latest, self.version)
             if latest <= self.version:
                 return
             stored = await policy_db.load(self._store)

@@ -122,6 +122,12 @@ class ResponseCache:
     def max_bytes(self) -> int:
         return self._max_bytes
 
+    def clear(self) -> None:
+        """Drop every answer (the access policy changed)."""
+        self._entries.clear()
+        self._expiries.clear()
+        self._size = 0
+
     def get(self, key: _Key) -> CachedAnswer | None:
         self._sweep(self._clock())  # after it, every entry left is within its lifetime
         entry = self._entries.get(key)

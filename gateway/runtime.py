@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 from httpx_aiohttp import HttpxAiohttpClient
@@ -19,9 +20,9 @@ from connectors.registry import build_connector
 from gateway.cache import MemoryRecordCache
 from gateway.callers import Authenticator
 from gateway.config import GatewayConfig
-from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+from gateway.policy_files import DEFAULT_POLICY_DIR
 from gateway.rules_files import load_rules
-from schema.access import Clearance
+from schema.access import AccessPolicy, Clearance
 from schema.audit_port import AuditPort
 from schema.coalesce import SourceCoalescer
 from schema.context import RequestContext
@@ -34,7 +35,16 @@ from schema.rules.model import RuleSet
 from schema.sources import Sources
 from schema.view import CallerView
 
-__all__ = ["Runtime", "default_http_client", "open_runtime"]
+__all__ = ["Policies", "Runtime", "default_http_client", "open_runtime"]
+
+
+class Policies(Protocol):
+    """The access policy in force and its version: ``gateway.policy_files.PolicyStore``
+    (files) or ``gateway.policy_sync.DatabasePolicies`` (the platform database)."""
+
+    version: int
+
+    def current(self) -> AccessPolicy: ...
 
 
 def default_http_client() -> httpx.AsyncClient:
@@ -66,7 +76,7 @@ class Runtime:
     problems: ProblemLog
     http_client: httpx.AsyncClient
     owns_client: bool
-    policies: PolicyStore | None
+    policies: Policies | None
     authenticator: Authenticator
     rules: RuleSet
     cache: RecordCache | None = None
@@ -115,7 +125,7 @@ class Runtime:
 def open_runtime(
     config: GatewayConfig,
     *,
-    policies: PolicyStore | None,
+    policies: Policies | None,
     rules: RuleSet | None = None,
     http_client: httpx.AsyncClient | None = None,
     cache: RecordCache | None = None,

@@ -135,6 +135,7 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(
     without: Mapping[str, frozenset[str]] | None = None, limits: QueryLimits | None = None,
     *, actions: Mapping[str, ActionRules], direct_resolvers: bool = True,
+    mutation: type | None = None,
 ) -> strawberry.Schema:
     """The gateway's schema. Stateless: everything per request lives in the context.
 
@@ -142,10 +143,12 @@ def build_schema(
     ``RestrictionAction`` (``schema.actions``); ``without`` leaves fields out (see
     ``GatewaySchema``); ``limits`` bound what one request may ask (default
     ``QueryLimits()``, see ``schema.limits``); ``direct_resolvers`` see
-    ``schema.direct_fields`` (off only to compare). Parse and validation errors carry
-    ``extensions.code`` (``schema.error_codes``)."""
+    ``schema.direct_fields`` (off only to compare); ``mutation`` the mutation type, if
+    any (``schema.policy_admin.PolicyMutation`` in the full schema). Parse and
+    validation errors carry ``extensions.code`` (``schema.error_codes``)."""
     schema = GatewaySchema(
         query=query_type(actions),
+        mutation=mutation,
         without=without,
         extensions=[
             lambda: ParserCache(maxsize=512),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from connectors.errors import SourceError
 from schema.audit_port import AuditPort
@@ -16,6 +17,9 @@ from schema.risk_index import RiskIndex
 from schema.rules.model import RuleSet
 from schema.sources import Sources
 from schema.view import CallerView
+
+if TYPE_CHECKING:
+    from schema.policy_admin import PolicyAdminPort
 
 __all__ = ["FailedSource", "RequestContext", "SourceFailures"]
 
@@ -62,3 +66,6 @@ class RequestContext:
     decisions: list[dict[str, str]] = field(default_factory=list)
     # the access log as the graph reads it (auditors, whoViewed); None when not kept
     audit: AuditPort | None = None
+    # the access policy as an admin changes it (setFieldClass); None when it is kept
+    # in files, or the caller is no admin
+    policy_admin: PolicyAdminPort | None = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +21,8 @@ import httpx
 import pytest
 import yaml
 
-from conftest import free_port
+from conftest import RedisServer, free_port
+from policies import policy_dir
 
 QUERY = {"query": "{ sources { code available } }"}
 CONCURRENT = 12  # requests in flight at once, each on a new connection
@@ -159,3 +161,47 @@ def test_the_worker_factory_says_how_to_start_it_without_the_supervisor() -> Non
         capture_output=True, text=True, timeout=60, env=environment)
     assert result.returncode == 3  # uvicorn's supervisor stops instead of restarting it
     assert "gateway serve --workers N" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_workers_on_one_redis_count_a_callers_requests_together(
+    user_agencies: dict[str, Any], private_redis: RedisServer, tmp_path: Path
+) -> None:
+    """The public role's limit (here 40 a minute) holds across both workers: each saw
+    fewer than 40, and the 41st request is refused whichever worker takes it."""
+    limit = 40
+    policies = tmp_path / "policies"
+    shutil.copytree(policy_dir(), policies, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    rules = policies / "rate_limits.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace(
+        "public:     {requests: 60,", f"public:     {{requests: {limit},"), encoding="utf-8")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--workers", "2", "--port",
+             str(port), "--config", str(user_agencies["config"]), "--policies",
+             str(policies), "--redis-url", private_redis.url],
+            stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+        _wait_ready(url, process, log)
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(_ask, [url] * limit))
+        assert statuses == [200] * limit
+        deadline = time.monotonic() + 30
+        while len([line for line in _lines(log) if line["logger"] == "gateway.access"
+                   and line.get("path") == "/graphql"]) < limit:  # every line written
+            assert time.monotonic() < deadline, log.read_text(encoding="utf-8")
+            time.sleep(0.1)
+        assert len(_access_pids(log)) == 2  # each worker took part of the 40
+        with httpx.Client(timeout=30) as client:
+            over = client.post(f"{url}/graphql", json=QUERY)
+        assert over.status_code == 429
+        assert over.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert "without --redis-url" not in log.read_text(encoding="utf-8")
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
