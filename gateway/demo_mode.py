@@ -226,7 +226,10 @@ def prepare_demo(data_dir: Path, *, today: dt.date | None = None) -> DemoSetup:
                    made_as=BUNDLED_DEMO)
     agencies = DemoAgencies(data_dir)
     try:
-        config_path = write_config(data_dir, http_base_url=agencies.url)
+        # the platform database (platform.db in the folder) keeps the access policy:
+        # the admin's setFieldClass works in the demo
+        config_path = write_config(data_dir, http_base_url=agencies.url,
+                                   policies_in_database=True)
     except BaseException:
         agencies.close()
         raise

@@ -114,8 +114,11 @@ def write_demo(district: District, out_dir: Path, *, http_base_url: str,
     return config
 
 
-def write_config(out_dir: Path, *, http_base_url: str) -> Path:
-    """Write ``gateway.yaml`` for the demo sources in ``out_dir``; return its path."""
+def write_config(out_dir: Path, *, http_base_url: str, policies_in_database: bool = False,
+                 ) -> Path:
+    """Write ``gateway.yaml`` for the demo sources in ``out_dir``; return its path.
+    ``policies_in_database``: the access policy is kept in the platform database
+    (``policies: {store: database}``), so ``setFieldClass`` works (the bundled demo)."""
     base = http_base_url.rstrip("/")
     agencies: list[dict[str, Any]] = []
     for agency in AGENCIES:
@@ -139,8 +142,10 @@ def write_config(out_dir: Path, *, http_base_url: str) -> Path:
     principals = demo_principals()
     # a page on this machine (any port) may call the demo from a browser (gateway.cors)
     cors = {"allow_origins": ["http://127.0.0.1:*", "http://localhost:*"]}
-    document = yaml.safe_dump({"agencies": agencies, "principals": principals, "cors": cors},
-                              allow_unicode=True,
+    content: dict[str, Any] = {"agencies": agencies, "principals": principals, "cors": cors}
+    if policies_in_database:
+        content["policies"] = {"store": "database", "poll_s": 2}
+    document = yaml.safe_dump(content, allow_unicode=True,
                               sort_keys=False, default_flow_style=None, width=100)
     out_dir.mkdir(parents=True, exist_ok=True)
     with _replacing(out_dir / CONFIG_NAME) as path:

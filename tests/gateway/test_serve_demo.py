@@ -170,3 +170,29 @@ def test_serve_demo_stops_its_agencies_and_frees_their_port_on_sigterm(demo: Dem
     assert "demo agencies stopped" in output
     assert "Traceback" not in output
     assert _port_is_free(agencies_port)
+
+
+def test_serve_demo_keeps_the_policy_in_its_database_and_an_admin_changes_it(
+    demo: Demo,
+) -> None:
+    config = yaml.safe_load((demo.demo_dir / "gateway.yaml").read_text(encoding="utf-8"))
+    assert config["policies"]["store"] == "database"
+
+    def reclass(openness: str) -> object:
+        mutation = ('mutation { setFieldClass(type: "Penalty", field: "amount", openness: %s, '
+                    'reason: "demo") { type field openness } }' % openness)
+        return httpx.post(f"{demo.url}/graphql", json={"query": mutation},
+                          headers={"Authorization": "Bearer demo-admin-key"}, timeout=10).json()
+
+    def public_penalty_fields() -> set[str]:
+        query = '{ __type(name: "Penalty") { fields { name } } }'
+        body = httpx.post(f"{demo.url}/graphql", json={"query": query}, timeout=10).json()
+        return {field["name"] for field in body["data"]["__type"]["fields"]}
+
+    assert "amount" in public_penalty_fields()
+    assert reclass("CONDITIONAL") == {"data": {"setFieldClass": {
+        "type": "Penalty", "field": "amount", "openness": "CONDITIONAL"}}}
+    assert "amount" not in public_penalty_fields()
+    reclass("OPEN")  # the module's other tests share the demo folder
+    assert "amount" in public_penalty_fields()
+    demo.stop(signal.SIGINT)
