@@ -103,6 +103,11 @@ def test_an_admin_reclasses_a_field_and_it_applies_before_the_answer(
     assert address(server, ADMIN) == shown
     assert "address" not in public_fields(server)
     assert address(server) == "GRAPHQL_VALIDATION_FAILED"  # not in the public schema
+    # the value reaches no one not cleared for it, anywhere in the answer (the same
+    # request bodies were answered and kept before the change)
+    for headers in (DEPARTMENT, None):
+        for _ in range(2):
+            assert shown not in post(server, ADDRESS, headers).text
 
     post(server, reclass("address", "OPEN"), ADMIN)
     assert address(server) == shown and "address" in public_fields(server)
