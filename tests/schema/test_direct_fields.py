@@ -1,6 +1,7 @@
-"""The record lists' direct resolvers (``schema.direct_fields``) answer exactly what
-strawberry's own resolvers answer: data, redaction report and errors, for every
-period, for callers who see everything and for callers who see less."""
+"""The direct resolvers of the record lists, warnings and grades (``schema.direct_fields``)
+answer exactly what strawberry's own resolvers answer: data, redaction report and
+errors, for every period and day, for callers who see everything and for callers who
+see less."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from gateway.runtime import open_runtime
 from schema.access import Clearance
 from schema.build import build_schema
 
-QUERY = """query($n: Int!, $p: RecordPeriod!) { enterprises(first: $n) { edges { node {
+QUERY = """query($n: Int!, $p: RecordPeriod!, $day: Date) { enterprises(first: $n) { edges { node {
   creditCode
   licences(period: $p) { recordId openness licenceNo validTo }
   penalties(period: $p) { recordId agency { code } decisionNo amount personId }
@@ -21,6 +22,10 @@ QUERY = """query($n: Int!, $p: RecordPeriod!) { enterprises(first: $n) { edges {
   judgmentDefaults(period: $p) { recordId caseNo }
   inspections(period: $p) { recordId result }
   current: penalties { recordId }
+  warning { level reasons { rule level evidence { recordId } } }
+  creditGrade { grade basis }
+  past: warning(asOf: "2024-06-30") { level reasons { rule } }
+  pastGrade: creditGrade(asOf: $day) { grade }
 } } }
 enterprise(creditCode: "%s") { penalties(period: $p) { recordId } } }"""
 
@@ -34,7 +39,7 @@ async def test_direct_resolvers_answer_like_strawberrys(
 ) -> None:
     runtime = open_runtime(demo.config, policies=PolicyStore(DEFAULT_POLICY_DIR))
     query = QUERY % demo.showcase
-    variables = {"n": 300, "p": period}
+    variables = {"n": 300, "p": period, "day": "2025-03-31"}
     try:
         direct = await build_schema(actions=ACTIONS).execute(
             query, variables, context_value=runtime.new_context(clearance))
@@ -46,7 +51,11 @@ async def test_direct_resolvers_answer_like_strawberrys(
     assert direct.data == wrapped.data
     assert direct.extensions == wrapped.extensions
     assert direct.data is not None
-    assert any(edge["node"]["penalties"] for edge in direct.data["enterprises"]["edges"])
+    edges = direct.data["enterprises"]["edges"]
+    assert any(edge["node"]["penalties"] for edge in edges)
+    # the days given reach the rules: some warnings differ from today's
+    assert any(edge["node"]["warning"] != edge["node"]["past"] for edge in edges
+               if edge["node"]["warning"] is not None)
 
 
 def test_a_list_that_no_longer_fits_is_refused_at_build() -> None:
@@ -61,4 +70,17 @@ def test_a_list_that_no_longer_fits_is_refused_at_build() -> None:
     assert isinstance(enterprise, GraphQLObjectType)
     enterprise.fields["licences"].args["limit"] = GraphQLArgument(GraphQLInt)
     with pytest.raises(TypeError, match=r"Enterprise\.licences no longer fits"):
+        install_direct_resolvers(schema)
+
+
+def test_a_warning_that_no_longer_fits_is_refused_at_build() -> None:
+    from graphql import GraphQLArgument, GraphQLInt, GraphQLObjectType
+
+    from schema.direct_fields import install_direct_resolvers
+
+    schema = build_schema(actions=ACTIONS, direct_resolvers=False)._schema
+    enterprise = schema.type_map["Enterprise"]
+    assert isinstance(enterprise, GraphQLObjectType)
+    enterprise.fields["creditGrade"].args["limit"] = GraphQLArgument(GraphQLInt)
+    with pytest.raises(TypeError, match=r"Enterprise\.creditGrade no longer fits"):
         install_direct_resolvers(schema)
