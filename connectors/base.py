@@ -28,7 +28,7 @@ import abc
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -74,6 +74,9 @@ class Connector(abc.ABC):
     chunked: ClassVar[bool] = False
     # How many chunks of one call may be in flight at once.
     chunk_concurrency: ClassVar[int] = 8
+    # Whether ``scan`` can list every record of a type; an agency service that answers
+    # only for the keys it is asked about (``http``) cannot.
+    listable: ClassVar[bool] = True
 
     def __init__(self, spec: AgencySpec, *, report: Callable[[RowProblem], None]) -> None:
         self.spec = spec
@@ -108,14 +111,17 @@ class Connector(abc.ABC):
     # -- the interface the gateway uses -----------------------------------------
 
     async def fetch(
-        self, record_type: str, key_column: str, keys: Sequence[str]
+        self, record_type: str, key_column: str, keys: Sequence[str], *,
+        columns: Collection[str] | None = None,
     ) -> list[KeyResult]:
         """Records of ``record_type`` for each key, in the order of ``keys``.
 
         ``key_column`` is ``credit_code`` or ``person_id``. Raises ``SourceUnavailable``
-        when the whole source failed; a failure of one key is that key's result.
+        when the whole source failed; a failure of one key is that key's result. With
+        ``columns``, the records carry only those of the type's own columns (see
+        ``RecordTypeSpec.narrowed``): for a reader of a few values of many records.
         """
-        spec = self._type_spec(record_type)
+        spec = self._type_spec(record_type, columns)
         by_person = key_column != "credit_code"
         self.calls[f"{record_type}/{key_column}" if by_person else record_type] += 1
         unique = list(dict.fromkeys(keys))
@@ -147,9 +153,11 @@ class Connector(abc.ABC):
             for key in keys
         ]
 
-    async def scan(self, record_type: str) -> list[Record]:
-        """Every record of ``record_type`` (used to index the registry)."""
-        spec = self._type_spec(record_type)
+    async def scan(self, record_type: str, *,
+                   columns: Collection[str] | None = None) -> list[Record]:
+        """Every record of ``record_type`` (used to index the registry and its risk
+        records); ``columns`` as in ``fetch``. Only ``listable`` kinds can."""
+        spec = self._type_spec(record_type, columns)
         self.calls[f"scan:{record_type}"] += 1
         table = self.spec.table_for(record_type)
         rows = await self._guarded(lambda: self._scan(table), f"scan {record_type}",
@@ -166,19 +174,23 @@ class Connector(abc.ABC):
 
     # -- shared machinery ------------------------------------------------------
 
-    def _type_spec(self, record_type: str) -> RecordTypeSpec:
+    def _type_spec(self, record_type: str,
+                   columns: Collection[str] | None = None) -> RecordTypeSpec:
         if record_type not in self.spec.provides:
             raise SourceUnsupported(self.code, f"does not provide {record_type}")
-        return spec_for(record_type)
+        spec = spec_for(record_type)
+        return spec if columns is None else spec.narrowed(columns)
 
     def _normalise(
         self, spec: RecordTypeSpec, rows: Sequence[Mapping[str, Any]]
     ) -> list[Record]:
         renames = self.spec.standard_names(spec.name)
+        code, report = self.code, self._report
         records = []
         for row in rows:
-            standard = {renames.get(name, name): value for name, value in row.items()}
-            record = normalise_row(self.code, spec, standard, self._report)
+            standard = {renames.get(name, name): value for name, value in row.items()
+                        } if renames else row
+            record = normalise_row(code, spec, standard, report)
             if record is not None:
                 records.append(record)
         return records

@@ -34,6 +34,7 @@ class HttpConnector(Connector):
 
     kind = "http"
     chunked = True
+    listable = False
 
     def __init__(
         self,

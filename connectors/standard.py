@@ -8,6 +8,7 @@ configuration checker uses it to validate renames.
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 
 __all__ = [
@@ -79,6 +80,14 @@ class RecordTypeSpec:
             if name == column:
                 return kind
         raise KeyError(column)
+
+    def narrowed(self, columns: Collection[str]) -> RecordTypeSpec:
+        """This type with only ``columns`` of its own (and ``person_id``, which places a
+        record), for a reader that will look at nothing else: records normalised with it
+        carry no other value."""
+        kept = tuple((name, kind) for name, kind in self.columns
+                     if name in columns or name == "person_id")
+        return RecordTypeSpec(self.name, kept, self.key, self.person_column)
 
     def all_columns(self) -> tuple[str, ...]:
         """Common columns followed by the type's own columns."""

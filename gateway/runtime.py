@@ -30,6 +30,7 @@ from schema.loaders import Loaders, RecordCache
 from schema.records import Agency
 from schema.redaction import SelectionMemo
 from schema.registry_index import RegistryIndex
+from schema.registry_risk import RegistryRisk
 from schema.risk_index import RiskIndex
 from schema.rules.model import RuleSet
 from schema.sources import Sources
@@ -81,6 +82,7 @@ class Runtime:
     rules: RuleSet
     cache: RecordCache | None = None
     risk_index: RiskIndex | None = None
+    registry_risk: RegistryRisk | None = None  # every risk record, for registry-wide filters
     today: Callable[[], dt.date] = dt.date.today
     coalescer: SourceCoalescer | None = None  # source calls shared by concurrent requests
     selections: SelectionMemo = field(default_factory=SelectionMemo)  # per query document
@@ -98,7 +100,8 @@ class Runtime:
             sources=self.sources, index=self.index, agencies=self.agencies, view=view,
             rules=self.rules, today=self.today(),
             loaders=Loaders(self.cache, self.coalescer, self.observer),
-            risk_index=self.risk_index or RiskIndex(0), selections=self.selections,
+            risk_index=self.risk_index or RiskIndex(0), registry_risk=self.registry_risk,
+            selections=self.selections,
             audit=self.audit,
         )
 
@@ -160,6 +163,7 @@ def open_runtime(
         rules=rules if rules is not None else load_rules(DEFAULT_POLICY_DIR),
         cache=cache if cache is not None else MemoryRecordCache(),
         risk_index=RiskIndex(min(spec.cache_ttl_s for spec in config.agencies)),
+        registry_risk=RegistryRisk(sources.providers),
         coalescer=SourceCoalescer() if coalesce else None,
         observer=observer,
     )

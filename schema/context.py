@@ -18,6 +18,9 @@ from schema.rules.model import RuleSet
 from schema.sources import Sources
 from schema.view import CallerView
 
+if TYPE_CHECKING:  # it reads the risk types of schema.risk, which reads this module
+    from schema.registry_risk import RegistryRisk
+
 if TYPE_CHECKING:
     from schema.policy_admin import PolicyAdminPort
 
@@ -55,6 +58,8 @@ class RequestContext:
     # the caller's view: what it may see and read (built once per request)
     view: CallerView = field(default_factory=CallerView.unrestricted)
     risk_index: RiskIndex = field(default_factory=lambda: RiskIndex(0))
+    # every risk record of the registry (``Runtime``); read for the request when None
+    registry_risk: RegistryRisk | None = None
     loaders: Loaders = field(default_factory=Loaders)
     failures: SourceFailures = field(default_factory=SourceFailures)
     # False when the answer reports the moment it was made (sources' availability,

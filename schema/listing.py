@@ -23,8 +23,10 @@ from schema.context import RequestContext
 from schema.errors import BadUserInput, FilterNotAllowed, SourceUnavailableError
 from schema.gather import Path
 from schema.registry_index import RegistrySnapshot
-from schema.risk import collect_many, enterprise_subject, grade_of, warning_of
+from schema.registry_risk import RegistryRisk, RiskRecords
+from schema.risk import SubjectRecords, enterprise_subject, grade_of, indexed, warning_of
 from schema.risk_index import RiskLevels
+from schema.rules.model import Grade, WarningLevel
 from schema.view import CallerView
 
 __all__ = ["MAX_PAGE", "Page", "list_enterprises"]
@@ -130,32 +132,52 @@ async def _with_records_from(
     return kept
 
 
-async def _registry_levels(context: RequestContext, path: Path, snapshot: RegistrySnapshot,
-                           basis: Basis) -> tuple[RiskLevels, bool]:
-    """Warning level and grade today, on ``basis``, of every enterprise the caller may
-    see: their records in one call per agency and type, the rules applied to each."""
-    view = context.view
-    visible = [r for r in snapshot.enterprises if view.sees(r)]
-    subjects = [enterprise_subject(view, r, basis) for r in visible]
-    found = await collect_many(context, path, subjects, basis, prime=False, sort=False)
-    rules, today = context.rules, context.today
+def _registry_levels(context: RequestContext, snapshot: RegistrySnapshot, risk: RiskRecords,
+                     basis: Basis, derived: str) -> tuple[RiskLevels, bool]:
+    """``derived`` (``Enterprise.warning`` or ``Enterprise.creditGrade``) today, on
+    ``basis``, of every enterprise the caller may see: each enterprise's risk records
+    through the caller's view, the rules applied to them."""
+    view, rules, today = context.view, context.rules, context.today
+    warning = derived == "Enterprise.warning"
+
+    def level(found: SubjectRecords, person_id: str | None) -> WarningLevel | Grade:
+        return (warning_of(rules, found, person_id, today).level if warning
+                else grade_of(rules, found, today).grade)
+
+    # most enterprises have no risk record at all: the rules give them all one value
+    without = level(SubjectRecords(basis=basis), None)
+    by_code, by_person = risk.by_code, risk.by_person
     levels: RiskLevels = {}
-    complete = True
-    for subject, records in zip(subjects, found, strict=True):
-        complete = complete and not records.missing
-        levels[subject.credit_code or ""] = (
-            warning_of(rules, records, subject.person_id, today).level,
-            grade_of(rules, records, today).grade)
-    return levels, complete
+    for record in snapshot.enterprises:
+        if not view.sees(record):
+            continue
+        code = record.credit_code or ""
+        person = record.values.get("legal_rep_id")
+        if code not in by_code and (not isinstance(person, str) or person not in by_person):
+            levels[code] = without
+            continue
+        subject = enterprise_subject(view, record, basis)
+        levels[code] = level(indexed(view, risk, subject, basis), subject.person_id)
+    return levels, not risk.failed
 
 
 async def _levels(context: RequestContext, path: Path, snapshot: RegistrySnapshot,
-                  basis: Basis) -> RiskLevels:
-    view = context.view
-    # the policy object itself: a reloaded policy is a new object, so a new key
-    key = (view.clearance, view.policy, context.today, snapshot.built_at, basis)
-    return await context.risk_index.levels(
-        key, lambda: _registry_levels(context, path, snapshot, basis))
+                  derived: str) -> RiskLevels:
+    view, loaders = context.view, context.loaders
+    store = context.registry_risk or RegistryRisk(context.sources.providers)
+    risk = await store.records(snapshot, loaders.ages, loaders.stale)
+    for error in risk.failed:
+        context.failures.add(error, path)
+    basis = view.basis(derived)
+    # the policy object itself: a reloaded policy is a new object, so a new key; the
+    # records' version: levels live exactly as long as the records they come from
+    key = (view.clearance, view.policy, context.today, snapshot.built_at, basis, derived,
+           risk.version)
+
+    async def build() -> tuple[RiskLevels, bool]:
+        return _registry_levels(context, snapshot, risk, basis, derived)
+
+    return await context.risk_index.levels(key, build)
 
 
 async def _with_risk(
@@ -164,17 +186,14 @@ async def _with_risk(
 ) -> list[SourceRecord]:
     """The candidates whose warning / grade today - on the basis the caller gets them
     - is the one asked for (levels of the whole registry are computed once per
-    clearance and kept for a while)."""
-    view = context.view
+    clearance and kept while the records they come from are fresh)."""
     kept = candidates
     if condition.warning_level is not None:
-        levels = await _levels(context, path, snapshot, view.basis("Enterprise.warning"))
-        kept = [r for r in kept
-                if levels.get(r.credit_code or "", (None, None))[0] is condition.warning_level]
+        levels = await _levels(context, path, snapshot, "Enterprise.warning")
+        kept = [r for r in kept if levels.get(r.credit_code or "") is condition.warning_level]
     if condition.credit_grade is not None:
-        levels = await _levels(context, path, snapshot, view.basis("Enterprise.creditGrade"))
-        kept = [r for r in kept
-                if levels.get(r.credit_code or "", (None, None))[1] is condition.credit_grade]
+        levels = await _levels(context, path, snapshot, "Enterprise.creditGrade")
+        kept = [r for r in kept if levels.get(r.credit_code or "") is condition.credit_grade]
     return kept
 
 

@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from connectors.records import Record as SourceRecord
 from schema.access import Basis
@@ -25,6 +26,9 @@ from schema.rules.model import RuleSet
 from schema.rules.warnings import WarningResult, evaluate, merge_records, with_person
 from schema.view import CallerView
 
+if TYPE_CHECKING:
+    from schema.registry_risk import RiskRecords
+
 __all__ = [
     "PERSON_RISK_TYPES",
     "RISK_TYPES",
@@ -34,6 +38,7 @@ __all__ = [
     "collect_many",
     "enterprise_subject",
     "grade_of",
+    "indexed",
     "warning_of",
 ]
 
@@ -144,6 +149,24 @@ async def collect_many(
             into.person = [r for r in by_person[subject.person_id]
                            if r.record_type in subject.person_types]
         into.missing = set(missing)
+    return found
+
+
+def indexed(view: CallerView, risk: RiskRecords, subject: Subject,
+            basis: Basis) -> SubjectRecords:
+    """What ``collect_many`` gathers for ``subject``, taken from the registry's risk
+    records (``schema.registry_risk``) instead of the agencies: the same records through
+    the same view, unsorted (only rules read them)."""
+    found = SubjectRecords(basis=basis, missing={e.agency for e in risk.failed})
+    visible = basis is Basis.VISIBLE
+    if subject.credit_code:
+        own = [r for r in risk.by_code.get(subject.credit_code, ())
+               if r.record_type in subject.types]
+        found.enterprise = view.seen_all(own) if visible and own else own
+    if subject.person_id:
+        theirs = [r for r in risk.by_person.get(subject.person_id, ())
+                  if r.record_type in subject.person_types]
+        found.person = view.seen_on(theirs, "person_id") if visible and theirs else theirs
     return found
 
 

@@ -18,7 +18,7 @@ from schema.rules.model import Grade, WarningLevel
 
 __all__ = ["RiskIndex", "RiskLevels"]
 
-RiskLevels = dict[str, tuple[WarningLevel, Grade]]  # credit code -> (warning, grade)
+RiskLevels = dict[str, WarningLevel | Grade]  # credit code -> warning level or grade
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,10 @@ class WarningLevel(enum.Enum):
 
     @property
     def rank(self) -> int:
-        return list(WarningLevel).index(self)
+        return _WARNING_RANK[self]
+
+
+_WARNING_RANK = {level: rank for rank, level in enumerate(WarningLevel)}
 
 
 class Grade(enum.Enum):

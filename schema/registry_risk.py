@@ -1,0 +1,201 @@
+"""Every risk record of the registry, read whole and kept for each agency's cache lifetime.
+
+A warning or grade filter over the whole registry needs every enterprise's risk
+records. Asking each agency for 100,000 keys through the loaders and the record
+cache cost more than the rules; here each agency's records of each risk type are read
+in one go - a table scan where the source can list them (``sql``, ``csv``), one call
+for every registry credit code and legal representative where it cannot (``http``)
+- and grouped by credit code and by person id. Records carry only the columns the
+rules read (``schema.rules.columns``): they never leave this module's readers.
+
+Each part (agency x record type) is read again once it is older than its agency's
+``cache_ttl_s``, the freshness contract of every cached record: a record an agency
+adds is counted within that time, and the parts of the other agencies are kept. A
+part that cannot be read again is served stale for ``stale_if_error_s`` more (noted
+like any stale copy), then reported missing. Records are raw - before authorization:
+the caller's view is applied where levels are computed (``schema.listing``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from connectors.base import Connector
+from connectors.errors import SourceError
+from connectors.records import Record
+from schema.registry_index import RegistrySnapshot
+from schema.risk import PERSON_RISK_TYPES, RISK_TYPES
+from schema.rules.columns import RULE_COLUMNS
+
+__all__ = ["RegistryRisk", "RiskRecords"]
+
+_PERSON_TYPES = frozenset(PERSON_RISK_TYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One agency's records of one type, grouped, and when (and over which registry
+    snapshot, for an agency asked by key) they were read."""
+
+    by_code: dict[str, list[Record]]
+    by_person: dict[str, list[Record]]
+    read_at: float
+    registry_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRecords:
+    """The registry's risk records at one moment (raw, every agency that answered)."""
+
+    by_code: Mapping[str, list[Record]]
+    by_person: Mapping[str, list[Record]]
+    # agencies that could not be read (their records are missing)
+    failed: tuple[SourceError, ...] = ()
+    # changes whenever a part is read again: levels computed from these records are
+    # kept under it (``schema.risk_index``)
+    version: tuple[float, ...] = field(default=())
+
+
+class RegistryRisk:
+    """Keeps every provider's risk records fresh enough; one per running gateway."""
+
+    def __init__(self, providers: Callable[[str], tuple[Connector, ...]], *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._providers = providers
+        self._clock = clock
+        self._parts: dict[tuple[str, str], _Part] = {}
+        self._current: RiskRecords | None = None
+        self._lock = asyncio.Lock()
+
+    async def records(self, snapshot: RegistrySnapshot, ages: dict[str, float],
+                      stale: dict[str, float]) -> RiskRecords:
+        """Every risk record, parts older than their agency's ``cache_ttl_s`` read
+        again first. ``ages`` and ``stale`` (a request's ``Loaders.ages`` / ``.stale``)
+        get, per agency, the age of the oldest part used and of a stale part served."""
+        async with self._lock:
+            wanted = [(connector, record_type) for record_type in RISK_TYPES
+                      for connector in self._providers(record_type)]
+            due = [(c, t) for c, t in wanted if self._due(c, t, snapshot)]
+            failed: list[SourceError] = []
+            if due:
+                read = await self._read_all(due, snapshot)
+                for (connector, record_type), part in zip(due, read, strict=True):
+                    if isinstance(part, _Part):
+                        self._parts[(connector.code, record_type)] = part
+                    elif not self._usable(connector, record_type):
+                        self._parts.pop((connector.code, record_type), None)
+                        failed.append(part)
+                self._current = None
+            now = self._clock()
+            for connector, record_type in wanted:
+                kept = self._parts.get((connector.code, record_type))
+                if kept is None:
+                    continue
+                age = now - kept.read_at
+                code = connector.code
+                ages[code] = max(ages.get(code, 0.0), age)
+                if age > connector.spec.cache_ttl_s:
+                    stale[code] = max(stale.get(code, 0.0), age)
+            if self._current is None or failed:
+                self._current = self._merge(wanted, tuple(failed))
+            return self._current
+
+    def _due(self, connector: Connector, record_type: str, snapshot: RegistrySnapshot) -> bool:
+        kept = self._parts.get((connector.code, record_type))
+        if kept is None or self._clock() - kept.read_at > connector.spec.cache_ttl_s:
+            return True
+        # an agency asked by key was asked for the enterprises of an older registry
+        return kept.registry_at is not None and kept.registry_at != snapshot.built_at
+
+    def _usable(self, connector: Connector, record_type: str) -> bool:
+        """May the part kept be served although it could not be read again?"""
+        kept = self._parts.get((connector.code, record_type))
+        spec = connector.spec
+        return kept is not None and (
+            self._clock() - kept.read_at <= spec.cache_ttl_s + spec.stale_if_error_s)
+
+    async def _read_all(self, due: list[tuple[Connector, str]],
+                        snapshot: RegistrySnapshot) -> list[_Part | SourceError]:
+        """Read the parts due: the agencies answering by key all at once, the ones read
+        in this process (their rows parsed here) one after another meanwhile - run
+        together they only contend for the one interpreter, and took longer."""
+        local = [(c, t) for c, t in due if c.listable]
+        remote = [(c, t) for c, t in due if not c.listable]
+
+        async def one_by_one() -> list[_Part | SourceError]:
+            return [await self._read(c, t, snapshot) for c, t in local]
+
+        async def at_once() -> list[_Part | SourceError]:
+            return list(await asyncio.gather(*(self._read(c, t, snapshot) for c, t in remote)))
+
+        found, asked = await asyncio.gather(one_by_one(), at_once())
+        parts = dict(zip(local + remote, found + asked, strict=True))
+        return [parts[item] for item in due]
+
+    async def _read(self, connector: Connector, record_type: str,
+                    snapshot: RegistrySnapshot) -> _Part | SourceError:
+        read_at = self._clock()
+        try:
+            if connector.listable:
+                records = await connector.scan(record_type, columns=RULE_COLUMNS)
+                return _grouped(records, read_at, None)
+            return await _asked(connector, record_type, snapshot, read_at)
+        except SourceError as error:
+            return error
+
+    def _merge(self, wanted: list[tuple[Connector, str]],
+               failed: tuple[SourceError, ...]) -> RiskRecords:
+        by_code: dict[str, list[Record]] = {}
+        by_person: dict[str, list[Record]] = {}
+        version = []
+        for connector, record_type in wanted:
+            part = self._parts.get((connector.code, record_type))
+            if part is None:
+                continue
+            version.append(part.read_at)
+            for into, grouped in ((by_code, part.by_code), (by_person, part.by_person)):
+                for key, records in grouped.items():
+                    found = into.get(key)
+                    if found is None:
+                        into[key] = list(records)
+                    else:
+                        found.extend(records)
+        return RiskRecords(by_code, by_person, failed, tuple(version))
+
+
+def _grouped(records: list[Record], read_at: float, registry_at: float | None) -> _Part:
+    by_code: dict[str, list[Record]] = {}
+    by_person: dict[str, list[Record]] = {}
+    for record in records:
+        if record.credit_code:
+            by_code.setdefault(record.credit_code, []).append(record)
+        if record.record_type in _PERSON_TYPES:
+            person = record.person_id
+            if person:
+                by_person.setdefault(person, []).append(record)
+    return _Part(by_code, by_person, read_at, registry_at)
+
+
+async def _asked(connector: Connector, record_type: str, snapshot: RegistrySnapshot,
+                 read_at: float) -> _Part:
+    """A part of an agency that cannot list: its records for every registry credit
+    code (and legal representative, for person-keyed types). Raises the first key's
+    failure: a part with holes would count as complete."""
+    codes = list(snapshot.codes)
+    people = sorted(snapshot.by_person) if record_type in _PERSON_TYPES else []
+    asked = [connector.fetch(record_type, "credit_code", codes, columns=RULE_COLUMNS)]
+    if people:
+        asked.append(connector.fetch(record_type, "person_id", people, columns=RULE_COLUMNS))
+    results = await asyncio.gather(*asked)
+    by_code: dict[str, list[Record]] = {}
+    by_person: dict[str, list[Record]] = {}
+    for into, keys, found in zip((by_code, by_person), (codes, people), results, strict=False):
+        for key, records in zip(keys, found, strict=True):
+            if isinstance(records, SourceError):
+                raise records
+            if records:
+                into[key] = records
+    return _Part(by_code, by_person, read_at, snapshot.built_at)
