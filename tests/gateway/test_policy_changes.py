@@ -10,13 +10,16 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from conftest import ACME, ADMIN, RedisServer, ServerThread, h
 from gateway.app import AppOptions, create_app
@@ -258,3 +261,42 @@ def test_a_notification_from_another_database_is_ignored(
     with redis.Redis.from_url(redis_url) as client:
         client.publish("rg:policy", "another-store:99")
     assert address(server, DEPARTMENT) and version(server) == 1
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A fresh schema in the machine's PostgreSQL, dropped afterwards."""
+    schema = f"test_policies_{uuid.uuid4().hex[:10]}"
+    yield schema
+
+    async def drop() -> None:
+        engine = create_async_engine(postgres_url)
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()
+
+    asyncio.run(drop())
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_two_gateways_on_postgresql_seed_once_and_follow_each_other(
+    postgres_schema: str,  # first: dropped after the gateways have stopped
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread], redis_url: str,
+    postgres_url: str,
+) -> None:
+    config = in_database(user_agencies, poll_s=5)
+    config.write_text(config.read_text(encoding="utf-8") + f"""platform:
+  database: {postgres_url}
+  schema: {postgres_schema}
+""", encoding="utf-8")
+    a, b = start(serve, config, redis_url), start(serve, config, redis_url)
+    assert version(a) == version(b) == 1  # one seed for both
+    post(a, reclass("address", "CONDITIONAL"), ADMIN)
+    assert seconds_until_hidden(b, bound_s=1.0) <= 1.0
+    post(b, reclass("address", "OPEN"), ADMIN)
+    started = time.monotonic()
+    while address(a, DEPARTMENT) is None:
+        assert time.monotonic() - started <= 1.0, "the change back has not arrived"
+        time.sleep(0.05)
+    assert version(a) == version(b) == 3
