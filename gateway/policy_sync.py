@@ -24,6 +24,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from connectors.standard import Openness
 from gateway import policy_db
 from gateway.platform_store.store import PlatformStore, describe_error
@@ -31,7 +33,7 @@ from gateway.policy_channel import PolicyChannel
 from gateway.policy_db import PolicyChangeRefused, StoredPolicy
 from gateway.policy_files import PolicyError, build_policy
 from schema.access import AccessPolicy
-from schema.policy_admin import ChangeRefused
+from schema.policy_admin import ChangeRefused, StoreUnavailable
 
 __all__ = ["DatabasePolicies", "PolicyAdmin"]
 
@@ -204,4 +206,6 @@ class PolicyAdmin:
                 reason=reason))
         except PolicyChangeRefused as error:
             raise ChangeRefused(str(error)) from None
+        except (SQLAlchemyError, OSError) as error:  # unreachable, a lock not granted
+            raise StoreUnavailable(describe_error(error)) from None
         return openness

@@ -21,7 +21,8 @@ from schema.enums import Openness
 from schema.errors import Forbidden, GraphError
 
 __all__ = ["ChangeRefused", "FieldClass", "PolicyAdminPort", "PolicyChangeRefused",
-           "PolicyMutation", "PolicyStoreReadOnly"]
+           "PolicyMutation", "PolicyStoreReadOnly", "PolicyStoreUnavailable",
+           "StoreUnavailable"]
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -31,6 +32,10 @@ class ChangeRefused(Exception):
     message says why); nothing changed."""
 
 
+class StoreUnavailable(Exception):
+    """Raised by a ``PolicyAdminPort``: the policy's store cannot be reached."""
+
+
 class PolicyAdminPort(Protocol):
     """The access policy as an admin changes it (one caller: the principal acting)."""
 
@@ -38,7 +43,7 @@ class PolicyAdminPort(Protocol):
                               reason: str) -> Openness:
         """Class ``graph_type.field`` (GraphQL names) as ``openness`` and put the new
         policy in force in this process before returning; ``ChangeRefused`` when the
-        checks refuse it."""
+        checks refuse it, ``StoreUnavailable`` when the store cannot be reached."""
         ...
 
 
@@ -48,6 +53,10 @@ class PolicyChangeRefused(GraphError):
 
 class PolicyStoreReadOnly(GraphError):
     code = "POLICY_STORE_READ_ONLY"
+
+
+class PolicyStoreUnavailable(GraphError):
+    code = "POLICY_STORE_UNAVAILABLE"
 
 
 @strawberry.type(description="A field's class (字段开放等级): the openness a caller needs "
@@ -91,4 +100,8 @@ class PolicyMutation:
         except ChangeRefused as error:
             raise PolicyChangeRefused(f"The change was refused, nothing changed: {error}",
                                       argument="type") from None
+        except StoreUnavailable as error:
+            raise PolicyStoreUnavailable(
+                f"The platform database cannot be reached ({error}); retry later (gateway "
+                "policy history says whether the change was made).") from None
         return FieldClass(type=graph_type, field=field, openness=applied)

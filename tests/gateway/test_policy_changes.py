@@ -145,6 +145,23 @@ def test_only_admins_may_change_the_policy_and_the_public_has_no_mutation(
     assert version(server) == 1 and address(server)
 
 
+def test_a_change_while_the_database_is_locked_is_a_clear_error(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread],
+) -> None:
+    config = in_database(user_agencies, poll_s=5)
+    server = start(serve, config)
+    blocker = sqlite3.connect(config.parent / "platform.db", timeout=0.1)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the database
+    try:  # the change waits for SQLite's write lock (5 s), then gives up
+        response = post(server, reclass("address", "NOT_OPEN"), ADMIN)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert error_code(response) == "POLICY_STORE_UNAVAILABLE"
+    assert "database is locked" in response.json()["errors"][0]["message"]
+    assert version(server) == 1 and address(server)
+
+
 def test_with_the_policy_in_files_the_mutation_says_where_to_change_it(
     user_agencies: dict[str, Any], serve: Callable[..., ServerThread],
 ) -> None:
