@@ -174,6 +174,26 @@ def test_the_agencies_raw_rows_and_the_demo_keys_stay_off_the_load_balancer() ->
     assert "--demo-keys-anywhere" not in COMPOSE.read_text(encoding="utf-8")
 
 
+def test_the_replicas_configuration_keeps_the_access_log_and_policies_in_postgres(
+    tmp_path: Path,
+) -> None:
+    """The district service appends district-platform.yaml to the generated
+    configuration: the result is valid and names the compose file's PostgreSQL."""
+    from gateway.config import load_config
+    from gateway.demo.writer import write_config
+
+    path = write_config(tmp_path, http_base_url="http://agencies:9001")
+    appended = (ROOT / "docker" / "district-platform.yaml").read_text(encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8") + appended, encoding="utf-8")
+    config = load_config(path)
+    assert (config.platform.backend, config.platform.schema) == ("postgresql", "platform")
+    assert "@postgres:5432/" in config.platform.database
+    postgres = services()["postgres"]["environment"]
+    assert f"{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}@" in \
+        config.platform.database
+    assert config.policies.in_database
+
+
 def _compose_command() -> list[str] | None:
     """``docker compose`` where the plugin runs, else ``docker-compose``, else None."""
     if shutil.which("docker"):

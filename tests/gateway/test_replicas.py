@@ -219,3 +219,51 @@ def test_two_replicas_share_the_record_cache_the_rate_limits_and_one_access_log_
     asked = {"replica-a-1", "replica-b-1", "replica-a-over", "replica-b-over",
              *(f"replica-{'ab'[n % 2]}-public-{n}" for n in range(PUBLIC_LIMIT))}
     assert asked <= ids  # both processes' requests, in one chain
+def _sees_address(replica: Replica) -> bool:
+    """Whether EPB's department is shown REG's address of ACME on ``replica``."""
+    response = replica.post(ADDRESS, EPB_DEPARTMENT)
+    assert response.status_code == 200, response.text
+    enterprise = (response.json().get("data") or {}).get("enterprise") or {}
+    return bool(enterprise.get("address"))
+
+
+def _seconds_until_hidden(replica: Replica, bound_s: float) -> float:
+    """Seconds until ``replica`` no longer shows the address (polled every 50 ms);
+    fails past ``bound_s``."""
+    started = time.monotonic()
+    while _sees_address(replica):
+        elapsed = time.monotonic() - started
+        assert elapsed <= bound_s, f"{replica.name} still shows the address after {elapsed:.1f} s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def _set_field_class(replica: Replica) -> None:
+    response = replica.post(SET_FIELD_CLASS, ADMIN)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"data": {"setFieldClass": {
+        "type": "Enterprise", "field": "address", "openness": "CONDITIONAL"}}}
+
+
+def test_a_field_class_changed_on_one_replica_applies_on_the_other_within_a_second(
+    replicas: Replicas,
+) -> None:
+    a, b = replicas(policy_store="database")
+    assert _sees_address(a) and _sees_address(b)  # OPEN as seeded from policies/
+    _set_field_class(a)
+    assert not _sees_address(a)
+    assert _seconds_until_hidden(b, bound_s=1.0) <= 1.0
+
+
+def test_with_redis_killed_queries_succeed_and_a_policy_change_arrives_by_polling(
+    replicas: Replicas, private_redis: RedisServer
+) -> None:
+    a, b = replicas(policy_store="database")
+    assert _sees_address(b)
+    private_redis.kill()
+    for replica in (a, b):  # records from the agencies and memory, not Redis
+        response = replica.post(ENTERPRISE, ADMIN)
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+    _set_field_class(a)
+    # no notification can come: b finds the new version in the database (poll_s: 2)
+    assert _seconds_until_hidden(b, bound_s=5.0) <= 5.0
