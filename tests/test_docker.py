@@ -182,7 +182,9 @@ def test_the_replicas_configuration_keeps_the_access_log_and_policies_in_postgre
     from gateway.config import load_config
     from gateway.demo.writer import write_config
 
-    path = write_config(tmp_path, http_base_url="http://agencies:9001")
+    path = write_config(tmp_path, http_base_url="http://agencies:9001")  # as demo generate
+    generated = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert not {"platform", "policies"} & set(generated)  # appended keys would be doubled
     appended = (ROOT / "docker" / "district-platform.yaml").read_text(encoding="utf-8")
     path.write_text(path.read_text(encoding="utf-8") + appended, encoding="utf-8")
     config = load_config(path)
