@@ -160,9 +160,17 @@ class Connector(abc.ABC):
         spec = self._type_spec(record_type, columns)
         self.calls[f"scan:{record_type}"] += 1
         table = self.spec.table_for(record_type)
-        rows = await self._guarded(lambda: self._scan(table), f"scan {record_type}",
-                                   record_type)
+        read = (lambda: self._scan(table)) if columns is None else (
+            lambda: self._scan_columns(table, [self.spec.source_column(record_type, name)
+                                               for name in spec.all_columns()]))
+        rows = await self._guarded(read, f"scan {record_type}", record_type)
         return self._normalise(spec, rows)
+
+    async def _scan_columns(self, table: str,
+                            columns: Sequence[str]) -> Sequence[Mapping[str, Any]]:
+        """Every row of ``table``, of which only ``columns`` (the source's names) will be
+        read: a kind that can leave the others unread overrides this."""
+        return await self._scan(table)
 
     async def health(self) -> bool:
         """True when the source answers within its timeout."""

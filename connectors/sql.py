@@ -65,6 +65,17 @@ class SqlConnector(Connector):
         async with self._engine.connect() as conn:
             return _dicts(await conn.execute(sa.select(sa.text("*")).select_from(sa.table(table))))
 
+    async def _scan_columns(self, table: str,
+                            columns: Sequence[str]) -> Sequence[Mapping[str, Any]]:
+        source = sa.table(table)
+        async with self._engine.connect() as conn:
+            # a table may lack a column of the standard (its values are then null)
+            present = set((await conn.execute(
+                sa.select(sa.text("*")).select_from(source).limit(0))).keys())
+            chosen: list[sa.ColumnClause[Any]] = [sa.column(name) for name in columns
+                                                  if name in present]
+            return _dicts(await conn.execute(sa.select(*chosen).select_from(source)))
+
     async def _ping(self) -> None:
         async with self._engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))

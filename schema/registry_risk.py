@@ -37,11 +37,12 @@ _PERSON_TYPES = frozenset(PERSON_RISK_TYPES)
 
 @dataclass(frozen=True, slots=True)
 class _Part:
-    """One agency's records of one type, grouped, and when (and over which registry
+    """One agency's records of one type - those to find by credit code and those to
+    find by person id (for a scan, the same list) - and when (and over which registry
     snapshot, for an agency asked by key) they were read."""
 
-    by_code: dict[str, list[Record]]
-    by_person: dict[str, list[Record]]
+    by_code: list[Record]
+    by_person: list[Record]
     read_at: float
     registry_at: float | None
 
@@ -141,7 +142,7 @@ class RegistryRisk:
         try:
             if connector.listable:
                 records = await connector.scan(record_type, columns=RULE_COLUMNS)
-                return _grouped(records, read_at, None)
+                return _Part(records, records, read_at, None)
             return await _asked(connector, record_type, snapshot, read_at)
         except SourceError as error:
             return error
@@ -156,27 +157,25 @@ class RegistryRisk:
             if part is None:
                 continue
             version.append(part.read_at)
-            for into, grouped in ((by_code, part.by_code), (by_person, part.by_person)):
-                for key, records in grouped.items():
-                    found = into.get(key)
+            for record in part.by_code:
+                code = record.credit_code
+                if code:
+                    found = by_code.get(code)
                     if found is None:
-                        into[key] = list(records)
+                        by_code[code] = [record]
                     else:
-                        found.extend(records)
+                        found.append(record)
+            if record_type not in _PERSON_TYPES:
+                continue
+            for record in part.by_person:
+                person = record.person_id
+                if person:
+                    found = by_person.get(person)
+                    if found is None:
+                        by_person[person] = [record]
+                    else:
+                        found.append(record)
         return RiskRecords(by_code, by_person, failed, tuple(version))
-
-
-def _grouped(records: list[Record], read_at: float, registry_at: float | None) -> _Part:
-    by_code: dict[str, list[Record]] = {}
-    by_person: dict[str, list[Record]] = {}
-    for record in records:
-        if record.credit_code:
-            by_code.setdefault(record.credit_code, []).append(record)
-        if record.record_type in _PERSON_TYPES:
-            person = record.person_id
-            if person:
-                by_person.setdefault(person, []).append(record)
-    return _Part(by_code, by_person, read_at, registry_at)
 
 
 async def _asked(connector: Connector, record_type: str, snapshot: RegistrySnapshot,
@@ -190,12 +189,10 @@ async def _asked(connector: Connector, record_type: str, snapshot: RegistrySnaps
     if people:
         asked.append(connector.fetch(record_type, "person_id", people, columns=RULE_COLUMNS))
     results = await asyncio.gather(*asked)
-    by_code: dict[str, list[Record]] = {}
-    by_person: dict[str, list[Record]] = {}
-    for into, keys, found in zip((by_code, by_person), (codes, people), results, strict=False):
-        for key, records in zip(keys, found, strict=True):
+    found: list[list[Record]] = [[], []]
+    for into, per_key in zip(found, results, strict=False):
+        for records in per_key:
             if isinstance(records, SourceError):
                 raise records
-            if records:
-                into[key] = records
-    return _Part(by_code, by_person, read_at, snapshot.built_at)
+            into.extend(records)
+    return _Part(found[0], found[1], read_at, snapshot.built_at)

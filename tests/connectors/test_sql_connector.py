@@ -122,6 +122,28 @@ async def test_scan_reports_bad_rows(sql_url: tuple[str, str]) -> None:
     assert reasons["7"] == "missing credit_code and person_id; row left out"
 
 
+async def test_scan_of_some_columns_reads_only_those(sql_url: tuple[str, str]) -> None:
+    """A scan for the rules (``columns``) reads the columns named - renamed ones by
+    their source name, ones the table lacks as null - and carries no other value."""
+    problems: list[RowProblem] = []
+    source = connector(*sql_url, problems)
+    try:
+        whole = await source.scan("penalty")
+        narrow = await source.scan("penalty", columns={"amount", "decided_on", "repaired_on"})
+    finally:
+        await source.aclose()
+    assert [r.record_id for r in narrow] == [r.record_id for r in whole]
+    first = narrow[0]
+    assert dict(first.values) == {"person_id": None, "amount": 10.0,
+                                  "decided_on": whole[0].values["decided_on"],
+                                  "repaired_on": None}
+    assert (first.credit_code, first.openness, first.risk_level) == (
+        whole[0].credit_code, whole[0].openness, whole[0].risk_level)
+    assert [r.person_id for r in narrow] == [r.person_id for r in whole]
+    assert len(problems) == 4  # the two bad rows, reported by each scan
+    assert source.calls["scan:penalty"] == 2
+
+
 async def test_missing_table_is_a_source_failure_without_internals(
     sql_url: tuple[str, str],
 ) -> None:
