@@ -135,3 +135,20 @@ def test_check_data_reports_bad_rows_by_agency_type_and_record(
     assert "REG enterprise: 3 records" in result.stdout
     assert "COURT judgment_default: skipped (http sources cannot be listed)" in result.stdout
     assert "problem: EPB penalty EPB-2: bad date in decided_on: '2026-02-30'" in result.stdout
+
+
+def test_the_policies_key_says_where_the_access_policy_is_kept(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD)).policies.store == "files"  # the default
+    config = load_config(write(tmp_path, GOOD + "policies:\n  store: database\n  poll_s: 5\n"))
+    assert (config.policies.store, config.policies.poll_s) == ("database", 5.0)
+    assert config.policies.in_database
+    found = problems(tmp_path, GOOD + "policies:\n  store: redis\n  poll_s: 6\n  watch: yes\n")
+    assert found == [
+        "gateway.yaml: policies: unknown field 'watch' (known: store, poll_s)",
+        "gateway.yaml: policies: store: must be files or database, got 'redis'",
+        "gateway.yaml: policies: poll_s: must be a number of seconds > 0 and at most 5, "
+        "got 6",
+    ]
+    assert problems(tmp_path, GOOD + "policies:\n  poll_s: true\n") == [
+        "gateway.yaml: policies: poll_s: must be a number of seconds > 0 and at most 5, "
+        "got True"]
