@@ -18,6 +18,7 @@ from schema.context import RequestContext
 from schema.direct_fields import install_direct_resolvers
 from schema.error_codes import RequestErrorCodes
 from schema.errors import GraphError, SourceUnavailableError
+from schema.leaf_fields import LeafFieldsExecutionContext
 from schema.limits import QueryLimits, limit_extensions
 from schema.query import query_type
 from schema.rules.model import ActionRules
@@ -135,7 +136,7 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(
     without: Mapping[str, frozenset[str]] | None = None, limits: QueryLimits | None = None,
     *, actions: Mapping[str, ActionRules], direct_resolvers: bool = True,
-    mutation: type | None = None,
+    leaf_fields: bool = True, mutation: type | None = None,
 ) -> strawberry.Schema:
     """The gateway's schema. Stateless: everything per request lives in the context.
 
@@ -143,7 +144,8 @@ def build_schema(
     ``RestrictionAction`` (``schema.actions``); ``without`` leaves fields out (see
     ``GatewaySchema``); ``limits`` bound what one request may ask (default
     ``QueryLimits()``, see ``schema.limits``); ``direct_resolvers`` see
-    ``schema.direct_fields`` (off only to compare); ``mutation`` the mutation type, if
+    ``schema.direct_fields`` and ``leaf_fields`` ``schema.leaf_fields`` (off only to
+    compare); ``mutation`` the mutation type, if
     any (``schema.policy_admin.PolicyMutation`` in the full schema). Parse and
     validation errors carry ``extensions.code`` (``schema.error_codes``)."""
     schema = GatewaySchema(
@@ -160,6 +162,7 @@ def build_schema(
             StaleReport,
             lambda: MaskErrors(should_mask_error=_should_mask, error_message=MASKED_MESSAGE),
         ],
+        execution_context_class=LeafFieldsExecutionContext if leaf_fields else None,
     )
     if direct_resolvers:
         install_direct_resolvers(schema._schema)

@@ -36,7 +36,7 @@ from strawberry.utils.str_converters import to_camel_case
 from schema.period import RecordPeriod
 from schema.subjects import ENTERPRISE_LISTS, Enterprise
 
-__all__ = ["install_direct_resolvers"]
+__all__ = ["PlainAttribute", "install_direct_resolvers"]
 
 
 def _direct(method: Callable[..., Any], field: Any) -> Callable[..., Any]:
@@ -63,13 +63,17 @@ _DIRECT: dict[str, tuple[set[str], Callable[..., Callable[..., Any]]]] = {
 }
 
 
-def _attribute(name: str) -> Callable[..., Any]:
-    get = attrgetter(name)
+class PlainAttribute:
+    """The resolver of a field that is a plain attribute: a pure read, which
+    ``schema.leaf_fields`` may make without graphql-core's per-field machinery."""
 
-    def resolve(source: Any, info: Any) -> Any:
-        return get(source)
+    __slots__ = ("read",)
 
-    return resolve
+    def __init__(self, name: str) -> None:
+        self.read = attrgetter(name)
+
+    def __call__(self, source: Any, info: Any) -> Any:
+        return self.read(source)
 
 
 def _install_attributes(schema: GraphQLSchema) -> None:
@@ -86,7 +90,7 @@ def _install_attributes(schema: GraphQLSchema) -> None:
             graphql_field = graphql_type.fields.get(
                 field.graphql_name or to_camel_case(field.python_name))
             if graphql_field is not None and not graphql_field.args:
-                graphql_field.resolve = _attribute(field.python_name)
+                graphql_field.resolve = PlainAttribute(field.python_name)
 
 
 def install_direct_resolvers(schema: GraphQLSchema) -> None:

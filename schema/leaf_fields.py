@@ -1,0 +1,163 @@
+"""Plain leaf fields completed in one step: the execution context of the gateway's schema.
+
+A page of 1,000 enterprises with every list resolves about 75,000 fields, 42,000 of them
+plain attributes of a record (``recordId``, ``decisionNo``, ``openness`` ...). For each,
+graphql-core builds a resolve info and a path, looks up the field, checks the result
+for awaitables twice and walks ``complete_value`` down to ``coerce_output_value``:
+about 60% of the page's time goes to that machinery, not to the values.
+
+``LeafFieldsExecutionContext`` completes such fields of an object directly: the
+attribute, then the leaf type's own ``coerce_output_value``, the same calls
+graphql-core makes. A field qualifies when its resolver is a ``PlainAttribute``
+(``schema.direct_fields``: a pure attribute read), it has no arguments and its type is
+a scalar or an enum, nullable or not; every other field of the object goes the usual
+way. When a value is null for a non-null type, or cannot be coerced, the whole object
+is completed the usual way instead, so errors, their paths and messages are
+graphql-core's own. With field middleware (a schema extension with a ``resolve`` hook)
+nothing is done here. ``tests/schema/test_leaf_fields.py`` checks that answers and
+errors are identical with and without.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    Undefined,
+)
+from graphql.execution.collect_fields import GroupedFieldSet
+from graphql.pyutils import AwaitableOrValue, Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.direct_fields import PlainAttribute
+
+__all__ = ["LeafFieldsExecutionContext"]
+
+# response name, the attribute read, the leaf type's coercion (None for an object of
+# plain leaves), whether non-null, and that object's own leaves
+_Leaf = tuple[str, Callable[[Any], Any], Callable[[Any], Any] | None, bool, list[Any] | None]
+# the plain leaves of a field set, the rest of it (None when nothing is left), and the
+# response names in the order asked
+_Plan = tuple[list[_Leaf], GroupedFieldSet | None, list[str]]
+
+
+class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """strawberry's execution context with plain leaf fields completed directly."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.middleware_manager
+        self._direct = manager is None or not manager.middlewares
+        # id(field set) -> (the field set, kept so that its id is not reused; its plan)
+        self._plans: dict[int, tuple[GroupedFieldSet, _Plan | None]] = {}
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        plan = self._plan(parent_type, grouped_field_set) if self._direct else None
+        if plan is None:
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set,
+                                          position_context)
+        leaves, rest, order = plan
+        values = _values(source_value, leaves)
+        if values is None:  # an error: graphql-core's own, with its message and path
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set,
+                                          position_context)
+        if rest is None:
+            return values
+        others = super().execute_fields(parent_type, source_value, path, rest,
+                                        position_context)
+        if self.is_awaitable(others):
+            async def merged() -> dict[str, Any]:
+                return _ordered(order, values, await others)
+
+            return merged()
+        return _ordered(order, values, others)  # type: ignore[arg-type]
+
+    def _plan(self, parent_type: GraphQLObjectType,
+              grouped_field_set: GroupedFieldSet) -> _Plan | None:
+        kept = self._plans.get(id(grouped_field_set))
+        if kept is not None:
+            return kept[1]
+        leaves: list[_Leaf] = []
+        rest: GroupedFieldSet = {}
+        for name, details in grouped_field_set.items():
+            node = details[0].node
+            field = self.schema.get_field(parent_type, node.name.value)
+            resolver = None if field is None else field.resolve
+            if (field is None or not isinstance(resolver, PlainAttribute) or field.args
+                    or node.arguments):
+                rest[name] = details
+                continue
+            field_type: Any = field.type
+            non_null = isinstance(field_type, GraphQLNonNull)
+            named = field_type.of_type if non_null else field_type
+            if isinstance(named, GraphQLScalarType | GraphQLEnumType):
+                leaves.append((name, resolver.read, named.coerce_output_value, non_null, None))
+                continue
+            inner = self._object_of_leaves(named, details)
+            if inner is None:
+                rest[name] = details
+                continue
+            leaves.append((name, resolver.read, None, non_null, inner))
+        plan: _Plan | None = None
+        if leaves:
+            plan = (leaves, rest or None, list(grouped_field_set))
+        self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
+        return plan
+
+    def _object_of_leaves(self, named: Any, details: Any) -> list[_Leaf] | None:
+        """The leaves of an object field (``agency { code }``) when they are all the
+        object asks for and nothing stands between (no type check, no defer)."""
+        if not isinstance(named, GraphQLObjectType) or named.is_type_of is not None:
+            return None
+        grouped, deferred, *_ = self.collect_subfields(named, details)
+        if deferred:
+            return None
+        plan = self._plan(named, grouped)
+        if plan is None or plan[1] is not None:
+            return None
+        return plan[0]
+
+
+def _values(source: Any, leaves: list[_Leaf]) -> dict[str, Any] | None:
+    """The leaves' values of ``source``, or None when one of them is an error."""
+    values: dict[str, Any] = {}
+    for name, read, coerce, non_null, inner in leaves:
+        try:
+            value = read(source)
+            if value is None or value is Undefined:
+                done = None
+            elif coerce is not None:
+                done = coerce(value)
+            else:
+                assert inner is not None
+                done = _values(value, inner)
+        except Exception:  # graphql-core reports it, as it does
+            return None
+        if (done is None or done is Undefined) and (value is not None or non_null):
+            return None
+        values[name] = done
+    return values
+
+
+def _ordered(order: list[str], values: dict[str, Any], others: dict[str, Any]
+             ) -> dict[str, Any]:
+    """Both parts in the order the query asked (fields not in the schema left out)."""
+    merged: dict[str, Any] = {}
+    for name in order:
+        if name in values:
+            merged[name] = values[name]
+        elif name in others:
+            merged[name] = others[name]
+    return merged
