@@ -317,3 +317,25 @@ def test_two_gateways_on_postgresql_seed_once_and_follow_each_other(
         assert time.monotonic() - started <= 1.0, "the change back has not arrived"
         time.sleep(0.05)
     assert version(a) == version(b) == 3
+
+
+def test_after_redis_comes_back_changes_arrive_within_a_second_again(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread],
+    private_redis: RedisServer,
+) -> None:
+    config = in_database(user_agencies, poll_s=5)  # only the notification is this fast
+    a, b = start(serve, config, private_redis.url), start(serve, config, private_redis.url)
+    private_redis.kill()
+    private_redis.start()  # the same port, no subscribers until the gateways come back
+
+    def subscribers() -> int:
+        with private_redis.sync_client() as client:
+            found = client.pubsub_numsub("rg:policy")
+        return int(found[0][1])
+
+    deadline = time.monotonic() + 10
+    while subscribers() < 2:
+        assert time.monotonic() < deadline, "the gateways did not subscribe again"
+        time.sleep(0.05)
+    post(a, reclass("address", "CONDITIONAL"), ADMIN)
+    assert seconds_until_hidden(b, bound_s=1.0) <= 1.0
