@@ -49,9 +49,16 @@ def post(server: ServerThread, query: str, headers: dict[str, str] | None = None
 
 
 def entries(config: Path) -> list[dict[str, Any]]:
+    """The access log's rows; none while the gateway is still migrating its database
+    (migrations run beside the first requests)."""
     with sqlite3.connect(config.parent / "platform.db") as db:
         db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM access_log ORDER BY id")]
+        try:
+            return [dict(row) for row in db.execute("SELECT * FROM access_log ORDER BY id")]
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):
+                return []
+            raise
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
