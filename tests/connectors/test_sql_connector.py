@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -172,3 +173,25 @@ async def test_unreachable_database_is_unavailable_and_unhealthy() -> None:
     with pytest.raises(SourceUnavailable):
         await source.fetch("penalty", "credit_code", [ACME])
     await source.aclose()
+
+
+async def test_bursts_of_queries_reuse_the_connections_they_opened(
+    sql_url: tuple[str, str],
+) -> None:
+    """One enterprise query asks a registry agency for several record types at once;
+    the connections a burst opens stay for the next burst (none opened per request)."""
+    source = connector(*sql_url, [])
+    opened: list[object] = []
+    sa.event.listen(source._engine.sync_engine, "connect", lambda *_: opened.append(1))
+    keys = [[ACME], [BETA], [GAMMA], ["P7"], [ACME, BETA], [BETA, GAMMA], [GAMMA, ACME], [ACME]]
+    try:
+        for burst in range(3):
+            results = await asyncio.gather(*(source.fetch("penalty", "credit_code", k)
+                                              for k in keys))
+            assert all(isinstance(r, list) for result in results for r in result)
+            if burst == 0:
+                first_burst = len(opened)
+    finally:
+        await source.aclose()
+    assert 1 < first_burst <= len(keys)
+    assert len(opened) == first_burst  # the later bursts opened none
