@@ -13,7 +13,7 @@ import gc
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -63,6 +63,7 @@ from gateway.policy_sync import DatabasePolicies
 from gateway.rate_limits import RateLimiter, caller_key, load_rate_limits, open_rate_limiter
 from gateway.redis_cache import RedisRecordCache, check_redis_url, redacted_url
 from gateway.response_cache import ResponseCache
+from gateway.rule_documents import RuleDocuments
 from gateway.rules_files import load_rules
 from gateway.runtime import Runtime, open_runtime
 from gateway.source_files import missing_files
@@ -72,6 +73,7 @@ from schema.build import build_schema
 from schema.context import RequestContext
 from schema.limits import QueryLimits
 from schema.policy_admin import PolicyMutation
+from schema.rules.model import ActionRules, RuleSet
 
 __all__ = ["AppOptions", "create_app"]
 
@@ -177,6 +179,11 @@ class _AuthGate:
         self._max_body = max_body_bytes
         self._answers = answers
         self._loopback_keys = loopback_keys
+
+    def use_views(self, full: _GraphQL, public: _GraphQL) -> None:
+        """Serve every role with these from the next request on (the restriction
+        catalogue changed: the ``RestrictionAction`` enum of both schemas)."""
+        self._full, self._public = full, public
 
     def use_public(self, public: _GraphQL) -> None:
         """Serve the public role with ``public`` from the next request on (a field's
@@ -347,6 +354,11 @@ async def _migrate(store: PlatformStore) -> None:
         return
 
 
+def _catalogue(actions: Mapping[str, ActionRules]) -> list[tuple[str, str]]:
+    """What the ``RestrictionAction`` enum is made of: the actions' codes and names."""
+    return [(code, action.name) for code, action in actions.items()]
+
+
 def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Starlette:
     """The gateway for ``config``. Connectors open in the lifespan and close with it.
 
@@ -370,14 +382,24 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                if options.response_cache else None)
     actions = rules.actions  # the restriction catalogue: the RestrictionAction enum
 
+    def full_view() -> _GraphQL:
+        return _GraphQL(build_schema(limits=limits, actions=actions, mutation=PolicyMutation),
+                        page)
+
     def public_view(without: dict[str, frozenset[str]]) -> _GraphQL:
         return _GraphQL(build_schema(without=without, limits=limits, actions=actions), page)
 
-    gate = _AuthGate(_GraphQL(build_schema(limits=limits, actions=actions,
-                                           mutation=PolicyMutation), page),
-                     public_view(above_open),
+    gate = _AuthGate(full_view(), public_view(above_open),
                      options.max_body_bytes, answers,
                      LoopbackOnlyKeys(() if options.demo_keys_anywhere else demo_key_hashes()))
+
+    def follow_catalogue(new: RuleSet, policy: AccessPolicy) -> None:
+        """New rule documents are in force: when the catalogue's actions changed, both
+        schemas are built again with the new ``RestrictionAction`` enum."""
+        nonlocal actions
+        if _catalogue(new.actions) != _catalogue(actions):
+            actions = new.actions
+            gate.use_views(full_view(), public_view(policy.classes.above_open()))
 
     def follow_policy(old: AccessPolicy, new: AccessPolicy) -> None:
         """A new policy version is in force: the public schema follows its field
@@ -412,7 +434,6 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                 channel = PolicyChannel(redis_url)
             synced = DatabasePolicies(store, initial, folder=options.policy_dir,
                                       poll_s=config.policies.poll_s, channel=channel)
-            synced.on_change(follow_policy)
         app.state.policy_sync = synced
         redis_cache = None
         current = policies if synced is None else synced
@@ -428,12 +449,31 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
         app.state.ready = False
         writer: AccessLogWriter | None = None
         following: asyncio.Task[None] | None = None
-        if synced is not None and migrating is not None:
-            following = asyncio.create_task(synced.follow(partial(asyncio.shield, migrating)))
+        reader: AuditReader | None = None
         if options.access_log and store is not None:
             writer = AccessLogWriter(store)
             await writer.start()
-            runtime.audit = AuditReader(store.engine, alert_rules)
+            runtime.audit = reader = AuditReader(store.engine, alert_rules)
+        if synced is not None:
+            limiter: RateLimiter | None = app.state.rate_limiter
+
+            def follow_rules(new: RuleDocuments) -> None:
+                """The rule documents of the database's version in force: the warning,
+                grade and restriction rules, the catalogue's schemas, the rate limits
+                and the audit alert rules (the answer cache is cleared by
+                ``follow_policy``, called right after)."""
+                assert synced is not None
+                runtime.rules = new.rules
+                follow_catalogue(new.rules, synced.current())
+                if limiter is not None:
+                    limiter.use(new.rate_limits)
+                if reader is not None:
+                    reader.use(new.alerts)
+
+            synced.on_rules(follow_rules)
+            synced.on_change(follow_policy)
+            assert migrating is not None
+            following = asyncio.create_task(synced.follow(partial(asyncio.shield, migrating)))
         app.state.platform = store
         app.state.access_log = writer
         try:

@@ -23,7 +23,8 @@ import yaml
 
 from gateway.platform_store.entry import AccessEntry
 
-__all__ = ["Alert", "AlertRules", "AlertRulesError", "find_alerts", "load_alert_rules"]
+__all__ = ["Alert", "AlertRules", "AlertRulesError", "find_alerts", "load_alert_rules",
+           "parse_alert_rules"]
 
 
 class AlertRulesError(Exception):
@@ -64,10 +65,21 @@ def _time(text: Any, where: str, problems: list[str]) -> dt.time:
 
 
 def load_alert_rules(path: Path) -> AlertRules:
+    """The rules of the file ``path`` (the policies folder's audit.yaml)."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError:
         raise AlertRulesError(f"{path}: missing or unreadable") from None
+    return parse_alert_rules(text, str(path))
+
+
+def parse_alert_rules(text: str | None, path: str) -> AlertRules:
+    """The rules in ``text`` (audit.yaml's, None when there is none), messages naming
+    it ``path`` (the file, or ``audit.yaml (platform database)``)."""
+    if text is None:
+        raise AlertRulesError(f"{path}: missing")
+    try:
+        document = yaml.safe_load(text)
     except yaml.YAMLError:
         raise AlertRulesError(f"{path}: is not valid YAML") from None
     if not isinstance(document, dict):

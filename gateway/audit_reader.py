@@ -53,6 +53,10 @@ class AuditReader:
         self._engine = engine
         self._rules = rules
 
+    def use(self, rules: AlertRules) -> None:
+        """Flag by ``rules`` from the next question on (a new policy version)."""
+        self._rules = rules
+
     async def page(self, where: LogFilter, after_id: int | None,
                    first: int) -> tuple[list[tuple[int, LoggedAccess]], int]:
         conditions = _conditions(where)

@@ -7,13 +7,19 @@
     gateway policy remove-rule --config gateway.yaml \\
         "p, auditor, ^STATISTICS$, Penalty.*, CONDITIONAL, *, allow"
     gateway policy history --config gateway.yaml
+    gateway policy show warnings.yaml --config gateway.yaml > warnings.yaml
+    gateway policy set-file warnings.yaml warnings.yaml --config gateway.yaml \\
+        --reason "orange from 2 records"
 
 A rule is the Casbin line as policy.csv holds it, in quotes (the shell would expand
-``*``); the leading ``p,`` may be left out. Each change is one transaction with the
-next version and a history row, checked as the gateway checks its policy at start;
-it leaves an entry in the access log (principal ``cli:<os user>``) and is published
-on Redis (``--redis-url``) so running replicas apply it at once (they poll the
-database anyway). Exit 0 done, 1 refused (nothing changed), 2 cannot run.
+``*``); the leading ``p,`` may be left out. ``set-file`` replaces one of the documents
+the database was seeded with (the rule files, model.conf, derivation.yaml) by a file's
+text (``-``: standard input); ``show`` prints one. Each change is one transaction
+with the next version and a history row, checked as the gateway checks its policy and
+rule files at start; it leaves an entry in the access log (principal
+``cli:<os user>``) and is published on Redis (``--redis-url``) so running replicas
+apply it at once (they poll the database anyway). Exit 0 done, 1 refused (nothing
+changed), 2 cannot run.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import argparse
 import asyncio
 import datetime as dt
 import getpass
+import hashlib
 import os
 import sys
 import time
@@ -41,8 +48,10 @@ from gateway.policy_db import (
     VersionRow,
     add_rule,
     history,
+    load,
     remove_rule,
     seed,
+    set_document,
     set_field_class,
 )
 from gateway.policy_files import PolicyError
@@ -55,7 +64,7 @@ _Change = Callable[[PlatformStore, str, str], Awaitable[tuple[StoredPolicy, Acce
 
 
 def add_policy_commands(commands: argparse._SubParsersAction[Any]) -> None:
-    """Register ``policy set-field-class|add-rule|remove-rule|history``."""
+    """Register ``policy set-field-class|add-rule|remove-rule|set-file|show|history``."""
     policy = commands.add_parser(
         "policy", help="change the access policy kept in the platform database "
                        "(policies.store: database) and read its history")
@@ -90,6 +99,19 @@ def add_policy_commands(commands: argparse._SubParsersAction[Any]) -> None:
                                'CONDITIONAL, *, allow"')
         common(rule)
         rule.set_defaults(run=_run)
+    document = policy_commands.add_parser(
+        "set-file", help="replace a policy document (a rule file such as warnings.yaml, "
+                         "model.conf, derivation.yaml) by the text of FILE")
+    document.add_argument("name", help="the document, e.g. warnings.yaml (see show)")
+    document.add_argument("file", help="the file with its new text (- for standard input)")
+    common(document)
+    document.set_defaults(run=_run)
+    text = policy_commands.add_parser(
+        "show", help="print the text of a policy document in force (to edit it, then "
+                     "set-file)")
+    text.add_argument("name", help="the document, e.g. warnings.yaml")
+    common(text, changes=False)
+    text.set_defaults(run=_run)
     shown = policy_commands.add_parser(
         "history", help="every version: when, who, what, why")
     common(shown, changes=False)
@@ -115,9 +137,17 @@ def describe_change(row: VersionRow) -> str:
         return f"added {change.get('after')}"
     if kind == "remove-rule":
         return f"removed {change.get('before')}"
+    if kind == "set-file":
+        before, after = change.get("before") or {}, change.get("after") or {}
+        return (f"{change.get('name')}: {_digest(before)} -> {_digest(after)}, "
+                f"+{change.get('lines_added')} -{change.get('lines_removed')} lines")
     if kind == "seed":
         return f"seeded from {change.get('seeded_from')}"
     return str(change)
+
+
+def _digest(facts: dict[str, Any]) -> str:
+    return f"sha256 {str(facts.get('sha256'))[:12]} ({facts.get('bytes')} bytes)"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -142,6 +172,8 @@ async def _command(config: GatewayConfig, args: argparse.Namespace) -> int:
         if args.policy_command == "history":
             _print_history(await history(store))
             return 0
+        if args.policy_command == "show":
+            return _show((await load(store)).documents, args.name)
         return await _change(store, args)
     except PolicyError as error:
         print(f"the policies folder cannot seed the database: {error}", file=sys.stderr)
@@ -158,7 +190,18 @@ async def _change(store: PlatformStore, args: argparse.Namespace) -> int:
     principal = f"cli:{getpass.getuser()}"
     operation = f"policy {args.policy_command}"
     make: _Change
-    if args.policy_command == "set-field-class":
+    if args.policy_command == "set-file":
+        try:
+            text = _read(args.file)
+        except (OSError, UnicodeDecodeError) as error:
+            print(f"cannot read {args.file}: {error}", file=sys.stderr)
+            return 2
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        words = [args.name, f"(sha256 {digest[:12]})"]
+
+        def make(s: PlatformStore, who: str, why: str) -> Any:
+            return set_document(s, args.name, text, principal=who, reason=why)
+    elif args.policy_command == "set-field-class":
         words = [args.type, args.field, args.openness]
 
         def make(s: PlatformStore, who: str, why: str) -> Any:
@@ -202,6 +245,23 @@ async def _change(store: PlatformStore, args: argparse.Namespace) -> int:
                       "next poll the database", file=sys.stderr)
         finally:
             await channel.aclose()
+    return 0
+
+
+def _read(file: str) -> str:
+    """The text of ``file`` (UTF-8; ``-``: standard input)."""
+    if file == "-":
+        return sys.stdin.buffer.read().decode("utf-8")
+    return Path(file).read_text(encoding="utf-8")
+
+
+def _show(documents: dict[str, str], name: str) -> int:
+    text = documents.get(name)
+    if text is None:
+        print(f"{name}: not a document of the policy; the documents: "
+              f"{', '.join(sorted(documents))}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
     return 0
 
 

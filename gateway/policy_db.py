@@ -9,8 +9,9 @@ policy files by name: model.conf, derivation.yaml, the rule files) and
 
 ``seed`` fills them from a policies folder once (the first gateway to start, under
 the ``policies`` lock). Every change (``set_field_class``, ``add_rule``,
-``remove_rule``) is one transaction under that lock: read the policy, change it,
-check the result exactly as ``load_policy`` checks files (``build_policy``), write
+``remove_rule``, ``set_document``) is one transaction under that lock: read the policy, change it,
+check the result exactly as ``load_policy`` checks files (``build_policy``; a rule
+document as the gateway checks it at start, ``gateway.rule_documents``), write
 it with the next version and its history row, commit. A change the check refuses
 raises ``PolicyChangeRefused`` and leaves the database as it was.
 """
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import difflib
+import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -38,10 +41,11 @@ from gateway.platform_store.tables import (
     policy_versions,
 )
 from gateway.policy_files import PolicyData, PolicyError, build_policy, read_policy_data
+from gateway.rule_documents import RuleDocumentsError, check_document
 from schema.access import AccessPolicy
 
 __all__ = ["PolicyChangeRefused", "StoredPolicy", "VersionRow", "add_rule", "history",
-           "load", "remove_rule", "seed", "set_field_class", "stored_version"]
+           "load", "remove_rule", "seed", "set_document", "set_field_class", "stored_version"]
 
 _IN_DATABASE = "(platform database)"
 _WHERE = {
@@ -226,6 +230,55 @@ async def remove_rule(store: PlatformStore, values: Sequence[str], *, principal:
         await conn.execute(policy_rules.delete().where(policy_rules.c.id.in_(removed)))
 
     return await _change(store, principal, reason, edit, write)
+
+
+async def set_document(store: PlatformStore, name: str, text: str, *, principal: str,
+                       reason: str = "") -> tuple[StoredPolicy, AccessPolicy]:
+    """Replace the document ``name`` (a file the database was seeded with, e.g.
+    warnings.yaml) by ``text``, checked as at start; a new version. The history keeps
+    the texts' SHA-256 and sizes and how many lines changed, not the texts."""
+
+    def edit(current: StoredPolicy) -> tuple[StoredPolicy, dict[str, Any]]:
+        before = current.documents.get(name)
+        if before is None:
+            rows = (" (field classes and policy rules are rows: use set-field-class, "
+                    "add-rule, remove-rule)" if name in _AS_ROWS else "")
+            raise PolicyChangeRefused(
+                f"{name}: not a document of the policy{rows}; the documents: "
+                f"{', '.join(sorted(current.documents))}")
+        if before == text:
+            raise PolicyChangeRefused(f"{name}: this text is in force already")
+        try:
+            check_document(current.documents, name, text)
+        except RuleDocumentsError as error:
+            raise PolicyChangeRefused(" ".join(error.problems)) from None
+        added, removed = _lines_changed(before, text)
+        change = {"kind": "set-file", "name": name, "before": _digest(before),
+                  "after": _digest(text), "lines_added": added, "lines_removed": removed}
+        return _replace(current, documents={**current.documents, name: text}), change
+
+    async def write(conn: AsyncConnection) -> None:
+        await conn.execute(policy_documents.update()
+                           .where(policy_documents.c.name == name).values(text=text))
+
+    return await _change(store, principal, reason, edit, write)
+
+
+def _digest(text: str) -> dict[str, Any]:
+    data = text.encode("utf-8")
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def _lines_changed(before: str, after: str) -> tuple[int, int]:
+    """Lines (added, removed) from ``before`` to ``after``."""
+    added = removed = 0
+    matcher = difflib.SequenceMatcher(None, before.splitlines(), after.splitlines(),
+                                      autojunk=False)
+    for tag, start, end, new_start, new_end in matcher.get_opcodes():
+        if tag != "equal":
+            removed += end - start
+            added += new_end - new_start
+    return added, removed
 
 
 _Edit = Callable[[StoredPolicy], tuple[StoredPolicy, dict[str, Any]]]

@@ -7,9 +7,12 @@ then looks for newer versions: at once when a notification arrives
 (``gateway.policy_channel``), and every ``poll_s`` seconds by reading the version in
 the database (so with Redis down a change arrives at most ``poll_s`` late).
 
-A newer version is loaded, checked (``build_policy``) and swapped in at once: the
-policy, its version, and whatever the app derives from it (``on_change``: the public
-schema, the answer cache). No replica answers under an old version after seeing a
+A newer version is loaded, checked (``build_policy``, and the rule documents:
+``gateway.rule_documents``) and swapped in at once: the policy, its version, the rule
+documents when they changed (``on_rules``: the warning, grade and restriction rules,
+the restriction catalogue's schemas, the rate limits, the audit alert rules), and
+whatever the app derives from the policy (``on_change``: the public schema, the
+answer cache). No replica answers under an old version after seeing a
 newer one: from the moment a newer version is seen until it is loaded, ``ready``
 holds requests (at most ``wait_s``) and then tells the caller to retry
 (``POLICY_UPDATING``). The replica that makes a change puts it in force before
@@ -32,6 +35,7 @@ from gateway.platform_store.store import PlatformStore, describe_error
 from gateway.policy_channel import PolicyChannel
 from gateway.policy_db import PolicyChangeRefused, StoredPolicy
 from gateway.policy_files import PolicyError, build_policy
+from gateway.rule_documents import RuleDocuments, RuleDocumentsError, load_rule_documents
 from schema.access import AccessPolicy
 from schema.policy_admin import ChangeRefused, StoreUnavailable
 
@@ -40,6 +44,7 @@ __all__ = ["DatabasePolicies", "PolicyAdmin"]
 log = logging.getLogger("gateway.policies")
 
 OnChange = Callable[[AccessPolicy, AccessPolicy], None]
+OnRules = Callable[[RuleDocuments], None]
 
 
 class DatabasePolicies:
@@ -57,6 +62,9 @@ class DatabasePolicies:
         self._channel = channel
         self._wait_s = wait_s
         self._listeners: list[OnChange] = []
+        self._rule_listeners: list[OnRules] = []
+        self._documents: dict[str, str] | None = None  # the rule documents' texts in force
+        self.rules: RuleDocuments | None = None  # loaded from them; None before the first load
         self.version = 0  # the database version in force here; 0 before the first load
         self.store_id = ""
         self._seen = 1  # the newest version known to exist (1: at least the seed)
@@ -71,6 +79,12 @@ class DatabasePolicies:
         """Call ``listener(old, new)`` right after a new policy is swapped in (without
         awaiting in between: no request sees the one without the other)."""
         self._listeners.append(listener)
+
+    def on_rules(self, listener: OnRules) -> None:
+        """Call ``listener(rules)`` when a version with other rule documents than the
+        ones in force is swapped in (and at the first load), before the ``on_change``
+        listeners and without awaiting in between."""
+        self._rule_listeners.append(listener)
 
     @property
     def behind(self) -> bool:
@@ -152,20 +166,32 @@ class DatabasePolicies:
             stored = await policy_db.load(self._store)
             try:
                 policy = build_policy(stored.data())
-            except PolicyError as error:  # written by hand? requests wait, then 503
+                rules = self._rules_of(stored)
+            except (PolicyError, RuleDocumentsError) as error:  # written by hand?
+                # requests wait, then 503 POLICY_UPDATING
                 log.error("access policy version %d in the platform database does not "
                           "load; requests are refused until it is fixed: %s",
                           stored.version, error)
                 raise
-            self._apply(stored, policy)
+            self._apply(stored, policy, rules)
 
-    def _apply(self, stored: StoredPolicy, policy: AccessPolicy) -> None:
+    def _rules_of(self, stored: StoredPolicy) -> RuleDocuments:
+        """The rule documents of ``stored``, loaded (those in force if unchanged)."""
+        if self.rules is not None and stored.documents == self._documents:
+            return self.rules
+        return load_rule_documents(stored.documents)
+
+    def _apply(self, stored: StoredPolicy, policy: AccessPolicy, rules: RuleDocuments) -> None:
         if stored.version <= self.version:
             return
         old, self._policy = self._policy, policy
         self.version = stored.version
         self.store_id = stored.store_id
         self.seen(stored.version)
+        if rules is not self.rules:
+            self.rules, self._documents = rules, stored.documents
+            for on_rules in self._rule_listeners:
+                on_rules(rules)
         for listener in self._listeners:
             listener(old, policy)
         woken, self._applied = self._applied, asyncio.Event()
@@ -178,7 +204,7 @@ class DatabasePolicies:
         tell the replicas."""
         async with self._loading:
             stored, policy = await make()
-            self._apply(stored, policy)
+            self._apply(stored, policy, self._rules_of(stored))
         if self._channel is not None:
             await self._channel.publish(stored.store_id, stored.version)
         return stored

@@ -44,6 +44,7 @@ from redis.exceptions import RedisError
 
 from gateway.config import ROLES
 from gateway.redis_availability import RedisAvailability
+from gateway.rules_files import IN_DATABASE
 
 __all__ = ["FILE", "MemoryRateLimiter", "RateLimit", "RateLimiter", "RateLimits",
            "RateLimitsError", "RedisRateLimiter", "Verdict", "caller_key", "load_rate_limits",
@@ -89,7 +90,7 @@ class RateLimitsError(ValueError):
         self.problems = problems
 
 
-def _whole(path: Path, where: str, value: Any, low: int, high: int,
+def _whole(path: str, where: str, value: Any, low: int, high: int,
            problems: list[str]) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         problems.append(f"{path}: {where}: must be a whole number from {low} to {high}, "
@@ -98,14 +99,26 @@ def _whole(path: Path, where: str, value: Any, low: int, high: int,
     return value
 
 
-def load_rate_limits(folder: Path) -> RateLimits:
-    """The limits in ``folder/rate_limits.yaml``; ``RateLimitsError`` lists every problem."""
-    path = folder / FILE
+def load_rate_limits(source: Path | Mapping[str, str]) -> RateLimits:
+    """The limits in ``source/rate_limits.yaml`` (``source`` the policies folder) or in
+    ``source["rate_limits.yaml"]`` (the texts by file name: the platform database's
+    documents); ``RateLimitsError`` lists every problem."""
     problems: list[str] = []
+    if isinstance(source, Path):
+        path = str(source / FILE)
+        try:
+            text = (source / FILE).read_text(encoding="utf-8")
+        except OSError as error:
+            raise RateLimitsError([f"{path}: missing or unreadable ({error.strerror})"]
+                                  ) from None
+    else:
+        path = f"{FILE} {IN_DATABASE}"
+        found = source.get(FILE)
+        if found is None:
+            raise RateLimitsError([f"{path}: missing"])
+        text = found
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise RateLimitsError([f"{path}: missing or unreadable ({error.strerror})"]) from None
+        document = yaml.safe_load(text)
     except yaml.YAMLError:
         raise RateLimitsError([f"{path}: is not valid YAML"]) from None
     if not isinstance(document, dict) or not isinstance(document.get("roles"), dict):
@@ -188,6 +201,11 @@ class RateLimiter(Protocol):
         it, and say whether it did."""
         ...
 
+    def use(self, limits: RateLimits) -> None:
+        """Count against ``limits`` from the next request on (a new policy version);
+        the requests already counted stay counted."""
+        ...
+
 
 # --- in process --------------------------------------------------------------------------
 
@@ -220,6 +238,9 @@ class MemoryRateLimiter:
 
     async def hit(self, key: str, role: str) -> Verdict:
         return self.hit_now(key, role)
+
+    def use(self, limits: RateLimits) -> None:
+        self._limits = limits
 
     def hit_now(self, key: str, role: str) -> Verdict:
         """``hit`` without awaiting."""
@@ -298,6 +319,10 @@ class RedisRateLimiter:
             retry_after_s, logger=log, back="Redis is back; rate limits are shared again",
             down="Redis rate limiter unavailable (%s: %s); limiting in process, retrying "
                  "every %g s")
+
+    def use(self, limits: RateLimits) -> None:
+        self._limits = limits
+        self._fallback.use(limits)
 
     @property
     def available(self) -> bool:

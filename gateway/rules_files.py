@@ -1,14 +1,16 @@
 """Reading warnings.yaml, grades.yaml and restrictions.yaml into a ``RuleSet``.
 
-Every problem is reported with the file and the field (``RulesError``); the
-gateway does not start with a bad rules file.
+From the policies folder, or from the texts by file name (``policies.store:
+database``: the platform database's documents). Every problem is reported with the
+file and the field (``RulesError``); the gateway does not start with a bad rules file,
+and ``gateway policy set-file`` refuses one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import yaml
 
@@ -28,7 +30,13 @@ from schema.rules.model import (
     WarningRules,
 )
 
-__all__ = ["RulesError", "load_rules"]
+__all__ = ["IN_DATABASE", "RULE_FILES", "RulesError", "RulesSource", "load_rules", "read_text"]
+
+RULE_FILES = ("warnings.yaml", "grades.yaml", "restrictions.yaml")
+
+# a policies folder, or file name -> text (the platform database's documents)
+RulesSource: TypeAlias = Path | Mapping[str, str]
+IN_DATABASE = "(platform database)"
 
 REQUIRED_ACTIONS = ("LICENCE_APPLICATION", "GOVERNMENT_PROCUREMENT", "PUBLIC_BIDDING",
                     "LAND_TRANSACTION", "FISCAL_SUBSIDY", "HONOUR", "CERTIFICATION")
@@ -42,17 +50,28 @@ class RulesError(Exception):
         self.problems = problems
 
 
+def read_text(source: RulesSource, name: str) -> tuple[str | None, str]:
+    """The text of the file ``name`` of ``source`` (None: missing or unreadable) and
+    how messages name it: its path, or ``name (platform database)``."""
+    if isinstance(source, Path):
+        try:
+            return (source / name).read_text(encoding="utf-8"), str(source / name)
+        except OSError:
+            return None, str(source / name)
+    return source.get(name), f"{name} {IN_DATABASE}"
+
+
 class _Reader:
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
+    def __init__(self, source: RulesSource, name: str, problems: list[str]) -> None:
+        self.text, self.path = read_text(source, name)
         self.problems = problems
 
     def document(self) -> Mapping[str, Any]:
-        try:
-            document = yaml.safe_load(self.path.read_text(encoding="utf-8"))
-        except OSError:
+        if self.text is None:
             self.problems.append(f"{self.path}: missing or unreadable")
             return {}
+        try:
+            document = yaml.safe_load(self.text)
         except yaml.YAMLError:
             self.problems.append(f"{self.path}: is not valid YAML")
             return {}
@@ -233,12 +252,14 @@ def _actions(reader: _Reader) -> dict[str, ActionRules]:
     return actions
 
 
-def load_rules(folder: Path) -> RuleSet:
-    """The rules of ``folder`` (the policies folder); ``RulesError`` lists all problems."""
+def load_rules(source: RulesSource) -> RuleSet:
+    """The rules of ``source``: the policies folder, or the texts by file name
+    (``{"warnings.yaml": ..., "grades.yaml": ..., "restrictions.yaml": ...}``);
+    ``RulesError`` lists all problems."""
     problems: list[str] = []
-    warnings = _warnings(_Reader(folder / "warnings.yaml", problems))
-    grades = _grades(_Reader(folder / "grades.yaml", problems))
-    actions = _actions(_Reader(folder / "restrictions.yaml", problems))
+    warnings = _warnings(_Reader(source, "warnings.yaml", problems))
+    grades = _grades(_Reader(source, "grades.yaml", problems))
+    actions = _actions(_Reader(source, "restrictions.yaml", problems))
     if problems:
         raise RulesError(problems)
     return RuleSet(warnings, grades, actions)
