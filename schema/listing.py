@@ -24,7 +24,13 @@ from schema.errors import BadUserInput, FilterNotAllowed, SourceUnavailableError
 from schema.gather import Path
 from schema.registry_index import RegistrySnapshot
 from schema.registry_risk import RegistryRisk, RiskRecords, collector_paused
-from schema.risk import SubjectRecords, enterprise_subject, grade_of, indexed, warning_of
+from schema.risk import (
+    SubjectRecords,
+    enterprise_subject,
+    grade_of,
+    indexed,
+    warning_level_of,
+)
 from schema.risk_index import RiskLevels
 from schema.rules.model import Grade, WarningLevel
 from schema.view import CallerView
@@ -140,12 +146,12 @@ def _registry_levels(context: RequestContext, snapshot: RegistrySnapshot, risk: 
     view, rules, today = context.view, context.rules, context.today
     warning = derived == "Enterprise.warning"
 
-    def level(found: SubjectRecords, person_id: str | None) -> WarningLevel | Grade:
-        return (warning_of(rules, found, person_id, today).level if warning
+    def level(found: SubjectRecords) -> WarningLevel | Grade:
+        return (warning_level_of(rules, found, today) if warning
                 else grade_of(rules, found, today).grade)
 
     # most enterprises have no risk record at all: the rules give them all one value
-    without = level(SubjectRecords(basis=basis), None)
+    without = level(SubjectRecords(basis=basis))
     by_code, by_person = risk.by_code, risk.by_person
     levels: RiskLevels = {}
     for record in snapshot.enterprises:
@@ -157,7 +163,7 @@ def _registry_levels(context: RequestContext, snapshot: RegistrySnapshot, risk: 
             levels[code] = without
             continue
         subject = enterprise_subject(view, record, basis)
-        levels[code] = level(indexed(view, risk, subject, basis), subject.person_id)
+        levels[code] = level(indexed(view, risk, subject, basis))
     return levels, not risk.failed
 
 

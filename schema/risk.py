@@ -22,8 +22,14 @@ from schema.access import Basis
 from schema.context import RequestContext
 from schema.gather import Path, gather_checked, prefetch_checked
 from schema.rules.grades import GradeResult, grade
-from schema.rules.model import RuleSet
-from schema.rules.warnings import WarningResult, evaluate, merge_records, with_person
+from schema.rules.model import RuleSet, WarningLevel
+from schema.rules.warnings import (
+    WarningResult,
+    evaluate,
+    level_of,
+    merge_records,
+    with_person,
+)
 from schema.view import CallerView
 
 if TYPE_CHECKING:
@@ -39,6 +45,7 @@ __all__ = [
     "enterprise_subject",
     "grade_of",
     "indexed",
+    "warning_level_of",
     "warning_of",
 ]
 
@@ -178,6 +185,16 @@ def warning_of(rules: RuleSet, subject: SubjectRecords, person_id: str | None,
         return evaluate(subject.enterprise, policy, as_of)
     merged = evaluate(merge_records(subject.enterprise, subject.person), policy, as_of)
     return with_person(merged, evaluate(subject.person, policy, as_of), person_id or "")
+
+
+def warning_level_of(rules: RuleSet, subject: SubjectRecords, as_of: dt.date) -> WarningLevel:
+    """``warning_of(...).level`` without the reasons and evidence."""
+    policy = rules.warnings
+    if not (policy.person_propagation and subject.person):
+        return level_of(subject.enterprise, policy, as_of)
+    merged = level_of(merge_records(subject.enterprise, subject.person), policy, as_of)
+    person = level_of(subject.person, policy, as_of)
+    return merged if merged.rank >= person.rank else person
 
 
 def grade_of(rules: RuleSet, subject: SubjectRecords, as_of: dt.date) -> GradeResult:

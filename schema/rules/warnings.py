@@ -17,7 +17,7 @@ from schema.gather import PRIMARY_DATE
 from schema.rules.lifecycle import counted
 from schema.rules.model import WarningLevel, WarningRules
 
-__all__ = ["Reason", "WarningResult", "evaluate", "merge_records"]
+__all__ = ["Reason", "WarningResult", "evaluate", "level_of", "merge_records"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,33 @@ def evaluate(records: Iterable[Record], rules: WarningRules, as_of: dt.date) -> 
                               tuple(risky)))
     level = max((r.level for r in reasons), key=lambda level: level.rank)
     return WarningResult(level, tuple(reasons))
+
+
+def level_of(records: Iterable[Record], rules: WarningRules, as_of: dt.date) -> WarningLevel:
+    """``evaluate(records, rules, as_of).level`` without making its reasons: what a
+    filter over the whole registry reads, for every enterprise."""
+    by_agency: dict[str, list[Record]] = {}
+    lifecycle = rules.lifecycle
+    for record in records:
+        if record.risk_level is not None and counted(record, as_of, lifecycle):
+            found = by_agency.get(record.agency)
+            if found is None:
+                by_agency[record.agency] = [record]
+            else:
+                found.append(record)
+    if not by_agency:
+        return WarningLevel.NONE
+    if len(by_agency) >= rules.red_min_agencies:
+        return WarningLevel.RED
+    level = WarningLevel.NONE
+    for own in by_agency.values():
+        if any(r.risk_level in rules.orange_levels for r in own) or (
+                sum(1 for r in own if _within(r, as_of, rules.orange_window_days))
+                >= rules.orange_min_records):
+            return WarningLevel.ORANGE
+        if any(r.risk_level in rules.yellow_levels for r in own):
+            level = WarningLevel.YELLOW
+    return level
 
 
 def with_person(

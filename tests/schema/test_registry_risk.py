@@ -10,6 +10,8 @@ never later - and not by a rescan per query before that.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator
@@ -18,17 +20,25 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ACTIONS, DEMO_DAY, Demo
+from connectors.records import Record, Value
+from connectors.standard import Openness, RiskLevel
 from gateway.cache import MemoryRecordCache
 from gateway.config import load_config
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+from gateway.rules_files import load_rules
 from gateway.runtime import Runtime, open_runtime
 from schema.access import Clearance
 from schema.build import build_schema
 from schema.registry_index import RegistryIndex
 from schema.registry_risk import RegistryRisk
+from schema.risk import RISK_TYPES
 from schema.risk_index import RiskIndex
+from schema.rules.model import WarningRules
+from schema.rules.warnings import evaluate, level_of
 
 POLICY = PolicyStore(DEFAULT_POLICY_DIR)
 FULL = build_schema(actions=ACTIONS)
@@ -205,3 +215,48 @@ async def test_a_new_record_counts_within_the_agencys_cache_lifetime(
         assert runtime.sources.get("SAMR").calls["scan:penalty"] == 2  # type: ignore[union-attr]
     finally:
         await runtime.aclose()
+
+
+# --- the level alone, as the filter computes it -------------------------------------------
+
+_AGENCIES = ("SAMR", "TAX", "EPB")
+_DAYS = st.one_of(st.none(), st.dates(DEMO_DAY - dt.timedelta(days=900),
+                                      DEMO_DAY + dt.timedelta(days=30)))
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> list[Record]:
+    found = []
+    for number in range(draw(st.integers(0, 7))):
+        record_type = draw(st.sampled_from(RISK_TYPES))
+        values: dict[str, Value] = {
+            "decided_on": draw(_DAYS), "listed_on": draw(_DAYS), "inspected_on": draw(_DAYS),
+            "removed_on": draw(_DAYS), "repaired_on": draw(_DAYS), "published_on": draw(_DAYS),
+            "penalty_type": draw(st.sampled_from(("FINE", "WARNING", "CRITICISM", None))),
+            "amount": draw(st.sampled_from((None, 100.0, 50_000.0))),
+        }
+        found.append(Record(record_type, draw(st.sampled_from(_AGENCIES)), f"R{number}",
+                            "91350100M000100Y43", Openness.OPEN,
+                            draw(st.sampled_from((None, *RiskLevel))), values))
+    return found
+
+
+@st.composite
+def _rules(draw: st.DrawFn) -> WarningRules:
+    shipped = load_rules(DEFAULT_POLICY_DIR).warnings
+    levels = st.frozensets(st.sampled_from(tuple(RiskLevel)))
+    return dataclasses.replace(
+        shipped, red_min_agencies=draw(st.integers(1, 3)),
+        orange_min_records=draw(st.integers(1, 4)), orange_levels=draw(levels),
+        yellow_levels=draw(levels))
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(records=_records(), rules=_rules())
+def test_the_level_alone_is_the_warnings_level(records: list[Record],
+                                               rules: WarningRules) -> None:
+    try:
+        expected = evaluate(records, rules, DEMO_DAY).level
+    except ValueError:  # risky records meeting no rule: no level to compare
+        return
+    assert level_of(records, rules, DEMO_DAY) is expected
