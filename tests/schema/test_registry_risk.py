@@ -217,6 +217,49 @@ async def test_a_new_record_counts_within_the_agencys_cache_lifetime(
         await runtime.aclose()
 
 
+RED_COUNT = "{ enterprises(filter: {warningLevel: RED}) { totalCount } }"
+
+
+async def test_an_agency_that_cannot_be_read_is_reported_or_served_stale(demo: Demo) -> None:
+    """Never read: the filter names the agency (SOURCE_UNAVAILABLE) and keeps nothing.
+    Read once and failing later: its records are served for stale_if_error_s more,
+    reported in extensions.stale; after that the agency is reported again."""
+    config = dataclasses.replace(demo.config, agencies=tuple(
+        dataclasses.replace(a, breaker_failures=10_000) for a in demo.config.agencies))
+    clock = Clock()
+    runtime = _with_clock(open_runtime(config, policies=POLICY,
+                                       cache=MemoryRecordCache(clock=clock)), clock)
+    fire, spec = demo.agency("fire"), runtime.sources.spec("FIRE")
+
+    async def red() -> Any:
+        return await FULL.execute(RED_COUNT,
+                                  context_value=runtime.new_context(Clearance("admin")))
+
+    try:
+        fire.state.control.mode = "error_500"
+        failed = await red()
+        assert [e.extensions for e in failed.errors or ()] == [
+            {"code": "SOURCE_UNAVAILABLE", "agency": "FIRE"}]
+        fire.state.control.mode = "ok"
+        complete = await red()
+        assert complete.errors is None and "stale" not in (complete.extensions or {})
+        assert complete.data["enterprises"]["totalCount"] > 0
+
+        clock.now += spec.cache_ttl_s + 1
+        fire.state.control.mode = "error_500"
+        stale = await red()
+        assert stale.errors is None
+        assert stale.data == complete.data
+        assert [s["agency"] for s in (stale.extensions or {}).get("stale", [])] == ["FIRE"]
+
+        clock.now += spec.stale_if_error_s
+        gone = await red()
+        assert [e.extensions["agency"] for e in gone.errors or ()] == ["FIRE"]
+    finally:
+        fire.state.control.mode = "ok"
+        await runtime.aclose()
+
+
 # --- the level alone, as the filter computes it -------------------------------------------
 
 _AGENCIES = ("SAMR", "TAX", "EPB")
