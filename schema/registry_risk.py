@@ -75,6 +75,10 @@ class RiskRecords:
     # changes whenever a part is read again: levels computed from these records are
     # kept under it (``schema.risk_index``)
     version: tuple[float, ...] = field(default=())
+    missing: frozenset[str] = field(init=False)  # the failed agencies' codes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "missing", frozenset(e.agency for e in self.failed))
 
 
 class RegistryRisk:

@@ -164,7 +164,7 @@ def indexed(view: CallerView, risk: RiskRecords, subject: Subject,
     """What ``collect_many`` gathers for ``subject``, taken from the registry's risk
     records (``schema.registry_risk``) instead of the agencies: the same records through
     the same view, unsorted (only rules read them)."""
-    found = SubjectRecords(basis=basis, missing={e.agency for e in risk.failed})
+    found = SubjectRecords(basis=basis, missing=set(risk.missing) if risk.missing else set())
     visible = basis is Basis.VISIBLE
     if subject.credit_code:
         own = [r for r in risk.by_code.get(subject.credit_code, ())
