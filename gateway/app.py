@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -31,6 +30,7 @@ from strawberry import Schema
 from connectors.errors import SourceError
 from connectors.observe import fan_out
 from gateway.access_capture import EMPTY, Summary, entry_for, request_facts, summary_of
+from gateway.answer_json import encode_answer
 from gateway.audit_alerts import load_alert_rules
 from gateway.audit_reader import AuditReader
 from gateway.cache import MemoryRecordCache
@@ -126,8 +126,7 @@ class _GraphQL(GraphQLView):
         return await self._page.response(request)
 
     def encode_json(self, data: object) -> bytes:
-        # UTF-8 as it is: names and reasons are Chinese, \u escapes only bloat them.
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return encode_answer(data)  # UTF-8 as it is, orjson (gateway.answer_json)
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         runtime: Runtime = request.app.state.runtime

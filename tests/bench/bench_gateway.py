@@ -71,9 +71,11 @@ PAGE = ("query Page($n: Int!) { enterprises(first: $n) { totalCount edges { node
 # --- configuration variants -------------------------------------------------------------
 
 
-def config_variant(folder: Path, agencies_url: str, name: str, *, cache_ttl_s: float) -> Path:
+def config_variant(folder: Path, agencies_url: str, name: str, *, cache_ttl_s: float,
+                   own_urls: dict[str, str] | None = None) -> Path:
     """The demo configuration with every agency's ``cache_ttl_s`` set (0: no cache),
-    next to the data so that its relative paths hold.
+    next to the data so that its relative paths hold; ``own_urls`` gives HTTP agencies
+    served by processes of their own their base URL (agency code -> URL).
 
     The registry (the agency providing ``enterprise``) keeps at least 60 s: its
     ``cache_ttl_s`` is also the lifetime of the registry index (listing, "enterprises
@@ -86,6 +88,8 @@ def config_variant(folder: Path, agencies_url: str, name: str, *, cache_ttl_s: f
         registry = "enterprise" in agency["provides"]
         agency["cache_ttl_s"] = max(cache_ttl_s, 60.0) if registry else cache_ttl_s
         agency["timeout_s"] = 10  # under wrk the agency process shares a core with wrk
+        if own_urls and agency["code"] in own_urls:
+            agency["base_url"] = f"{own_urls[agency['code']]}/{agency['code'].lower()}"
     path = folder / f"bench-{name}.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False),
                     encoding="utf-8")
@@ -98,11 +102,11 @@ def config_variant(folder: Path, agencies_url: str, name: str, *, cache_ttl_s: f
 class Gateway:
     """``gateway serve`` in its own process on ``GATEWAY_CPU``."""
 
-    def __init__(self, config: Path, *options: str) -> None:
+    def __init__(self, config: Path, *options: str, cpus: str = GATEWAY_CPU) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [
-            *pinned(GATEWAY_CPU), sys.executable, "-m", "gateway.cli", "serve",
+            *pinned(cpus), sys.executable, "-m", "gateway.cli", "serve",
             "--config", str(config), "--port", str(self.port), "--no-graphiql",
             # the benchmark floods one key: rate limits (600/min for a department) off
             "--log-level", "warning", "--no-rate-limits", *options]
@@ -140,8 +144,8 @@ class Gateway:
 
 
 @contextlib.contextmanager
-def gateway(config: Path, *options: str) -> Iterator[Gateway]:
-    server = Gateway(config, *options)
+def gateway(config: Path, *options: str, cpus: str = GATEWAY_CPU) -> Iterator[Gateway]:
+    server = Gateway(config, *options, cpus=cpus)
     try:
         yield server
     finally:
@@ -192,18 +196,19 @@ def legal_reps(folder: Path, codes: list[str]) -> dict[str, str]:
     return {code: person for code, person in rows if code in wanted and person}
 
 
-def agency_p50(agencies_url: str, codes: list[str], people: dict[str, str],
+def agency_p50(urls: dict[str, str], codes: list[str], people: dict[str, str],
                ) -> dict[str, float]:
     """Each HTTP agency's own p50, asked directly for the enterprises the gateway is
     asked about (each once, in the same order): for one call, and for the set of calls
     one enterprise query makes of it (its records by credit code, its legal
-    representative's by person id), sent at once as the gateway sends them."""
+    representative's by person id), sent at once as the gateway sends them. ``urls``:
+    agency code -> the base URL of its process."""
 
     def calls(code: str) -> dict[str, list[tuple[str, str, str | None]]]:
         person = people.get(code)
-        return {"court": [("judgment_default", "credit_codes", code),
+        return {"COURT": [("judgment_default", "credit_codes", code),
                           ("judgment_default", "person_ids", person)],
-                "fire": [("inspection", "credit_codes", code), ("penalty", "credit_codes", code),
+                "FIRE": [("inspection", "credit_codes", code), ("penalty", "credit_codes", code),
                          ("penalty", "person_ids", person)]}
 
     async def measure() -> dict[str, float]:
@@ -212,11 +217,11 @@ def agency_p50(agencies_url: str, codes: list[str], people: dict[str, str],
         found: dict[str, float] = {}
         async with default_http_client() as client:
             async def ask(agency: str, record_type: str, kind: str, key: str | None) -> None:
-                response = await client.post(f"{agencies_url}/{agency}/{record_type}/query",
-                                             json={kind: [key] if key else []})
+                url = f"{urls[agency]}/{agency.lower()}/{record_type}/query"
+                response = await client.post(url, json={kind: [key] if key else []})
                 response.raise_for_status()
 
-            for agency in ("court", "fire"):
+            for agency in ("COURT", "FIRE"):
                 single, together = [], []
                 for code in codes:
                     asks = calls(code)[agency]
@@ -226,8 +231,9 @@ def agency_p50(agencies_url: str, codes: list[str], people: dict[str, str],
                     started = time.perf_counter()
                     await asyncio.gather(*(ask(agency, *a) for a in asks))
                     together.append((time.perf_counter() - started) * 1000)
-                found[f"{agency} (one call)"] = statistics.median(single)
-                found[f"{agency} ({len(calls(codes[0])[agency])} calls at once)"] = (
+                name = agency.lower()
+                found[f"{name} (one call)"] = statistics.median(single)
+                found[f"{name} ({len(calls(codes[0])[agency])} calls at once)"] = (
                     statistics.median(together))
         return found
 
@@ -238,19 +244,25 @@ def latency(folder: Path, codes: list[str], runs: int = 200) -> dict[str, Any]:
     """``uncached``: every request asks about an enterprise not asked before (no record
     or answer cache can answer any part of it: the registry's record, the SQLite, CSV and
     HTTP agencies are all read; the registry index, built at start, stays); the
-    agencies' own p50 is measured for the same enterprises.
-    ``warm``: requests rotate over five enterprises whose records are cached."""
+    agencies' own p50 is measured for the same enterprises. ``warm``: requests rotate
+    over five enterprises whose records are cached. The court and the fire service are
+    two processes, as two agencies are (in one process the gateway's five calls queued
+    behind each other there, which asking one agency at a time does not show)."""
     fresh, warm_up = codes[:runs], codes[runs:runs + 5]
     people = legal_reps(folder, fresh)
-    with http_agencies(folder, latency_ms=AGENCY_LATENCY_MS, cpus=LOAD_CPU) as url:
-        sources = agency_p50(url, fresh, people)
+    with http_agencies(folder, latency_ms=AGENCY_LATENCY_MS, cpus=LOAD_CPU,
+                       names=("court",)) as court, \
+            http_agencies(folder, latency_ms=AGENCY_LATENCY_MS, cpus=LOAD_CPU,
+                          names=("fire",)) as fire:
+        urls = {"COURT": court, "FIRE": fire}
+        sources = agency_p50(urls, fresh, people)
         slowest = max(v for k, v in sources.items() if "at once" in k)
         slowest_single = max(v for k, v in sources.items() if "one call" in k)
         result: dict[str, Any] = {"agency_p50_ms": {k: round(v, 2) for k, v in sources.items()},
                                   "uncached_enterprises": len(fresh)}
         for name, ttl in (("uncached", 0.0), ("warm", 600.0)):
             # the answer cache off (it would answer the warm case's five enterprises)
-            with gateway(config_variant(folder, url, name, cache_ttl_s=ttl),
+            with gateway(config_variant(folder, court, name, cache_ttl_s=ttl, own_urls=urls),
                          "--no-response-cache") as server, \
                     httpx.Client(timeout=30) as client:
                 for code in warm_up:  # warm-up (and, with a cache, fill it)
@@ -264,6 +276,15 @@ def latency(folder: Path, codes: list[str], runs: int = 200) -> dict[str, Any]:
     ratio = result["uncached"]["ratio_to_slowest_agency"]
     result.update(target_ratio=1.10, met=ratio <= 1.10)
     return result
+
+
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started (uvicorn's workers under ``--workers``)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 WRK_SCRIPT = """
@@ -329,16 +350,22 @@ def throughput(folder: Path, codes: list[str], seconds: int = 10) -> dict[str, A
             ("uncached", 0.0, 800, ()),
             ("warm", 600.0, 2500, ()),  # record cache and answer cache, as deployed
             ("warm, record cache only", 600.0, 2500, ("--no-response-cache",)),
+            # two worker processes on both cores (shared with wrk and the agencies: on a
+            # two-core machine this cannot show the scaling of two free cores)
+            ("uncached, --workers 2", 0.0, 1600, ("--workers", "2")),
         ]
         for name, ttl, target, options in cases:
             config = config_variant(folder, url, name.split(",")[0], cache_ttl_s=ttl)
-            with gateway(config, *options) as server:
+            cpus = "0,1" if "--workers" in options else GATEWAY_CPU
+            with gateway(config, *options, cpus=cpus) as server:
                 with httpx.Client(timeout=60) as client:
                     for code in codes:  # every enterprise once (fills the cache if any)
                         post(client, server.url, ONE, {"c": code})
                 wrk(server.url, codes, 2)  # warm-up
-                figures = wrk(server.url, codes, seconds,
-                              watch={"gateway": server.process.pid, "agencies": pids[0]})
+                watched = {"gateway": server.process.pid, "agencies": pids[0]}
+                for n, worker in enumerate(children(server.process.pid)):
+                    watched[f"worker{n + 1}"] = worker
+                figures = wrk(server.url, codes, seconds, watch=watched)
                 with httpx.Client(timeout=30) as client:  # still answering, no errors
                     post(client, server.url, ONE, {"c": codes[0]})
             result[name] = {**figures, "target_rps": target,

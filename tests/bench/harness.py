@@ -43,14 +43,16 @@ def district(enterprises: int, folder: Path) -> Path:
 
 @contextlib.contextmanager
 def http_agencies(folder: Path, *, latency_ms: float = 0.0, cpus: str | None = None,
-                  pids: list[int] | None = None) -> Iterator[str]:
-    """The demo's HTTP agencies in their own process (on ``cpus`` when given, e.g.
-    ``"1"``, with ``taskset``); yields their base URL (and appends the process id to
-    ``pids`` when given)."""
+                  pids: list[int] | None = None,
+                  names: tuple[str, ...] = ("court", "fire")) -> Iterator[str]:
+    """The demo's HTTP agencies ``names`` in their own process (on ``cpus`` when given,
+    e.g. ``"1"``, with ``taskset``); yields their base URL (and appends the process id
+    to ``pids`` when given)."""
     port = free_port()
     command = [*pinned(cpus), sys.executable, "-m", "gateway.demo.agency_service",
-               "--port", str(port), "--latency-ms", str(latency_ms),
-               "--data", str(folder / "court.json"), "--data", str(folder / "fire.json")]
+               "--port", str(port), "--latency-ms", str(latency_ms)]
+    for name in names:
+        command += ["--data", str(folder / f"{name}.json")]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if pids is not None:
         pids.append(process.pid)
@@ -59,7 +61,7 @@ def http_agencies(folder: Path, *, latency_ms: float = 0.0, cpus: str | None = N
         deadline = time.monotonic() + 30
         while True:
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/court/health", timeout=1).status_code == 200:
+                if httpx.get(f"{url}/{names[0]}/health", timeout=1).status_code == 200:
                     break
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("the agency service did not start")
