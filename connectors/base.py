@@ -112,14 +112,15 @@ class Connector(abc.ABC):
 
     async def fetch(
         self, record_type: str, key_column: str, keys: Sequence[str], *,
-        columns: Collection[str] | None = None,
+        columns: Collection[str] | None = None, risky_only: bool = False,
     ) -> list[KeyResult]:
         """Records of ``record_type`` for each key, in the order of ``keys``.
 
         ``key_column`` is ``credit_code`` or ``person_id``. Raises ``SourceUnavailable``
         when the whole source failed; a failure of one key is that key's result. With
         ``columns``, the records carry only those of the type's own columns (see
-        ``RecordTypeSpec.narrowed``): for a reader of a few values of many records.
+        ``RecordTypeSpec.narrowed``), and with ``risky_only`` only the rows that have a
+        ``risk_level`` are made records: for a reader of a few values of many records.
         """
         spec = self._type_spec(record_type, columns)
         by_person = key_column != "credit_code"
@@ -145,7 +146,7 @@ class Connector(abc.ABC):
         failed: dict[str, str] = {}
         for batch in batches:
             failed.update(batch.key_errors)
-            for record in self._normalise(spec, batch.rows):
+            for record in self._normalise(spec, batch.rows, risky_only):
                 key = record.credit_code if key_column == "credit_code" else record.person_id
                 if key in asked:
                     by_key.setdefault(key, []).append(record)
@@ -156,10 +157,11 @@ class Connector(abc.ABC):
             for key in keys
         ]
 
-    async def scan(self, record_type: str, *,
-                   columns: Collection[str] | None = None) -> list[Record]:
+    async def scan(self, record_type: str, *, columns: Collection[str] | None = None,
+                   risky_only: bool = False) -> list[Record]:
         """Every record of ``record_type`` (used to index the registry and its risk
-        records); ``columns`` as in ``fetch``. Only ``listable`` kinds can."""
+        records); ``columns`` and ``risky_only`` as in ``fetch``. Only ``listable``
+        kinds can."""
         spec = self._type_spec(record_type, columns)
         self.calls[f"scan:{record_type}"] += 1
         table = self.spec.table_for(record_type)
@@ -167,7 +169,7 @@ class Connector(abc.ABC):
             lambda: self._scan_columns(table, [self.spec.source_column(record_type, name)
                                                for name in spec.all_columns()]))
         rows = await self._guarded(read, f"scan {record_type}", record_type)
-        return self._normalise(spec, rows)
+        return self._normalise(spec, rows, risky_only)
 
     async def _scan_columns(self, table: str,
                             columns: Sequence[str]) -> Sequence[Mapping[str, Any]]:
@@ -193,12 +195,17 @@ class Connector(abc.ABC):
         return spec if columns is None else spec.narrowed(columns)
 
     def _normalise(
-        self, spec: RecordTypeSpec, rows: Sequence[Mapping[str, Any]]
+        self, spec: RecordTypeSpec, rows: Sequence[Mapping[str, Any]], risky_only: bool = False,
     ) -> list[Record]:
         renames = self.spec.standard_names(spec.name)
         code, report = self.code, self._report
+        risk = self.spec.source_column(spec.name, "risk_level")
         records = []
         for row in rows:
+            if risky_only:
+                level = row.get(risk)
+                if level is None or (isinstance(level, str) and not level.strip()):
+                    continue  # an empty label is no risk level (normalise_row)
             standard = {renames.get(name, name): value for name, value in row.items()
                         } if renames else row
             record = normalise_row(code, spec, standard, report)

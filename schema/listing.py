@@ -32,6 +32,7 @@ from schema.risk import (
     warning_level_of,
 )
 from schema.risk_index import RiskLevels
+from schema.rules.columns import riskless_counted
 from schema.rules.model import Grade, WarningLevel
 from schema.view import CallerView
 
@@ -58,6 +59,22 @@ class Page:
     records: list[SourceRecord]
     total: int
     start: int
+
+
+class _Same:
+    """A key part equal to another only when both hold the very same object (the rules:
+    not hashable by content). Holding it keeps its id from being reused meanwhile."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+    def __hash__(self) -> int:
+        return id(self.value)
 
 
 def _given(condition: EnterpriseFilter) -> list[str]:
@@ -171,14 +188,16 @@ async def _levels(context: RequestContext, path: Path, snapshot: RegistrySnapsho
                   derived: str) -> RiskLevels:
     view, loaders = context.view, context.loaders
     store = context.registry_risk or RegistryRisk(context.sources.providers)
-    risk = await store.records(snapshot, loaders.ages, loaders.stale)
+    risk = await store.records(snapshot, loaders.ages, loaders.stale,
+                               riskless_counted(context.rules))
     for error in risk.failed:
         context.failures.add(error, path)
     basis = view.basis(derived)
-    # the policy object itself: a reloaded policy is a new object, so a new key; the
-    # records' version: levels live exactly as long as the records they come from
-    key = (view.clearance, view.policy, context.today, snapshot.built_at, basis, derived,
-           risk.version)
+    # the policy and rule objects themselves: a reloaded policy or rule file is a new
+    # object, so a new key; the records' version: levels live exactly as long as the
+    # records they come from
+    key = (view.clearance, view.policy, _Same(context.rules), context.today,
+           snapshot.built_at, basis, derived, risk.version)
 
     async def build() -> tuple[RiskLevels, bool]:
         with collector_paused():  # 100,000 enterprises' copies and warnings made here

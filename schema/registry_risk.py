@@ -62,6 +62,7 @@ class _Part:
     by_person: list[Record]
     read_at: float
     registry_at: float | None
+    risky_only: bool  # only the records with a risk level were read
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +92,17 @@ class RegistryRisk:
         self._parts: dict[tuple[str, str], _Part] = {}
         self._current: RiskRecords | None = None
         self._lock = asyncio.Lock()
+        self._riskless: frozenset[str] = frozenset()  # as last asked (``records``)
 
     async def records(self, snapshot: RegistrySnapshot, ages: dict[str, float],
-                      stale: dict[str, float]) -> RiskRecords:
+                      stale: dict[str, float], riskless: frozenset[str]) -> RiskRecords:
         """Every risk record, parts older than their agency's ``cache_ttl_s`` read
         again first. ``ages`` and ``stale`` (a request's ``Loaders.ages`` / ``.stale``)
-        get, per agency, the age of the oldest part used and of a stale part served."""
+        get, per agency, the age of the oldest part used and of a stale part served.
+        Records without a risk level are read only of the ``riskless`` types (those the
+        rules may count: ``schema.rules.columns.riskless_counted``)."""
         async with self._lock:
+            self._riskless = riskless
             wanted = [(connector, record_type) for record_type in RISK_TYPES
                       for connector in self._providers(record_type)]
             due = [(c, t) for c, t in wanted if self._due(c, t, snapshot)]
@@ -131,6 +136,8 @@ class RegistryRisk:
         kept = self._parts.get((connector.code, record_type))
         if kept is None or self._clock() - kept.read_at > connector.spec.cache_ttl_s:
             return True
+        if kept.risky_only and record_type in self._riskless:
+            return True  # the rules now count records this part left out
         # an agency asked by key was asked for the enterprises of an older registry
         return kept.registry_at is not None and kept.registry_at != snapshot.built_at
 
@@ -162,11 +169,13 @@ class RegistryRisk:
     async def _read(self, connector: Connector, record_type: str,
                     snapshot: RegistrySnapshot) -> _Part | SourceError:
         read_at = self._clock()
+        risky_only = record_type not in self._riskless
         try:
             if connector.listable:
-                records = await connector.scan(record_type, columns=RULE_COLUMNS)
-                return _Part(records, records, read_at, None)
-            return await _asked(connector, record_type, snapshot, read_at)
+                records = await connector.scan(record_type, columns=RULE_COLUMNS,
+                                               risky_only=risky_only)
+                return _Part(records, records, read_at, None, risky_only)
+            return await _asked(connector, record_type, snapshot, read_at, risky_only)
         except SourceError as error:
             return error
 
@@ -202,15 +211,17 @@ class RegistryRisk:
 
 
 async def _asked(connector: Connector, record_type: str, snapshot: RegistrySnapshot,
-                 read_at: float) -> _Part:
+                 read_at: float, risky_only: bool) -> _Part:
     """A part of an agency that cannot list: its records for every registry credit
     code (and legal representative, for person-keyed types). Raises the first key's
     failure: a part with holes would count as complete."""
     codes = list(snapshot.codes)
     people = sorted(snapshot.by_person) if record_type in _PERSON_TYPES else []
-    asked = [connector.fetch(record_type, "credit_code", codes, columns=RULE_COLUMNS)]
+    asked = [connector.fetch(record_type, "credit_code", codes, columns=RULE_COLUMNS,
+                             risky_only=risky_only)]
     if people:
-        asked.append(connector.fetch(record_type, "person_id", people, columns=RULE_COLUMNS))
+        asked.append(connector.fetch(record_type, "person_id", people, columns=RULE_COLUMNS,
+                                     risky_only=risky_only))
     results = await asyncio.gather(*asked)
     found: list[list[Record]] = [[], []]
     for into, per_key in zip(found, results, strict=False):
@@ -218,4 +229,4 @@ async def _asked(connector: Connector, record_type: str, snapshot: RegistrySnaps
             if isinstance(records, SourceError):
                 raise records
             into.extend(records)
-    return _Part(found[0], found[1], read_at, snapshot.built_at)
+    return _Part(found[0], found[1], read_at, snapshot.built_at, risky_only)

@@ -9,7 +9,10 @@ from such records with the warnings and grades computed from whole ones.
 
 from __future__ import annotations
 
-__all__ = ["RULE_COLUMNS"]
+from connectors.standard import RECORD_TYPES
+from schema.rules.model import RuleSet
+
+__all__ = ["RULE_COLUMNS", "riskless_counted"]
 
 RULE_COLUMNS = frozenset({
     # each type's own date (schema.gather.PRIMARY_DATE), when a record ends, and when
@@ -20,3 +23,19 @@ RULE_COLUMNS = frozenset({
     # whom a record is about besides an enterprise (a legal representative's warning)
     "person_id",
 })
+
+
+def riskless_counted(rules: RuleSet) -> frozenset[str]:
+    """Record types whose records *without* a risk level some rule may count: those a
+    grade condition names without asking for a risk level (a condition naming no type:
+    every type). Warnings count only records with a risk level, so the records of the
+    other types without one need not be read for a registry-wide filter (most
+    inspections have none)."""
+    found: set[str] = set()
+    for rule in rules.grades.rules:
+        for condition in rule.when:
+            if condition.risk_at_least is None:
+                if condition.record is None:
+                    return frozenset(RECORD_TYPES)
+                found.add(condition.record)
+    return frozenset(found)

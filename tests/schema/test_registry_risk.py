@@ -37,7 +37,7 @@ from schema.registry_index import RegistryIndex
 from schema.registry_risk import RegistryRisk
 from schema.risk import RISK_TYPES
 from schema.risk_index import RiskIndex
-from schema.rules.model import WarningRules
+from schema.rules.model import Grade, GradeCondition, RuleSet, WarningRules
 from schema.rules.warnings import evaluate, level_of
 
 POLICY = PolicyStore(DEFAULT_POLICY_DIR)
@@ -165,6 +165,29 @@ async def test_filters_follow_a_policy_deriving_from_every_record(
             await _assert_filters_match_own_view(runtime, clearance)
     finally:
         await runtime.aclose()
+
+
+def _counting_inspections(rules: RuleSet) -> RuleSet:
+    """The rules with grade C also met by any inspection in force, risk level or none."""
+    grades = rules.grades
+    counted = tuple(
+        dataclasses.replace(rule, when=(*rule.when, GradeCondition("inspection", in_force=True)))
+        if rule.grade is Grade.C else rule for rule in grades.rules)
+    return dataclasses.replace(rules, grades=dataclasses.replace(grades, rules=counted))
+
+
+async def test_filters_follow_rules_that_count_records_without_a_risk_level(
+        runtime: Runtime) -> None:
+    """Records without a risk level are read only of the types some rule counts them
+    of; rules that start counting another type (a rule file changed on a running
+    gateway) have those records read, and levels kept under the old rules are not used."""
+    admin = Clearance("admin")
+    before = await _filtered(runtime, admin, {"creditGrade": "C"})
+    runtime.rules = _counting_inspections(runtime.rules)
+    for clearance in (admin, Clearance("public")):
+        await _assert_filters_match_own_view(runtime, clearance)
+    after = await _filtered(runtime, admin, {"creditGrade": "C"})
+    assert len(after) > len(before)
 
 
 def _add_open_high_penalties(folder: Path, code: str) -> None:
