@@ -1,10 +1,12 @@
 """Warning levels and grades of the whole registry, per clearance, reused for a while.
 
 Filtering the registry by warning level or grade needs every enterprise's risk
-records. The levels computed for one clearance on one day are kept for
-``ttl_s`` (the agencies' cache lifetime) so the next filter is a dictionary scan.
-Entries are keyed by clearance, policy and day: they never cross clearances, and a
-policy change starts afresh. A computation that missed an agency is not kept.
+records (``schema.registry_risk``). The levels computed for one clearance on one day
+are kept for ``ttl_s`` (the agencies' cache lifetime) so the next filter is a
+dictionary scan. Entries are keyed by clearance, policy, rules, day and the version
+of the records they come from (``schema.listing``): they never cross clearances, a
+policy or rule change starts afresh, and records read again make new levels. A
+computation that missed an agency is not kept.
 """
 
 from __future__ import annotations
