@@ -135,6 +135,7 @@ class AccessPolicy:
         self.classes = classes
         self.derivations = derivations or Derivations()
         self._memo: dict[tuple[Clearance, str, Openness, str], bool] = {}
+        self._hidden: dict[tuple[Clearance, str, Openness, str], frozenset[str]] = {}
 
     def allowed(self, clearance: Clearance, obj: str, openness: Openness, owner: str) -> bool:
         key = (clearance, obj, openness, owner)
@@ -144,6 +145,20 @@ class AccessPolicy:
                                           obj, openness.value, owner))
             self._memo[key] = decision
         return decision
+
+    def hidden_fields(self, clearance: Clearance, graph_type: str, openness: Openness,
+                      owner: str) -> frozenset[str]:
+        """Python names of the fields of a ``graph_type`` record with this openness and
+        owner that the caller may not read (memoized: every request of a clearance meets
+        the same few shapes; working them out per request was 3% of its CPU)."""
+        key = (clearance, graph_type, openness, owner)
+        found = self._hidden.get(key)
+        if found is None:
+            found = self._hidden[key] = frozenset(
+                name for name, level in self.classes.fields(graph_type).items()
+                if not self.allowed(clearance, f"{graph_type}.{to_camel_case(name)}",
+                                    stricter(openness, level), owner))
+        return found
 
     def view(self, clearance: Clearance) -> CallerView:
         from schema.view import CallerView

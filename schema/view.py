@@ -197,14 +197,8 @@ class CallerView:
     def _compute_hidden(self, shape: _Shape) -> frozenset[str]:
         assert self.policy is not None
         record_type, openness, owner = shape
-        graph_type = GRAPH_TYPES[record_type]
-        hidden = []
-        for name, level in self.policy.classes.fields(graph_type).items():
-            effective = stricter(openness, level)
-            obj = f"{graph_type}.{to_camel_case(name)}"
-            if not self.policy.allowed(self.clearance, obj, effective, owner):
-                hidden.append(name)
-        return frozenset(hidden)
+        return self.policy.hidden_fields(self.clearance, GRAPH_TYPES[record_type], openness,
+                                         owner)
 
 
 def withheld_by_agency(records: Sequence[Record], view: CallerView) -> dict[str, int]:
