@@ -14,7 +14,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-BENCHMARKS = ["gateway", "http_client", "authorization", "risk", "answer_cache", "access_log"]
+BENCHMARKS = ["gateway", "http_client", "authorization", "risk", "answer_cache", "access_log",
+              "replicas"]
 
 
 def main(names: list[str]) -> int:
