@@ -14,8 +14,19 @@ a scalar or an enum, nullable or not; every other field of the object goes the u
 way. When a value is null for a non-null type, or cannot be coerced, the whole object
 is completed the usual way instead, so errors, their paths and messages are
 graphql-core's own. With field middleware (a schema extension with a ``resolve`` hook)
-nothing is done here. ``tests/schema/test_leaf_fields.py`` checks that answers and
-errors are identical with and without.
+nothing is done here.
+
+Lists of such objects (the record lists: ``licences { recordId agency { code } ...}``)
+are completed in one step too: when every field an item asks for is a plain leaf (or
+an object of plain leaves) and the list field carries no directive, each item is read
+as above after the item type's own ``is_type_of`` check; a null item is kept where the
+type allows it. Any item that does not fit (null for a non-null item, another type,
+an error in a value) sends the whole list back to graphql-core's completion. On the
+1,000-page with every list, warning and grade (10,000 records), CPU per page in one
+process, interleaved: 154-163 -> 140-150 ms.
+
+``tests/schema/test_leaf_fields.py`` checks that answers and errors are identical with
+and without.
 """
 
 from __future__ import annotations
@@ -25,12 +36,13 @@ from typing import Any
 
 from graphql import (
     GraphQLEnumType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
     Undefined,
 )
-from graphql.execution.collect_fields import GroupedFieldSet
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -44,6 +56,8 @@ _Leaf = tuple[str, Callable[[Any], Any], Callable[[Any], Any] | None, bool, list
 # the plain leaves of a field set, the rest of it (None when nothing is left), and the
 # response names in the order asked
 _Plan = tuple[list[_Leaf], GroupedFieldSet | None, list[str]]
+# a list's items: their leaves, whether an item may be null, the item type's check
+_ListPlan = tuple[list[_Leaf], bool, Callable[[Any, Any], Any] | None]
 
 
 class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -55,6 +69,45 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._direct = manager is None or not manager.middlewares
         # id(field set) -> (the field set, kept so that its id is not reused; its plan)
         self._plans: dict[int, tuple[GroupedFieldSet, _Plan | None]] = {}
+        # id(field details list) -> (that list, kept alive; its items' plan, or None
+        # when its items go the usual way)
+        self._lists: dict[int, tuple[FieldDetailsList, _ListPlan | None]] = {}
+
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[Any],
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[list[Any]]:
+        """A list of objects of plain leaves (a record list) completed in one step."""
+        if self._direct and type(result) is list and not isinstance(path.key, int):
+            plan = self._list_plan(return_type, field_details_list)
+            if plan is not None:
+                items = _items(result, info, *plan)
+                if items is not None:
+                    return items
+        return super().complete_list_value(return_type, field_details_list, info, path,
+                                           result, position_context)
+
+    def _list_plan(self, return_type: GraphQLList[Any], field_details_list: FieldDetailsList
+                   ) -> _ListPlan | None:
+        kept = self._lists.get(id(field_details_list))
+        if kept is not None:
+            return kept[1]
+        plan: _ListPlan | None = None
+        item_type: Any = return_type.of_type
+        non_null = isinstance(item_type, GraphQLNonNull)
+        named = item_type.of_type if non_null else item_type
+        # directives (@stream, @defer, @skip inside...) leave the list to graphql-core
+        if not any(details.node.directives for details in field_details_list):
+            leaves = self._object_of_leaves(named, field_details_list, type_check=True)
+            if leaves is not None:
+                plan = (leaves, not non_null, named.is_type_of)
+        self._lists[id(field_details_list)] = (field_details_list, plan)
+        return plan
 
     def execute_fields(
         self,
@@ -116,10 +169,13 @@ class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
         return plan
 
-    def _object_of_leaves(self, named: Any, details: Any) -> list[_Leaf] | None:
+    def _object_of_leaves(self, named: Any, details: Any, *, type_check: bool = False
+                          ) -> list[_Leaf] | None:
         """The leaves of an object field (``agency { code }``) when they are all the
-        object asks for and nothing stands between (no type check, no defer)."""
-        if not isinstance(named, GraphQLObjectType) or named.is_type_of is not None:
+        object asks for and nothing stands between (no defer; no type check unless
+        ``type_check``: the caller then makes it)."""
+        if not isinstance(named, GraphQLObjectType) or (named.is_type_of is not None
+                                                        and not type_check):
             return None
         grouped, deferred, *_ = self.collect_subfields(named, details)
         if deferred:
@@ -149,6 +205,26 @@ def _values(source: Any, leaves: list[_Leaf]) -> dict[str, Any] | None:
             return None
         values[name] = done
     return values
+
+
+def _items(result: list[Any], info: Any, leaves: list[_Leaf], nullable: bool,
+           is_type_of: Callable[[Any, Any], Any] | None) -> list[Any] | None:
+    """Each item's leaves, or None when one of them is an error, an awaitable or not
+    of the item type (its check answers anything but True)."""
+    items: list[Any] = []
+    for item in result:
+        if item is None:
+            if not nullable:
+                return None
+            items.append(None)
+            continue
+        if is_type_of is not None and is_type_of(item, info) is not True:
+            return None
+        values = _values(item, leaves)
+        if values is None:
+            return None
+        items.append(values)
+    return items
 
 
 def _ordered(order: list[str], values: dict[str, Any], others: dict[str, Any]

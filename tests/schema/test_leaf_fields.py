@@ -68,8 +68,13 @@ class Owner:
     note: str | None
 
 
+@strawberry.interface
+class Named:
+    name: str
+
+
 @strawberry.type
-class Item:
+class Item(Named):
     name: str
     colour: Colour | None
     size: int | None
@@ -95,6 +100,8 @@ CASES: dict[str, list[Item]] = {
     "a non-null object missing": [_item(), Item(name="x", colour=None, size=None,
                                                 owner=None, spare=None)],  # type: ignore[arg-type]
     "an inner non-null leaf null": [_item(owner=Owner(code=None, note="n"))],  # type: ignore[arg-type]
+    "a null item": [_item(), None],  # type: ignore[list-item]
+    "an item of another type": [_item(), Owner(code="O", note=None)],  # type: ignore[list-item]
 }
 SMALL = """{ items {
   name colour size kind: __typename
@@ -103,6 +110,14 @@ SMALL = """{ items {
   computed
   again: name
 } }"""
+
+
+# lists whose items ask only for plain leaves: each list completed in one step
+LEAVES = """{
+  items { name colour size owner { code note } spare { note code } again: name }
+  maybeItems { size name }
+  first: maybeItems { name owner { code } }
+}"""
 
 
 class Counted(SchemaExtension):
@@ -120,8 +135,12 @@ def _small_schema(items: list[Item], leaf_fields: bool,
         def items(self) -> list[Item] | None:
             return items
 
+        @strawberry.field
+        def maybe_items(self) -> list[Item | None]:
+            return items  # type: ignore[return-value]
+
     schema = strawberry.Schema(
-        query=Query, extensions=list(extensions),
+        query=Query, extensions=list(extensions), types=[Item, Owner],
         execution_context_class=LeafFieldsExecutionContext if leaf_fields else None)
     install_direct_resolvers(schema._schema)
     return schema
@@ -134,12 +153,13 @@ def _answer(result: Any) -> tuple[str, list[dict[str, Any]]]:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("extensions", [(), (Counted,)], ids=["plain", "middleware"])
+@pytest.mark.parametrize("query", [SMALL, LEAVES], ids=["mixed", "leaves"])
 async def test_values_and_errors_are_graphql_cores(
-    case: str, extensions: tuple[type[SchemaExtension], ...]
+    case: str, extensions: tuple[type[SchemaExtension], ...], query: str
 ) -> None:
     items = CASES[case]
-    fast = await _small_schema(items, True, extensions).execute(SMALL)
-    usual = await _small_schema(items, False, extensions).execute(SMALL)
+    fast = await _small_schema(items, True, extensions).execute(query)
+    usual = await _small_schema(items, False, extensions).execute(query)
     assert _answer(fast) == _answer(usual)
     if case == "all well":
         assert fast.errors is None
@@ -169,3 +189,37 @@ async def test_plain_leaves_skip_graphql_cores_field_execution() -> None:
     result = await schema.execute(SMALL)
     assert result.errors is None
     assert sorted(set(executed)) == ["__typename", "computed", "items"]
+
+
+async def test_lists_of_plain_leaves_skip_graphql_cores_item_completion() -> None:
+    """Lists whose items ask only for plain leaves (the record lists) are completed in
+    one step, null items too; an item of another type leaves its list to graphql-core."""
+    completed: list[str] = []
+
+    class Watched(LeafFieldsExecutionContext):
+        def complete_object_value(self, return_type: Any, field_details_list: Any,
+                                  info: Any, path: Any, result: Any,
+                                  position_context: Any) -> Any:
+            completed.append(f"{info.field_name}:{return_type.name}")
+            return super().complete_object_value(return_type, field_details_list, info,
+                                                 path, result, position_context)
+
+    items: list[Any] = [*CASES["all well"], None]
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def items(self) -> list[Item | None]:
+            return items
+
+    schema = strawberry.Schema(query=Query, execution_context_class=Watched)
+    install_direct_resolvers(schema._schema)
+    query = "{ items { name owner { code } } }"
+    result = await schema.execute(query)
+    assert result.errors is None and result.data is not None
+    assert result.data["items"][1:] == [{"name": "b", "owner": {"code": "O"}}, None]
+    assert completed == []
+    items.append(Owner(code="X", note=None))
+    result = await schema.execute(query)
+    assert result.errors and "Expected value of type 'Item'" in result.errors[0].message
+    assert completed == ["items:Item"] * 3
