@@ -31,6 +31,40 @@ class _Call:
         self.done: asyncio.Future[dict[str, KeyResult]] = loop.create_future()
 
 
+class _Waiter:
+    """Completes one caller's future once every call holding one of its keys is done."""
+
+    __slots__ = ("answer", "calls", "keys", "pending")
+
+    def __init__(self, answer: asyncio.Future[list[KeyResult]], keys: list[str],
+                 calls: list[_Call]) -> None:
+        self.answer, self.keys, self.calls, self.pending = answer, keys, calls, len(calls)
+        for call in calls:
+            call.done.add_done_callback(self._one_done)
+        if not calls:
+            answer.set_result([])
+
+    def _one_done(self, done: asyncio.Future[dict[str, KeyResult]]) -> None:
+        self.pending -= 1
+        error = None if done.cancelled() else done.exception()  # (seen: no warning later)
+        answer = self.answer
+        if answer.done():  # the caller gave up, or an earlier call failed
+            return
+        if done.cancelled():
+            answer.cancel()
+        elif error is not None:
+            answer.set_exception(error)
+        elif self.pending == 0:
+            if len(self.calls) == 1:
+                found = done.result()
+                answer.set_result([found[key] for key in self.keys])
+            else:
+                merged: dict[str, KeyResult] = {}
+                for call in self.calls:
+                    merged.update(call.done.result())
+                answer.set_result([merged[key] for key in self.keys])
+
+
 class SourceCoalescer:
     """One per running gateway (``Runtime``); never shared across event loops."""
 
@@ -44,6 +78,14 @@ class SourceCoalescer:
     ) -> list[KeyResult]:
         """What ``connector.fetch`` would return for ``keys``, from a call shared with
         the other requests of this moment (a ``SourceError`` per key when it failed)."""
+        return await self.submit(connector, record_type, key_column, keys)
+
+    def submit(
+        self, connector: Connector, record_type: str, key_column: str, keys: Sequence[str]
+    ) -> asyncio.Future[list[KeyResult]]:
+        """``fetch`` as a future of the caller's own: no coroutine or task per caller
+        (at 64 connections each request asks a dozen agency/type pairs). Cancelling it
+        leaves the shared call to its other callers."""
         slot = (connector.code, record_type, key_column)
         waiting: dict[int, _Call] = {}
         gathering: _Call | None = None
@@ -58,10 +100,9 @@ class SourceCoalescer:
                 call = gathering
                 self._in_flight[(slot, key)] = call
             waiting[id(call)] = call
-        answers: dict[str, KeyResult] = {}
-        for call in waiting.values():
-            answers.update(await asyncio.shield(call.done))
-        return [answers[key] for key in keys]
+        answer: asyncio.Future[list[KeyResult]] = asyncio.get_running_loop().create_future()
+        _Waiter(answer, list(keys), list(waiting.values()))
+        return answer
 
     def _start(self, connector: Connector, slot: _Slot) -> _Call:
         loop = asyncio.get_running_loop()

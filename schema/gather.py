@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from connectors.base import KeyResult
 from connectors.errors import SourceError
@@ -139,8 +139,11 @@ async def prefetch_checked(
     loaders = context.loaders
     if prime:
         now = [loaders.fetch_now(c, record_type, key_column, keys) for c in providers]
-        calls = [loaders.fetch(c, record_type, key_column, keys)
-                 for c, ready in zip(providers, now, strict=True) if ready is None]
+        # a future where the call needs no task of this request's (uncached, coalesced)
+        calls: list[Awaitable[list[KeyResult]]] = [
+            loaders.fetch_soon(c, record_type, key_column, keys)
+            or loaders.fetch(c, record_type, key_column, keys)
+            for c, ready in zip(providers, now, strict=True) if ready is None]
     else:
         now = [None] * len(providers)
         calls = [fetch_cached(c, record_type, key_column, keys, loaders.cache, loaders.ages,

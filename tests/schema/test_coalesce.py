@@ -20,6 +20,7 @@ from gateway.runtime import open_runtime
 from schema.access import Clearance
 from schema.build import build_schema
 from schema.coalesce import SourceCoalescer
+from schema.loaders import Loaders
 
 
 @pytest.fixture
@@ -99,6 +100,44 @@ async def test_a_cancelled_request_does_not_cancel_the_others(
     (records,) = await staying
     assert [r.record_id for r in records] == ["COURT-1"]  # type: ignore[union-attr]
     assert leaving.cancelled()
+
+
+async def test_a_submitted_fetch_is_a_future_shared_across_calls_and_cancellable_alone(
+    user_agencies: dict[str, Any], court: Connector
+) -> None:
+    user_agencies["court"].state.control.latency_s = 0.2
+    coalescer = SourceCoalescer()
+    before = court_queries(user_agencies)
+    tasks_before = len(asyncio.all_tasks())
+    leaving = coalescer.submit(court, "judgment_default", "credit_code", [ACME])
+    staying = coalescer.submit(court, "judgment_default", "credit_code", [BETA, ACME])
+    assert not isinstance(leaving, asyncio.Task) and not isinstance(staying, asyncio.Task)
+    await asyncio.sleep(0.05)  # the call is in flight: the only task is the shared one
+    assert len(asyncio.all_tasks()) - tasks_before == 1
+    leaving.cancel()
+    beta, acme = await staying
+    assert [r.record_id for r in acme] == ["COURT-1"]  # type: ignore[union-attr]
+    assert not isinstance(beta, SourceError)
+    assert court_queries(user_agencies) - before == 1
+
+
+async def test_an_uncached_prefetch_primes_the_request_loaders_from_the_shared_call(
+    user_agencies: dict[str, Any], court: Connector
+) -> None:
+    loaders = Loaders(cache=None, coalescer=SourceCoalescer())
+    before = court_queries(user_agencies)
+    soon = loaders.fetch_soon(court, "judgment_default", "credit_code", [ACME, BETA])
+    assert soon is not None
+    acme, _ = await soon
+    # answered from the prefetch, without awaiting and without another call
+    now = loaders.fetch_now(court, "judgment_default", "credit_code", [ACME])
+    assert now == [acme]
+    assert await loaders.load(court, "judgment_default", "credit_code", ACME) == acme
+    assert court_queries(user_agencies) - before == 1
+    # keys this request already has go through ``fetch``, which reuses them
+    assert loaders.fetch_soon(court, "judgment_default", "credit_code", [ACME, GAMMA]) is None
+    # no coalescer: nothing to share, ``fetch`` it is
+    assert Loaders().fetch_soon(court, "judgment_default", "credit_code", [ACME]) is None
 
 
 async def test_concurrent_queries_of_different_callers_share_calls_but_not_views(
