@@ -44,9 +44,9 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.direct_fields import PlainAttribute
+from schema.field_arguments import FieldArgumentsExecutionContext
 
 __all__ = ["LeafFieldsExecutionContext"]
 
@@ -60,8 +60,9 @@ _Plan = tuple[list[_Leaf], GroupedFieldSet | None, list[str]]
 _ListPlan = tuple[list[_Leaf], bool, Callable[[Any, Any], Any] | None]
 
 
-class LeafFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """strawberry's execution context with plain leaf fields completed directly."""
+class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
+    """strawberry's execution context with plain leaf fields completed directly (and
+    field arguments coerced once per query: ``schema.field_arguments``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
