@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Protocol
 
-from aiodataloader import DataLoader
+from aiodataloader import DataLoader, Loader
 
 from connectors.base import Connector, KeyResult
 from connectors.errors import SourceError
@@ -135,12 +135,49 @@ class _SourceLoader(DataLoader[str, list[Record]]):
         self._record_type = record_type
         self._key_column = key_column
         self._owner = owner
+        # uncached and coalesced: a batch joins the shared call as a future (below)
+        self.shared = owner.coalescer if owner.uncached(connector) else None
 
     async def batch_load_fn(self, keys: Sequence[str]) -> list[KeyResult]:  # type: ignore[override]
         owner = self._owner
         return await fetch_cached(self._connector, self._record_type, self._key_column, keys,
                                   owner.cache, owner.ages, owner.stale, owner.coalescer,
                                   owner.observer)
+
+    def do_resolve_reject(self, key: str, future: Future[list[Record]]) -> None:
+        """Queue a load. aiodataloader dispatches a batch through two tasks; a batch for
+        the shared call needs none: the same two turns of gathering keys are two
+        callbacks, and the loads are settled by the shared call's future."""
+        if self.shared is None:
+            super().do_resolve_reject(key, future)
+            return
+        self._queue.append(Loader(key=key, future=future))
+        if len(self._queue) == 1:
+            self.loop.call_soon(self.loop.call_soon, self._dispatch_shared)
+
+    def _dispatch_shared(self) -> None:
+        queue, self._queue = self._queue, []
+        assert self.shared is not None
+        answer = self.shared.submit(self._connector, self._record_type, self._key_column,
+                                    [item.key for item in queue])
+        answer.add_done_callback(partial(self._settle, queue))
+
+    def _settle(self, queue: list[Loader], answer: Future[list[KeyResult]]) -> None:
+        if answer.cancelled() or answer.exception() is not None:
+            for item in queue:  # a failed batch is not kept: the next load asks again
+                self.clear(item.key)
+                if not item.future.done():
+                    if answer.cancelled():
+                        item.future.cancel()
+                    else:
+                        item.future.set_exception(answer.exception())
+            return
+        for item, result in zip(queue, answer.result(), strict=True):
+            if not item.future.done():
+                if isinstance(result, SourceError):
+                    item.future.set_exception(result)
+                else:
+                    item.future.set_result(result)
 
 
 def _prime(loader: _SourceLoader, keys: list[str], done: Future[list[KeyResult]]) -> None:
@@ -167,6 +204,12 @@ class Loaders:
         self.ages: dict[str, float] = {}
         # agency -> age of a stale copy served because the agency failed
         self.stale: dict[str, float] = {}
+
+    def uncached(self, connector: Connector) -> bool:
+        """True when ``connector``'s records are fetched every time, shared only with
+        the other requests of the moment (a coalescer, no record cache)."""
+        return self.coalescer is not None and (self.cache is None
+                                               or connector.spec.cache_ttl_s <= 0)
 
     def load(
         self, connector: Connector, record_type: str, key_column: str, key: str
@@ -245,14 +288,11 @@ class Loaders:
         no record cache, a coalescer shares the call and this request loads none of
         the keys yet. Else None (then ``fetch``). Saves a task per agency and record
         type of an uncached request."""
-        if (self.coalescer is None or (self.cache is not None and connector.spec.cache_ttl_s > 0)
-                or not keys):
-            return None
         loader = self._loader(connector, record_type, key_column)
         known, primed = loader.futures, loader.primed
-        if any(key in known or key in primed for key in keys):
+        if loader.shared is None or not keys or any(k in known or k in primed for k in keys):
             return None
-        answer = self.coalescer.submit(connector, record_type, key_column, keys)
+        answer = loader.shared.submit(connector, record_type, key_column, keys)
         answer.add_done_callback(partial(_prime, loader, list(keys)))
         return answer
 

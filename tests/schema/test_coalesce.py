@@ -140,6 +140,33 @@ async def test_an_uncached_prefetch_primes_the_request_loaders_from_the_shared_c
     assert Loaders().fetch_soon(court, "judgment_default", "credit_code", [ACME]) is None
 
 
+async def test_uncached_loads_of_two_requests_share_one_call_without_a_task_of_their_own(
+    user_agencies: dict[str, Any], court: Connector
+) -> None:
+    coalescer = SourceCoalescer()
+    first, second = Loaders(coalescer=coalescer), Loaders(coalescer=coalescer)
+    before = court_queries(user_agencies)
+    tasks_before = len(asyncio.all_tasks())
+    loads = [first.load(court, "judgment_default", "credit_code", ACME),
+             first.load(court, "judgment_default", "credit_code", BETA),
+             second.load(court, "judgment_default", "credit_code", ACME)]
+    for _ in range(3):  # the loaders' two turns of gathering keys, then the shared call
+        await asyncio.sleep(0)
+    assert len(asyncio.all_tasks()) - tasks_before == 1
+    acme, _, again = await asyncio.gather(*loads)
+    assert [r.record_id for r in acme] == ["COURT-1"] and again == acme
+    assert court_queries(user_agencies) - before == 1
+    # an agency that fails: each load raises its error, and is asked again next time
+    user_agencies["court"].state.control.mode = "error_500"
+    failing = Loaders(coalescer=coalescer)
+    with pytest.raises(SourceError):
+        await failing.load(court, "judgment_default", "credit_code", GAMMA)
+    user_agencies["court"].state.control.mode = "ok"
+    records = await Loaders(coalescer=coalescer).load(court, "judgment_default", "credit_code",
+                                                      GAMMA)
+    assert records and all(record.credit_code == GAMMA for record in records)
+
+
 async def test_concurrent_queries_of_different_callers_share_calls_but_not_views(
     user_agencies: dict[str, Any],
 ) -> None:
