@@ -482,3 +482,39 @@ DOCUMENTS = sorted(
                       *(REPOSITORY / "gateway").rglob("*.md")}
     if "static" not in path.relative_to(REPOSITORY).parts
 )
+
+
+def in_database(user_agencies: dict[str, Any], poll_s: float = 1.0) -> Path:
+    """The ``user_agencies`` configuration with its access policy in the platform
+    database (``policies: {store: database}``, polled every ``poll_s``) and a second
+    department (EPB, key ``test-epb-key``)."""
+    config: Path = user_agencies["config"]
+    config.write_text(config.read_text(encoding="utf-8") + f"""  - id: test-epb-department
+    key_sha256: "{h('test-epb-key')}"
+    role: department
+    agency: EPB
+policies:
+  store: database
+  poll_s: {poll_s}
+""", encoding="utf-8")
+    return config
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A fresh schema in the machine's PostgreSQL, dropped after the test."""
+    import uuid
+
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    yield schema
+
+    async def drop() -> None:
+        engine = create_async_engine(postgres_url)
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()
+
+    asyncio.run(drop())

@@ -10,18 +10,15 @@ import asyncio
 import json
 import sqlite3
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from conftest import ACME, ADMIN, RedisServer, ServerThread, h
+from conftest import ACME, ADMIN, RedisServer, ServerThread, in_database
 from gateway.app import AppOptions, create_app
 from gateway.config import load_config
 from gateway.platform_store.audit import verify
@@ -38,18 +35,6 @@ def reclass(field: str, openness: str, reason: str | None = None) -> str:
     return ('mutation Reclass { setFieldClass(type: "Enterprise", field: "%s", openness: %s%s) '
             "{ type field openness } }" % (field, openness, why))
 
-
-def in_database(user_agencies: dict[str, Any], poll_s: float = 1.0) -> Path:
-    config: Path = user_agencies["config"]
-    config.write_text(config.read_text(encoding="utf-8") + f"""  - id: test-epb-department
-    key_sha256: "{h('test-epb-key')}"
-    role: department
-    agency: EPB
-policies:
-  store: database
-  poll_s: {poll_s}
-""", encoding="utf-8")
-    return config
 
 
 def start(serve: Callable[..., ServerThread], config: Path,
@@ -280,19 +265,6 @@ def test_a_notification_from_another_database_is_ignored(
     assert address(server, DEPARTMENT) and version(server) == 1
 
 
-@pytest.fixture
-def postgres_schema(postgres_url: str) -> Iterator[str]:
-    """A fresh schema in the machine's PostgreSQL, dropped afterwards."""
-    schema = f"test_policies_{uuid.uuid4().hex[:10]}"
-    yield schema
-
-    async def drop() -> None:
-        engine = create_async_engine(postgres_url)
-        async with engine.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await engine.dispose()
-
-    asyncio.run(drop())
 
 
 @pytest.mark.redis

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ACME, ServerThread, h
+from conftest import ACME, ServerThread, in_database
 from gateway.app import AppOptions, create_app
 from gateway.cli import main
 from gateway.config import load_config
@@ -22,18 +22,6 @@ from gateway.config import load_config
 RULE = "p, auditor, ^STATISTICS$, Penalty.*, CONDITIONAL, *, allow"
 CLI = f"cli:{getpass.getuser()}"
 
-
-def in_database(user_agencies: dict[str, Any], poll_s: float = 5.0) -> Path:
-    config: Path = user_agencies["config"]
-    config.write_text(config.read_text(encoding="utf-8") + f"""  - id: test-epb-department
-    key_sha256: "{h('test-epb-key')}"
-    role: department
-    agency: EPB
-policies:
-  store: database
-  poll_s: {poll_s}
-""", encoding="utf-8")
-    return config
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -51,7 +39,7 @@ def logged(config: Path) -> list[tuple[str, str, str, str]]:
 def test_set_field_class_is_a_version_in_the_history_and_the_access_log(
     user_agencies: dict[str, Any], capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = str(in_database(user_agencies))
+    config = str(in_database(user_agencies, poll_s=5))
     code, out, _ = run(capsys, "policy", "set-field-class", "Penalty", "amount", "CONDITIONAL",
                        "--config", config, "--reason", "amounts under review")
     assert code == 0 and "policy version 2" in out
@@ -69,7 +57,7 @@ def test_set_field_class_is_a_version_in_the_history_and_the_access_log(
 def test_a_rule_is_added_then_removed(
     user_agencies: dict[str, Any], capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = str(in_database(user_agencies))
+    config = str(in_database(user_agencies, poll_s=5))
     assert run(capsys, "policy", "add-rule", "--config", config, RULE)[0] == 0
     # the words of the line, unquoted but for the * (as a shell passes them)
     assert run(capsys, "policy", "remove-rule", "--config", config, *RULE.split())[0] == 0
@@ -90,7 +78,7 @@ def test_a_refused_change_exits_1_and_changes_nothing(
     user_agencies: dict[str, Any], capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
     says: str,
 ) -> None:
-    config = in_database(user_agencies)
+    config = in_database(user_agencies, poll_s=5)
     command, *rest = args
     code, _, err = run(capsys, "policy", command, "--config", str(config), *rest)
     assert code == 1

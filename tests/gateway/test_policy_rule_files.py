@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-from test_policy_changes import in_database, post, start, version
+from test_policy_changes import post, start, version
 
-from conftest import ACME, ADMIN, ServerThread
+from conftest import ACME, ADMIN, ServerThread, in_database
 from gateway.cli import main
 from policies import policy_dir
 

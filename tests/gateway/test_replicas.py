@@ -10,7 +10,6 @@ fresh schema in the machine's PostgreSQL (dropped afterwards).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -18,15 +17,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from conftest import ACME, ADMIN, RedisServer, free_port, h
 from policies import policy_dir
@@ -99,19 +95,6 @@ class Replica:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-@pytest.fixture
-def platform_schema(postgres_url: str) -> Iterator[str]:
-    """A schema of its own in the machine's PostgreSQL, dropped after the test."""
-    schema = f"test_replicas_{uuid.uuid4().hex[:10]}"
-    yield schema
-
-    async def drop() -> None:
-        engine = create_async_engine(postgres_url)
-        async with engine.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await engine.dispose()
-
-    asyncio.run(drop())
 
 
 def _config(user_agencies: dict[str, Any], postgres_url: str, schema: str,
@@ -156,12 +139,12 @@ Replicas = Callable[..., tuple[Replica, Replica]]
 
 @pytest.fixture
 def replicas(user_agencies: dict[str, Any], private_redis: RedisServer, postgres_url: str,
-             platform_schema: str, tmp_path: Path) -> Iterator[Replicas]:
+             postgres_schema: str, tmp_path: Path) -> Iterator[Replicas]:
     """``start(policy_store="files")``: two replicas on one Redis and one schema."""
     started: list[Replica] = []
 
     def start(policy_store: str = "files") -> tuple[Replica, Replica]:
-        config = _config(user_agencies, postgres_url, platform_schema, policy_store)
+        config = _config(user_agencies, postgres_url, postgres_schema, policy_store)
         policies = _policies(tmp_path)
         pair = tuple(Replica(name, config, policies, private_redis.url, tmp_path)
                      for name in ("a", "b"))
