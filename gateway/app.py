@@ -1,8 +1,11 @@
-"""The ASGI application: ``POST /graphql`` (GraphiQL on GET), ``/readyz``, ``/healthz``.
+"""The ASGI application: ``/graphql`` behind its gate (``gateway.auth_gate``; GraphiQL
+on GET), ``/readyz`` and ``/healthz`` (``gateway.health``), ``/metrics``, GraphiQL's
+files; what the lifespan opens and closes (connectors, the platform database and the
+access log's writer, Redis, the policy kept in the database) and how a policy or rule
+change is put in force (both schemas, the answer cache).
 
-Every GraphQL request is authenticated first (``gateway.callers``); the public
-role is served by a schema without the fields classed above OPEN, every other
-role by the full schema. Both resolve through the caller's ``AccessView``.
+The public role is served by a schema without the fields classed above OPEN, every
+other role by the full schema. Both resolve through the caller's view.
 """
 
 from __future__ import annotations
@@ -11,66 +14,46 @@ import asyncio
 import contextlib
 import gc
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Message, Receive, Scope, Send
-from strawberry import Schema
 
 from connectors.errors import SourceError
 from connectors.observe import fan_out
-from gateway.access_capture import EMPTY, Summary, entry_for, request_facts, summary_of
-from gateway.answer_json import encode_answer
 from gateway.audit_alerts import load_alert_rules
 from gateway.audit_reader import AuditReader
+from gateway.auth_gate import AuthGate, GraphQLEndpoint
 from gateway.cache import MemoryRecordCache
-from gateway.callers import Authenticator, AuthError, Caller
 from gateway.config import GatewayConfig
 from gateway.cors import cors_middleware
 from gateway.demo.principals import demo_key_hashes
 from gateway.graphiql_assets import GraphiQLAssets
 from gateway.graphiql_examples import Examples
 from gateway.graphiql_page import GraphiQLPage
-from gateway.graphql_payload import operation_of, read_payload
-from gateway.graphql_view import GraphQLView, reads_as_json, refusal
-from gateway.logs import request_id
+from gateway.health import healthz, readyz_endpoint
 from gateway.loopback_keys import LoopbackOnlyKeys
 from gateway.metrics import GatewayMetrics
 from gateway.metrics_endpoint import metrics_endpoint
-from gateway.observation import (
-    CALLER,
-    OPERATION,
-    REQUEST_ID,
-    SUMMARY,
-    ObservedRequests,
-    is_graphql_request,
-)
+from gateway.observation import ObservedRequests
 from gateway.platform_store.store import PlatformStore, open_store
 from gateway.platform_store.writer import AccessLogWriter
 from gateway.policy_channel import PolicyChannel
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore, load_policy
 from gateway.policy_sync import DatabasePolicies
-from gateway.rate_limits import RateLimiter, caller_key, load_rate_limits, open_rate_limiter
+from gateway.rate_limits import RateLimiter, load_rate_limits, open_rate_limiter
 from gateway.redis_cache import RedisRecordCache, check_redis_url, redacted_url
 from gateway.response_cache import ResponseCache
 from gateway.rule_documents import RuleDocuments
 from gateway.rules_files import load_rules
 from gateway.runtime import Runtime, open_runtime
-from gateway.source_files import missing_files
 from gateway.tracing import open_tracing
 from schema.access import AccessPolicy
 from schema.build import build_schema
-from schema.context import RequestContext
 from schema.limits import QueryLimits
 from schema.policy_admin import PolicyMutation
 from schema.rules.model import ActionRules, RuleSet
@@ -79,9 +62,6 @@ __all__ = ["AppOptions", "create_app"]
 
 logger = logging.getLogger("gateway")
 
-_CALLER = CALLER  # who called (the access log, gateway.observation)
-_CONTEXT = "gateway.context"
-_SUMMARY = SUMMARY  # what the answer returned (the access log, metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,226 +93,6 @@ class AppOptions:
     # an OpenTelemetry SDK TracerProvider to trace through (tests); by default traces go
     # where config.tracing says, if anywhere (gateway.tracing)
     tracer_provider: object | None = None
-
-
-class _GraphQL(GraphQLView):
-    def __init__(self, schema: Schema, page: GraphiQLPage | None) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if page is not None else None)
-        self._page = page
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        # called only when a page was given (graphql_ide set)
-        assert self._page is not None
-        return await self._page.response(request)
-
-    def encode_json(self, data: object) -> bytes:
-        return encode_answer(data)  # UTF-8 as it is, orjson (gateway.answer_json)
-
-    async def get_context(self, request: Any, response: Any) -> RequestContext:
-        runtime: Runtime = request.app.state.runtime
-        caller: Caller = request.scope[_CALLER]
-        context = runtime.new_context(caller.clearance)
-        policies: DatabasePolicies | None = request.app.state.policy_sync
-        if policies is not None and caller.role == "admin":
-            context.policy_admin = policies.admin(caller.principal or "")
-        request.scope[_CONTEXT] = context  # for the answer cache, after the answer
-        return context
-
-
-_refuse = refusal  # the gateway's refusals and the view's have one shape
-
-
-def _answerable_from_cache(method: str | None, headers: Headers) -> bool:
-    """Whether the answer cache may answer (and keep the answer to) this request.
-
-    Only a POST whose body the GraphQL view reads as JSON. For such a request the
-    view's answer depends on nothing but the body bytes, the caller's clearance, the
-    policy and the day — the cache key — so a kept answer is the one the view would
-    give, and the view's checks of the body (JSON, an object, ``query`` a string,
-    ``variables`` an object, no batch) were passed by the request that made it. Every
-    other request (GET, another or no content type) goes to the view, which refuses
-    or answers it exactly as without the cache. (The ``Accept`` header would matter
-    only with HTTP streaming protocols — SSE, multipart subscriptions — which the
-    views do not enable.)
-    """
-    return method == "POST" and reads_as_json(headers.get("content-type", ""))
-
-
-def _summarize(scope: Scope) -> Summary:
-    """What the request's context returned, kept in the scope for the access log."""
-    context = scope.get(_CONTEXT)
-    summary = summary_of(context) if isinstance(context, RequestContext) else EMPTY
-    scope[_SUMMARY] = summary
-    return summary
-
-
-class _AuthGate:
-    """Bounds the request body, authenticates the caller, then hands the request to
-    the schema for the caller's role — from the answer cache when the request is one
-    the view would answer the same way (``_answerable_from_cache``)."""
-
-    def __init__(self, full: _GraphQL, public: _GraphQL, max_body_bytes: int,
-                 answers: ResponseCache | None, loopback_keys: LoopbackOnlyKeys) -> None:
-        self._full = full
-        self._public = public
-        self._max_body = max_body_bytes
-        self._answers = answers
-        self._loopback_keys = loopback_keys
-
-    def use_views(self, full: _GraphQL, public: _GraphQL) -> None:
-        """Serve every role with these from the next request on (the restriction
-        catalogue changed: the ``RestrictionAction`` enum of both schemas)."""
-        self._full, self._public = full, public
-
-    def use_public(self, public: _GraphQL) -> None:
-        """Serve the public role with ``public`` from the next request on (a field's
-        class changed: the public schema gains or loses it)."""
-        self._public = public
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = bytearray()
-        more = scope.get("method") == "POST"
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self._max_body:
-                await _refuse(413, "REQUEST_TOO_LARGE",
-                              f"The request body is larger than {self._max_body} bytes; "
-                              "send a smaller query or fewer variables.")(scope, receive, send)
-                return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()
-
-        await self._dispatch(scope, replay, send, bytes(body))
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
-        """Answer the request and, for a GraphQL request, note its operation (for logs
-        and metrics) and append it to the access log with what it returned and how it
-        ended (whatever path it took)."""
-        log: AccessLogWriter | None = scope["app"].state.access_log
-        headers = Headers(scope=scope)
-        if not is_graphql_request(scope):
-            await self._answer(scope, receive, send, body, headers, None)
-            return
-        payload = read_payload(body, scope.get("query_string", b""))
-        scope[OPERATION] = operation_of(payload)
-        if log is None:
-            await self._answer(scope, receive, send, body, headers, None)
-            return
-        started = time.perf_counter()
-        client = scope.get("client")
-        # the id gateway.observation gave the request (and echoes in X-Request-Id)
-        rid = scope.get(REQUEST_ID) or request_id(headers.get("x-request-id"))
-        facts = request_facts(client[0] if client else "", rid, payload)
-        status = 0
-        chunks: list[bytes] = []
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
-
-        await self._answer(scope, receive, watch, body, headers, log)
-        summary: Summary = scope.get(_SUMMARY) or EMPTY
-        log.record(entry_for(facts, scope.get(_CALLER), status, b"".join(chunks), summary,
-                             (time.perf_counter() - started) * 1000))
-
-    async def _answer(self, scope: Scope, receive: Receive, send: Send, body: bytes,
-                      headers: Headers, log: AccessLogWriter | None) -> None:
-        runtime: Runtime = scope["app"].state.runtime
-        authenticator: Authenticator = runtime.authenticator
-        try:
-            self._loopback_keys.check(headers, scope.get("client"))
-            caller = authenticator.caller(headers)
-        except AuthError as error:
-            if error.caller is not None:
-                scope[_CALLER] = error.caller  # who was refused, for the access log
-            challenge = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-            await _refuse(error.status, error.code, error.message, challenge)(
-                scope, receive, send)
-            return
-        scope[_CALLER] = caller
-        if log is not None and caller.role != "public" and not log.healthy():
-            # fail closed (X-Road): who cannot be traced is not served
-            await _refuse(503, "AUDIT_UNAVAILABLE",
-                          "The access log cannot be written, so only public data is served "
-                          "until it can; retry later.", {"Retry-After": "5"})(
-                scope, receive, send)
-            return
-        policies: DatabasePolicies | None = scope["app"].state.policy_sync
-        if policies is not None and not await policies.ready():
-            # a newer policy version is known here but not loaded yet: never answer
-            # under the old one (gateway.policy_sync)
-            await _refuse(503, "POLICY_UPDATING",
-                          "The access policy is being updated; retry in a moment.",
-                          {"Retry-After": "1"})(scope, receive, send)
-            return
-        over_limit = await self._rate_limited(scope, caller)
-        if over_limit is not None:
-            await over_limit(scope, receive, send)
-            return
-        app = self._public if caller.role == "public" else self._full
-        answers = self._answers
-        if answers is None or not _answerable_from_cache(scope.get("method"), headers):
-            await app(scope, receive, send)
-            _summarize(scope)
-            return
-        key = answers.key(caller.clearance, runtime.policy_version(), runtime.today(), body)
-        kept = answers.get(key)
-        metrics: GatewayMetrics = scope["app"].state.metrics
-        metrics.answer_cache(hit=kept is not None)
-        if kept is not None:
-            scope[_SUMMARY] = kept.summary
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": list(kept.headers)})
-            await send({"type": "http.response.body", "body": kept.body})
-            return
-        start: Message = {}
-        chunks: list[bytes] = []
-
-        async def keep(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
-
-        await app(scope, receive, keep)
-        summary = _summarize(scope)
-        context = scope.get(_CONTEXT)
-        answer = b"".join(chunks)
-        if (start.get("status") == 200 and isinstance(context, RequestContext)
-                and context.reusable
-                and not context.failures.failures and not context.loaders.stale
-                and b'"errors":' not in answer):
-            answers.put(key, start.get("headers", []), answer, runtime.answer_lifetime(context),
-                        summary)
-
-    async def _rate_limited(self, scope: Scope, caller: Caller) -> Response | None:
-        """The 429 ``RATE_LIMITED`` refusal when ``caller`` is over its role's rate limit
-        (``gateway.rate_limits``), else None: the one place a request is refused so."""
-        limiter: RateLimiter | None = scope["app"].state.rate_limiter
-        if limiter is None:
-            return None
-        verdict = await limiter.hit(caller_key(caller.principal, scope.get("client")),
-                                    caller.role)
-        if verdict.allowed:
-            return None
-        return _refuse(429, "RATE_LIMITED", verdict.message,
-                       {"Retry-After": str(verdict.retry_after)})
 
 
 async def _migrate(store: PlatformStore) -> None:
@@ -381,16 +141,15 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                if options.response_cache else None)
     actions = rules.actions  # the restriction catalogue: the RestrictionAction enum
 
-    def full_view() -> _GraphQL:
-        return _GraphQL(build_schema(limits=limits, actions=actions, mutation=PolicyMutation),
-                        page)
+    def full_view() -> GraphQLEndpoint:
+        return GraphQLEndpoint(
+            build_schema(limits=limits, actions=actions, mutation=PolicyMutation), page)
 
-    def public_view(without: dict[str, frozenset[str]]) -> _GraphQL:
-        return _GraphQL(build_schema(without=without, limits=limits, actions=actions), page)
+    def public_view(without: dict[str, frozenset[str]]) -> GraphQLEndpoint:
+        return GraphQLEndpoint(build_schema(without=without, limits=limits, actions=actions), page)
 
-    gate = _AuthGate(full_view(), public_view(above_open),
-                     options.max_body_bytes, answers,
-                     LoopbackOnlyKeys(() if options.demo_keys_anywhere else demo_key_hashes()))
+    gate = AuthGate(full_view(), public_view(above_open), options.max_body_bytes, answers,
+                    LoopbackOnlyKeys(() if options.demo_keys_anywhere else demo_key_hashes()))
 
     def follow_catalogue(new: RuleSet, policy: AccessPolicy) -> None:
         """New rule documents are in force: when the catalogue's actions changed, both
@@ -508,42 +267,9 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
             if tracing is not None:
                 await asyncio.to_thread(tracing.shutdown)  # spans still buffered are sent
 
-    async def readyz(request: Request) -> Response:
-        state = request.app.state
-        ready = getattr(state, "ready", False)
-        body: dict[str, Any] = {"ready": ready}
-        store: PlatformStore | None = getattr(state, "platform", None)
-        writer: AccessLogWriter | None = getattr(state, "access_log", None)
-        if store is not None and writer is not None:
-            problem = writer.problem() or await store.check(timeout_s=2.0)
-            body["accessLog"] = {"writable": problem is None, "healthy": writer.healthy(),
-                                 "problem": problem, "pending": writer.pending}
-            if not writer.healthy():
-                body["ready"] = ready = False
-                body["reason"] = ("AUDIT_UNAVAILABLE: the access log cannot be written; only "
-                                  "public requests are served")
-        synced: DatabasePolicies | None = getattr(state, "policy_sync", None)
-        if synced is not None:
-            body["policy"] = {"store": "database", "version": synced.version,
-                              "updating": synced.behind}
-            if synced.version == 0:
-                body["ready"] = ready = False
-                body.setdefault("reason", "POLICY_UPDATING: the access policy is not "
-                                          "loaded from the platform database yet")
-        missing = missing_files(config.agencies)  # a few stat calls
-        if missing:
-            body["ready"] = ready = False
-            body["sourceFiles"] = {m.agency: m.message(full_path=False) for m in missing}
-            shown = "; ".join(m.message(full_path=False) for m in missing)
-            body.setdefault("reason", f"SOURCE_FILES_MISSING: {shown}")
-        return JSONResponse(body, status_code=200 if ready else 503)
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
     routes: list[BaseRoute] = [
         Route("/graphql", gate, methods=["GET", "POST"]),
-        Route("/readyz", readyz),
+        Route("/readyz", readyz_endpoint(config.agencies)),
         Route("/healthz", healthz),
         *([] if assets is None else [assets.route()]),
         *([Route("/metrics", metrics_endpoint(config.metrics, metrics))]
