@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from platform_db import BACKENDS, ROOT, migrated, platform_database, write_entries
 
 from conftest import write_sqlite
-from gateway.cli import _Progress, _when
+from gateway.audit_cli import _Progress, _when
 from gateway.platform_store.chain import link_hash
 from gateway.platform_store.settings import PlatformSettings
 from gateway.platform_store.store import PlatformStore
