@@ -1,5 +1,6 @@
-"""The ``gateway`` command: serve, check a configuration or the data, keys, demo data;
-demo data."""
+"""The ``gateway`` command: serve, check a configuration or the data, make keys, generate
+and serve demo districts; ``audit`` (``gateway.audit_cli``) and ``policy``
+(``gateway.policy_cli``) are registered from their own modules."""
 
 from __future__ import annotations
 
