@@ -84,7 +84,8 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
         position_context: Any,
     ) -> AwaitableOrValue[list[Any]]:
         """A list of objects of plain leaves (a record list) completed in one step."""
-        if self._direct and type(result) is list and not isinstance(path.key, int):
+        if (self._direct and type(result) is list and not isinstance(path.key, int)
+                and _inside_a_list(path)):
             plan = self._list_plan(return_type, field_details_list)
             if plan is not None:
                 items = _items(result, info, *plan)
@@ -206,6 +207,19 @@ def _values(source: Any, leaves: list[_Leaf]) -> dict[str, Any] | None:
             return None
         values[name] = done
     return values
+
+
+def _inside_a_list(path: Path) -> bool:
+    """Whether the field is inside an item of a list (a page's enterprise): only there
+    is a list's plan, made once per request, used often enough to pay for itself (for
+    one enterprise's lists it cost more than it saved: 64-connection throughput with a
+    warm record cache 400 -> 290 req/s)."""
+    above = path.prev
+    while above is not None:
+        if isinstance(above.key, int):
+            return True
+        above = above.prev
+    return False
 
 
 def _items(result: list[Any], info: Any, leaves: list[_Leaf], nullable: bool,
