@@ -43,13 +43,11 @@ def _audit(args: argparse.Namespace) -> int:
 
     from sqlalchemy.engine import make_url
 
-    from gateway.config import ConfigError, load_config
+    from gateway.config import command_config
     from gateway.platform_store.store import describe_error, open_store
 
-    try:
-        config = load_config(Path(args.config))
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    config = command_config(args.config)
+    if config is None:
         return 2
     settings = config.platform
     if settings.backend == "sqlite" and not Path(make_url(settings.database).database or

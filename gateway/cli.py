@@ -126,13 +126,11 @@ def _check_data(args: argparse.Namespace) -> int:
     import asyncio
 
     from connectors.errors import SourceError, SourceUnsupported
-    from gateway.config import ConfigError, load_config
+    from gateway.config import command_config
     from gateway.runtime import open_runtime
 
-    try:
-        config = load_config(Path(args.config))
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    config = command_config(args.config)
+    if config is None:
         return 2
 
     async def scan() -> int:

@@ -8,6 +8,7 @@ kind http``, so an operator can fix them all in one pass.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ __all__ = [
     "PlatformSettings",
     "PolicySettings",
     "PrincipalSpec",
+    "command_config",
     "load_config",
     "parse_config",
 ]
@@ -123,6 +125,16 @@ def load_config(path: Path) -> GatewayConfig:
         line = f" line {where.line + 1}" if where is not None else ""
         raise ConfigError([f"{path}:{line} is not valid YAML"]) from None
     return parse_config(document, path)
+
+
+def command_config(path: str) -> GatewayConfig | None:
+    """The configuration a command was given with ``--config``, or None after printing
+    its problems to standard error (the command then exits 2)."""
+    try:
+        return load_config(Path(path))
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return None
 
 
 def parse_config(document: Any, path: Path) -> GatewayConfig:

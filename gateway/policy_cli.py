@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.config import GatewayConfig, command_config
 from gateway.platform_store.entry import AccessEntry, text_hash
 from gateway.platform_store.store import PlatformStore, describe_error, open_store
 from gateway.platform_store.writer import AccessLogWriter
@@ -151,10 +151,8 @@ def _digest(facts: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(Path(args.config))
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    config = command_config(args.config)
+    if config is None:
         return 2
     if not config.policies.in_database:
         print(f"POLICY_STORE_READ_ONLY: {args.config} keeps the access policy in files "
