@@ -55,7 +55,7 @@ from gateway.tracing import open_tracing
 from schema.access import AccessPolicy
 from schema.build import build_schema
 from schema.limits import QueryLimits
-from schema.policy_admin import PolicyMutation
+from schema.mutations import Mutation
 from schema.rules.model import ActionRules, RuleSet
 
 __all__ = ["AppOptions", "create_app"]
@@ -143,7 +143,7 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
 
     def full_view() -> GraphQLEndpoint:
         return GraphQLEndpoint(
-            build_schema(limits=limits, actions=actions, mutation=PolicyMutation), page)
+            build_schema(limits=limits, actions=actions, mutation=Mutation), page)
 
     def public_view(without: dict[str, frozenset[str]]) -> GraphQLEndpoint:
         return GraphQLEndpoint(build_schema(without=without, limits=limits, actions=actions), page)

@@ -146,7 +146,7 @@ def build_schema(
     ``QueryLimits()``, see ``schema.limits``); ``direct_resolvers`` see
     ``schema.direct_fields`` and ``leaf_fields`` ``schema.leaf_fields`` (off only to
     compare); ``mutation`` the mutation type, if
-    any (``schema.policy_admin.PolicyMutation`` in the full schema). Parse and
+    any (``schema.mutations.Mutation`` in the full schema). Parse and
     validation errors carry ``extensions.code`` (``schema.error_codes``)."""
     schema = GatewaySchema(
         query=query_type(actions),

@@ -1,0 +1,17 @@
+"""The root ``Mutation`` type of the full schema: one mixin per workflow.
+
+Each workflow keeps its mutations in its own module as a plain strawberry type and
+is listed here once (the public schema has no ``Mutation``)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.policy_admin import PolicyMutation
+
+__all__ = ["Mutation"]
+
+
+@strawberry.type(name="Mutation", description="Changes: policy (admins), workflows.")
+class Mutation(PolicyMutation):
+    """``setFieldClass`` and the workflows' mutations."""
