@@ -9,6 +9,7 @@ the request's loaders, and filtered before use.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import strawberry
@@ -73,6 +74,11 @@ def _ask_remote_early(info: Info, credit_code: str) -> None:
     if person is not None:
         asks += [(c, t, "person_id", person) for t in PERSON_RISK_TYPES
                  for c in context.sources.providers(t) if c.spec.kind == "http"]
+    # The agency asked most often first: each call's send costs about 0.2 ms of this
+    # process's time, and the answer comes last from the agency whose last call went out
+    # last (c=1 benchmark: the fire service's three calls first, then the court's two).
+    per_agency = Counter(c.code for c, _, _, _ in asks)
+    asks.sort(key=lambda ask: -per_agency[ask[0].code])
     for ask in asks:
         context.loaders.load(*ask).add_done_callback(_observed)
 
