@@ -82,6 +82,8 @@ DERIVED: Mapping[str, Basis] = {
     "Enterprise.creditGrade": Basis.VISIBLE,
     "Person.warning": Basis.VISIBLE,
     "RestrictionDecision": Basis.ALL,
+    # the warning levels and grades a double-random draw weighs (schema.inspection_candidates)
+    "InspectionDraw": Basis.ALL,
 }
 
 

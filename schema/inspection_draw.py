@@ -73,7 +73,7 @@ from schema.inspection_weights import SCALE, inclusion_units
 from schema.rules.inspections import GRADES, WARNINGS, DrawWeights
 
 __all__ = ["FORMAT", "Candidate", "Draw", "DrawError", "DrawPlan", "DrawnItem", "Inspector",
-           "canonical_inputs", "draw", "draw_from_canonical", "order_key"]
+           "canonical_inputs", "draw", "draw_from_canonical", "order_key", "outputs_digest"]
 
 FORMAT = "inspection-draw/1"  # the canonical inputs' format; a new one if they change
 
@@ -183,15 +183,22 @@ def draw(plan: DrawPlan, seed: str, candidates: Sequence[Candidate],
                               units.shares[i] / SCALE)
                     for i, team in zip(drawn, teams, strict=True)),
                    key=lambda item: item.credit_code)
-    outputs = {
+    digest = outputs_digest(inputs_digest, items, units.over_count, units.short_count)
+    return Draw(tuple(items), digest, inputs_digest, units.over_count, units.short_count)
+
+
+def outputs_digest(inputs_digest: str, items: Sequence[DrawnItem], over_count: int = 0,
+                   short_count: int = 0) -> str:
+    """``Draw.digest`` of a draw with these inputs and items: a verifier computes it
+    over the items as stored and compares it with the digest of the draw made again
+    (``draw_from_canonical``) - an item changed after the draw no longer matches."""
+    return _digest({
         "inputs_digest": inputs_digest,
         "items": [[i.credit_code, list(i.inspectors), i.mandatory, i.probability]
-                  for i in items],
-        "over_count": units.over_count,
-        "short_count": units.short_count,
-    }
-    return Draw(tuple(items), _digest(outputs), inputs_digest, units.over_count,
-                units.short_count)
+                  for i in sorted(items, key=lambda item: item.credit_code)],
+        "over_count": over_count,
+        "short_count": short_count,
+    })
 
 
 def draw_from_canonical(data: bytes) -> Draw:

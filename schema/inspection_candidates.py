@@ -1,0 +1,131 @@
+"""The candidates of a double-random draw: a plan's enterprises with their risk.
+
+``candidates`` lists the registry's enterprises that meet a plan's filter (status
+ACTIVE unless the filter names another), each with its registering agency (登记机关),
+its warning level and its credit grade on a given day - what ``schema.inspection_draw``
+weighs. Levels and grades come from the registry's risk records read whole
+(``schema.registry_risk``, amended by the platform overlay), not enterprise by
+enterprise through the loaders: a plan over a 100,000-enterprise district costs one
+read per agency and record type.
+
+The basis is the policy's (``policies/derivation.yaml``, ``InspectionDraw``): ALL as
+shipped, since the draw is a platform decision (which enterprises the state inspects)
+taken deliberately from every agency's records, and the same whoever asks. With
+VISIBLE it would use only what the caller may see. Either way the values equal what
+``Enterprise.warning`` / ``Enterprise.creditGrade`` give on that basis.
+
+The draw must not be made from part of the records: if an agency's records cannot
+be read, ``SourceUnavailableError`` names it and nothing is drawn.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from connectors.errors import SourceError
+from connectors.records import Record
+from schema.access import Basis
+from schema.connection import EnterpriseFilter
+from schema.context import RequestContext
+from schema.enums import EnterpriseStatus
+from schema.errors import BadUserInput, SourceUnavailableError
+from schema.gather import Path
+from schema.inspection_types import Candidate
+from schema.registry_risk import RegistryRisk, collector_paused
+from schema.risk import SubjectRecords, enterprise_subject, grade_of, indexed, warning_level_of
+from schema.rules.columns import riskless_counted
+from schema.rules.model import Grade, WarningLevel
+
+__all__ = ["DERIVED", "candidates"]
+
+DERIVED = "InspectionDraw"  # its basis in policies/derivation.yaml
+
+
+def _meets(record: Record, hidden: frozenset[str], condition: EnterpriseFilter,
+           status: EnterpriseStatus) -> bool:
+    """Does the enterprise meet the filter's registry conditions (read as the basis
+    reads it: a hidden value is null and never matches)?"""
+    values = record.values
+
+    def seen(name: str) -> object:
+        return None if name in hidden else values.get(name)
+
+    if condition.name_contains:
+        name = seen("name")
+        if not isinstance(name, str) or condition.name_contains.casefold() not in name.casefold():
+            return False
+    if condition.industry is not None and seen("industry") != condition.industry:
+        return False
+    if condition.district_code is not None:
+        district = seen("district_code")
+        if not isinstance(district, str) or not district.startswith(condition.district_code):
+            return False
+    return seen("status") == status.value
+
+
+async def candidates(context: RequestContext, path: Path, condition: EnterpriseFilter | None,
+                     as_of: dt.date | None = None) -> list[Candidate]:
+    """The enterprises ``condition`` selects, by credit code, with their warning level
+    and credit grade on ``as_of`` (default: the request's day). ``warningLevel`` and
+    ``creditGrade`` in the filter select on those same values."""
+    condition = condition or EnterpriseFilter()
+    if condition.has_records_from is not None:
+        raise BadUserInput(
+            "filter.hasRecordsFrom cannot select an inspection plan's enterprises: a plan "
+            "draws from the registry by district, industry, status, name, warning level "
+            "and credit grade. Leave it out.", argument="filter.hasRecordsFrom")
+    day = as_of or context.today
+    view, rules, loaders = context.view, context.rules, context.loaders
+    basis = view.basis(DERIVED)
+    try:
+        snapshot = await context.index.snapshot(loaders.ages)
+    except SourceError as error:
+        raise SourceUnavailableError(
+            f"The registry (agency {error.agency}) could not be listed, so no draw can be "
+            f"made: {error.reason}. Retry later.", agency=error.agency, path=list(path),
+        ) from None
+    store = context.registry_risk or RegistryRisk(context.sources.providers)
+    risk = context.overlay.amend_risk(await store.records(
+        snapshot, loaders.ages, loaders.stale, riskless_counted(rules)))
+    if risk.failed:
+        for failure in risk.failed:
+            context.failures.add(failure, path)
+        failed = "; ".join(f"{e.agency}: {e.reason}" for e in risk.failed)
+        raise SourceUnavailableError(
+            f"A draw weighs every agency's records, and {failed} - no draw is made from "
+            "part of them. Retry when the agency answers.",
+            agency=risk.failed[0].agency, path=list(path))
+    status = condition.status or EnterpriseStatus.ACTIVE
+    everything = basis is Basis.ALL
+    none = SubjectRecords(basis=basis)
+    quiet = (warning_level_of(rules, none, day), grade_of(rules, none, day).grade)
+    by_code, by_person = risk.by_code, risk.by_person
+    found: list[Candidate] = []
+    with collector_paused():
+        for record in snapshot.enterprises:
+            if not everything and not view.sees(record):
+                continue
+            hidden = frozenset() if everything else view.hidden(record)
+            if not _meets(record, hidden, condition, status):
+                continue
+            code = record.credit_code or ""
+            person = record.values.get("legal_rep_id")
+            if code not in by_code and (not isinstance(person, str) or person not in by_person):
+                warning, grade = quiet
+            else:
+                subject = indexed(view, risk, enterprise_subject(view, record, basis), basis)
+                warning = warning_level_of(rules, subject, day)
+                grade = grade_of(rules, subject, day).grade
+            if not _risk_meets(condition, warning, grade):
+                continue
+            # the raw value whatever the basis: avoidance (回避) must never lapse
+            # because a caller may not read the registering agency
+            agency = record.values.get("registering_agency")
+            found.append(Candidate(code, agency if isinstance(agency, str) else None,
+                                   warning.value, grade.value))
+    return found
+
+
+def _risk_meets(condition: EnterpriseFilter, warning: WarningLevel, grade: Grade) -> bool:
+    return ((condition.warning_level is None or warning is condition.warning_level)
+            and (condition.credit_grade is None or grade is condition.credit_grade))
