@@ -1,4 +1,5 @@
-"""Reading warnings.yaml, grades.yaml and restrictions.yaml into a ``RuleSet``.
+"""Reading warnings.yaml, grades.yaml, restrictions.yaml and inspections.yaml (the
+draw's weights, read by ``schema.rules.inspections``) into a ``RuleSet``.
 
 From the policies folder, or from the texts by file name (``policies.store:
 database``: the platform database's documents). Every problem is reported with the
@@ -15,7 +16,10 @@ from typing import Any, TypeAlias
 import yaml
 
 from connectors.standard import RECORD_TYPES, RiskLevel
+from policies import policy_dir
 from schema.actions import enum_name
+from schema.rules.inspections import FILE as INSPECTIONS_FILE
+from schema.rules.inspections import InspectionsError, load_inspections
 from schema.rules.model import (
     ActionRules,
     Decision,
@@ -32,7 +36,7 @@ from schema.rules.model import (
 
 __all__ = ["IN_DATABASE", "RULE_FILES", "RulesError", "RulesSource", "load_rules", "read_text"]
 
-RULE_FILES = ("warnings.yaml", "grades.yaml", "restrictions.yaml")
+RULE_FILES = ("warnings.yaml", "grades.yaml", "restrictions.yaml", INSPECTIONS_FILE)
 
 # a policies folder, or file name -> text (the platform database's documents)
 RulesSource: TypeAlias = Path | Mapping[str, str]
@@ -260,6 +264,19 @@ def load_rules(source: RulesSource) -> RuleSet:
     warnings = _warnings(_Reader(source, "warnings.yaml", problems))
     grades = _grades(_Reader(source, "grades.yaml", problems))
     actions = _actions(_Reader(source, "restrictions.yaml", problems))
-    if problems:
+    inspections = None
+    try:
+        inspections = load_inspections(_with_inspections(source))
+    except InspectionsError as error:
+        problems += error.problems
+    if problems or inspections is None:
         raise RulesError(problems)
-    return RuleSet(warnings, grades, actions)
+    return RuleSet(warnings, grades, actions, inspections)
+
+
+def _with_inspections(source: RulesSource) -> RulesSource:
+    """``source``, or - for a platform database seeded before inspections.yaml existed,
+    which has no such document - the bundled policies' inspections.yaml."""
+    if isinstance(source, Path) or INSPECTIONS_FILE in source:
+        return source
+    return policy_dir()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connectors.standard import RiskLevel
+from schema.rules.inspections import DrawWeights
 
 __all__ = [
     "ActionRules",
@@ -156,3 +157,4 @@ class RuleSet:
     warnings: WarningRules
     grades: GradeRules
     actions: Mapping[str, ActionRules]
+    inspections: DrawWeights  # the double-random draw's risk weights (inspections.yaml)

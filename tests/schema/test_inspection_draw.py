@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import random
+import shutil
 from collections import Counter
 from decimal import Decimal
 from fractions import Fraction
@@ -29,6 +30,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.rules_files import RulesError, load_rules
 from policies import policy_dir
 from schema.inspection_draw import (
     Candidate,
@@ -413,3 +415,24 @@ def test_a_missing_file_or_document_is_named(tmp_path: Path) -> None:
     text = (policy_dir() / "inspections.yaml").read_text(encoding="utf-8")
     assert load_inspections({"inspections.yaml": text}) == WEIGHTS
     assert parse_inspections(text, "here") == WEIGHTS
+
+
+def test_the_rules_carry_the_weights_and_a_bad_file_stops_them(tmp_path: Path) -> None:
+    folder = tmp_path / "policies"
+    shutil.copytree(policy_dir(), folder)
+    assert load_rules(folder).inspections == WEIGHTS
+    path = folder / "inspections.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("ORANGE: 0.5", "ORANGE: lots"),
+                    encoding="utf-8")
+    with pytest.raises(RulesError) as raised:
+        load_rules(folder)
+    assert raised.value.problems == [
+        f"{path}: rates.warning.ORANGE: must be a number >= 0 and <= 1, got 'lots'"]
+
+
+def test_a_database_seeded_before_inspections_yaml_reads_the_bundled_weights() -> None:
+    documents = {name: (policy_dir() / name).read_text(encoding="utf-8")
+                 for name in ("warnings.yaml", "grades.yaml", "restrictions.yaml")}
+    assert load_rules(documents).inspections == WEIGHTS
+    with pytest.raises(RulesError, match=r"inspections\.yaml \(platform database\): rates"):
+        load_rules({**documents, "inspections.yaml": "rates: {}"})
