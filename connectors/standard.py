@@ -109,7 +109,7 @@ RECORD_TYPES: dict[str, RecordTypeSpec] = {
                 ("name", T), ("entity_type", T), ("legal_rep_id", T), ("legal_rep_name", T),
                 ("registered_capital", N), ("established_on", D), ("status", E),
                 ("address", T), ("district_code", T), ("industry", T),
-                ("registering_agency", T),
+                ("registering_agency", T), ("business_scope", T),
             ),
         ),
         RecordTypeSpec(

@@ -146,6 +146,9 @@ class Enterprise(Record):
     )
     industry: str | None = strawberry.field(description="Industry (行业).")
     registering_agency: str | None = strawberry.field(description="Registering authority.")
+    business_scope: str | None = strawberry.field(
+        description="Business scope (经营范围) as registered; an activity in it may need a "
+                    "licence after registration (先照后证, policies/licensing.yaml).")
 
     hidden: strawberry.Private[frozenset[str]] = frozenset()
     # the raw registry record (what derivations on the ALL basis start from)

@@ -162,5 +162,6 @@ def _enterprise(rng: random.Random, index: int, rep: Row, end: int, codes: set[s
         "district_code": district.code,
         "industry": industry,
         "registering_agency": f"北京市{district.name}市场监督管理局",
+        "business_scope": v.business_scope(industry, code),
     })
     return Enterprise(code, district, industry, established, rep["person_id"], rep["name"])

@@ -41,6 +41,7 @@ __all__ = [
     "Listing",
     "Result",
     "Violation",
+    "business_scope",
     "enterprise_name",
     "inspection_chances",
     "licence_chances",
@@ -149,6 +150,34 @@ STATUS_WEIGHTS = (88, 5, 5, 2)
 CAPITAL = ("3", "5", "10", "30", "50", "100", "100", "200", "300", "500", "500", "1000", "2000",
            "5000", "10000", "12.5")
 SHOP_CAPITAL = ("1", "2", "3", "5", "10")
+
+
+# Business scopes (经营范围) per industry, as the registry writes them; some need a licence
+# of policies/licensing.yaml (先照后证), some none. Chosen by the credit code, not drawn
+# from the generator's random stream, so every other value of the demo stays the same.
+_SCOPES = MappingProxyType({
+    "批发和零售业": ("销售日用品、文具用品、服装鞋帽", "销售食品；销售日用品、化妆品",
+                  "预包装食品销售；日用百货销售"),
+    "软件和信息技术服务业": ("技术开发、技术咨询、技术服务；软件开发", "数据处理；计算机系统服务"),
+    "餐饮业": ("餐饮服务；热食类食品制售", "餐饮服务；冷食类食品制售；酒类销售"),
+    "居民服务业": ("家政服务；洗染服务", "美容美发服务；洗浴服务"),
+    "建筑业": ("施工总承包；专业承包；建筑装饰工程设计", "市政工程施工；园林绿化工程"),
+    "制造业": ("生产电线电缆；销售五金交电", "机械设备制造；电子产品销售"),
+    "房地产业": ("房地产开发经营；物业管理", "房地产经纪；不动产租赁"),
+    "道路运输业": ("普通货运；货物专用运输（集装箱）", "道路旅客运输；汽车租赁"),
+    "住宿业": ("住宿服务；餐饮服务；热食类食品制售", "住宿服务；会议服务"),
+    "食品制造业": ("食品生产；食品销售", "食品生产（糕点、饼干）；食品加工技术开发"),
+    "化学原料和化学制品制造业": ("化学原料生产（不含危险化学品）；涂料制造",
+                      "生产危险化学品；化工产品销售"),
+    "医药制造业": ("药品生产；原料药生产", "医药技术开发；医疗器械销售"),
+    "农业": ("蔬菜种植；水果种植；农产品销售", "家禽饲养；农业技术推广"),
+})
+
+
+def business_scope(industry: str, credit_code: str) -> str:
+    """The registered business scope (经营范围) of an enterprise of this industry."""
+    choices = _SCOPES.get(industry, ("技术服务；企业管理咨询",))
+    return choices[sum(map(ord, credit_code)) % len(choices)]
 
 
 def enterprise_name(entity: str, district: DistrictDef, brand: str, industry: str,
