@@ -40,6 +40,7 @@ from gateway.loopback_keys import LoopbackOnlyKeys
 from gateway.metrics import GatewayMetrics
 from gateway.metrics_endpoint import metrics_endpoint
 from gateway.observation import ObservedRequests
+from gateway.overlay_store import OverlayStore
 from gateway.platform_store.store import PlatformStore, open_store
 from gateway.platform_store.writer import AccessLogWriter
 from gateway.policy_channel import PolicyChannel
@@ -56,6 +57,7 @@ from schema.access import AccessPolicy
 from schema.build import build_schema
 from schema.limits import QueryLimits
 from schema.mutations import Mutation
+from schema.overlay import Overlay
 from schema.rules.model import ActionRules, RuleSet
 
 __all__ = ["AppOptions", "create_app"]
@@ -168,6 +170,12 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
         if answers is not None:
             answers.clear()
 
+    def follow_overlay(_: Overlay) -> None:
+        """A new record overlay is in force: answers made before it are not reused
+        (their keys hold the older version too; this frees their room at once)."""
+        if answers is not None:
+            answers.clear()
+
     metrics = GatewayMetrics()  # this app's own registry
     tracing = open_tracing(config.tracing, options.tracer_provider)
     observer = fan_out(metrics, None if tracing is None else tracing.observer)
@@ -232,6 +240,20 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
             synced.on_change(follow_policy)
             assert migrating is not None
             following = asyncio.create_task(synced.follow(partial(asyncio.shield, migrating)))
+        overlays: OverlayStore | None = None
+        overlay_channel: PolicyChannel | None = None
+        overlay_following: asyncio.Task[None] | None = None
+        if store is not None:
+            assert migrating is not None
+            # the platform's own record facts (inspection results, objections, repairs)
+            if redis_url is not None:
+                overlay_channel = PolicyChannel(redis_url, topic="overlay")
+            overlays = OverlayStore(store, channel=overlay_channel)
+            overlays.on_change(follow_overlay)
+            runtime.overlays = overlays
+            overlay_following = asyncio.create_task(
+                overlays.follow(partial(asyncio.shield, migrating)))
+        app.state.overlays = overlays
         app.state.platform = store
         app.state.access_log = writer
         try:
@@ -240,6 +262,9 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                 logger.info("registry indexed: %d enterprises", len(snapshot.enterprises))
             except SourceError as error:
                 logger.warning("registry not indexed at start (%s); will retry on use", error)
+            if overlays is not None and not await overlays.ready(wait_s=30.0):
+                logger.error("the record overlay is not loaded from the platform database "
+                             "yet: objections and repairs are not applied until it is")
             if synced is not None and not await synced.ready(wait_s=30.0):
                 logger.error("the access policy is not loaded from the platform database "
                              "yet: requests are refused (POLICY_UPDATING) until it is")
@@ -253,6 +278,10 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                 gc.unfreeze()
             if following is not None:
                 following.cancel()
+            if overlay_following is not None:
+                overlay_following.cancel()
+            if overlay_channel is not None:
+                await overlay_channel.aclose()
             if migrating is not None:
                 migrating.cancel()
             if channel is not None:
@@ -283,5 +312,6 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                     middleware=[observed, *cors_middleware(config.cors)])
     app.state.answers = answers  # the answer cache, or None (read by tests and operators)
     app.state.policy_sync = None  # the policy kept in the database (set in the lifespan)
+    app.state.overlays = None  # the record overlay (gateway.overlay_store; the lifespan)
     app.state.metrics = metrics
     return app

@@ -217,7 +217,8 @@ class AuthGate:
             await app(scope, receive, send)
             _summarize(scope)
             return
-        key = answers.key(caller.clearance, runtime.policy_version(), runtime.today(), body)
+        key = answers.key(caller.clearance, runtime.policy_version(), runtime.today(), body,
+                          runtime.overlay_version())
         kept = answers.get(key)
         metrics: GatewayMetrics = scope["app"].state.metrics
         metrics.answer_cache(hit=kept is not None)

@@ -107,6 +107,8 @@ class Authenticator:
                             f"Purpose {purpose!r}{known} is not allowed for this caller; "
                             f"allowed: {allowed}.",
                             Caller(principal.id,
-                                   Clearance(principal.role, principal.agency or "", purpose)))
-        clearance = Clearance(principal.role, principal.agency or "", purpose)
+                                   Clearance(principal.role, principal.agency or "", purpose,
+                                             principal.credit_code or "")))
+        clearance = Clearance(principal.role, principal.agency or "", purpose,
+                              principal.credit_code or "")
         return Caller(principal.id, clearance)

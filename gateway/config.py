@@ -18,6 +18,7 @@ import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from connectors.credit_code import credit_code_problem
 from connectors.spec import SOURCE_KINDS, AgencySpec
 from connectors.standard import RECORD_TYPES
 from gateway.cors import CorsSettings, parse_cors
@@ -44,7 +45,9 @@ __all__ = [
     "parse_config",
 ]
 
-ROLES = ("public", "department", "approval", "auditor", "admin")
+# enterprise: an enterprise's own key, bound to its credit code (its objections and
+# credit repairs: 异议 · 信用修复); it sees what the public sees
+ROLES = ("public", "department", "approval", "auditor", "admin", "enterprise")
 PURPOSES = (
     "INSPECTION",
     "CASE_HANDLING",
@@ -83,6 +86,7 @@ class PrincipalSpec:
     role: str
     agency: str | None
     purposes: tuple[str, ...]
+    credit_code: str | None = None  # the enterprise of an ``enterprise`` principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +335,7 @@ def _principal(raw: Any, where: str, agencies: set[str],
         principal_id = "?"
     where = f"{where} ({principal_id})"
     for key in raw:
-        if key not in ("id", "key_sha256", "role", "agency", "purposes"):
+        if key not in ("id", "key_sha256", "role", "agency", "purposes", "credit_code"):
             problems.append(f"{where}: unknown field {key!r}")
     key_hash = raw.get("key_sha256")
     if not isinstance(key_hash, str) or not _SHA256.match(key_hash):
@@ -344,6 +348,18 @@ def _principal(raw: Any, where: str, agencies: set[str],
         problems.append(f"{where}: agency: {agency!r} is not an agency of this configuration")
     if role == "department" and agency is None:
         problems.append(f"{where}: agency: required for role department")
+    credit_code = raw.get("credit_code")
+    if role == "enterprise":
+        if agency is not None:
+            problems.append(f"{where}: agency: an enterprise principal belongs to no agency")
+        if not isinstance(credit_code, str):
+            problems.append(f"{where}: credit_code: required for role enterprise (the "
+                            "unified social credit code it is bound to)")
+        elif (problem := credit_code_problem(credit_code)) is not None:
+            problems.append(f"{where}: credit_code: {credit_code!r} is not a valid unified "
+                            f"social credit code: {problem}")
+    elif credit_code is not None:
+        problems.append(f"{where}: credit_code: only for role enterprise")
     purposes = raw.get("purposes") or []
     if not isinstance(purposes, list):
         problems.append(f"{where}: purposes: must be a list")
@@ -356,4 +372,5 @@ def _principal(raw: Any, where: str, agencies: set[str],
     if len(problems) > before:
         return None
     return PrincipalSpec(str(principal_id), str(key_hash), str(role),
-                         agency if isinstance(agency, str) else None, tuple(purposes))
+                         agency if isinstance(agency, str) else None, tuple(purposes),
+                         credit_code if isinstance(credit_code, str) else None)

@@ -41,19 +41,21 @@ def parse_message(data: bytes | str) -> tuple[str, int] | None:
 
 
 class PolicyChannel:
-    """Publishes and listens to policy versions on ``{namespace}:policy``."""
+    """Publishes and listens to policy versions on ``{namespace}:{topic}`` (``topic``
+    ``overlay``: the platform's record overlay, ``gateway.overlay_store``)."""
 
     def __init__(self, url: str, *, namespace: str = "rg", timeout_s: float = 0.5,
-                 retry_after_s: float = 1.0) -> None:
-        self.channel = f"{namespace}:policy"
+                 retry_after_s: float = 1.0, topic: str = "policy") -> None:
+        self.channel = f"{namespace}:{topic}"
+        self._topic = topic
         self._publisher = Redis.from_url(url, socket_timeout=timeout_s,
                                          socket_connect_timeout=timeout_s)
         # no socket timeout: the listener waits for messages as long as there are none
         self._listener = Redis.from_url(url, socket_connect_timeout=timeout_s)
         self._retry_after_s = retry_after_s
         self._published = RedisAvailability(
-            retry_after_s, logger=log, back="Redis is back; policy changes are published again",
-            down="policy changes not published on Redis (%s: %s); replicas will see them by "
+            retry_after_s, logger=log, back=f"Redis is back; {topic} changes are published again",
+            down=f"{topic} changes not published on Redis (%s: %s); replicas will see them by "
                  "polling the database; retrying in %g s")
 
     async def publish(self, store_id: str, version: int) -> bool:
@@ -78,7 +80,7 @@ class PolicyChannel:
             try:
                 await pubsub.subscribe(self.channel)
                 if down:
-                    log.info("Redis is back; policy changes are heard at once again")
+                    log.info("Redis is back; %s changes are heard at once again", self._topic)
                     down = False
                 on_connected()
                 while True:
@@ -91,9 +93,10 @@ class PolicyChannel:
                         on_version(*parsed)
             except _ERRORS as error:
                 if not down:
-                    log.warning("not listening for policy changes on Redis (%s: %s); "
+                    log.warning("not listening for %s changes on Redis (%s: %s); "
                                 "polling the database meanwhile, retrying every %g s",
-                                type(error).__name__, error, self._retry_after_s)
+                                self._topic, type(error).__name__, error,
+                                self._retry_after_s)
                     down = True
             finally:
                 await _quietly_close(pubsub)

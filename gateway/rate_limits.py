@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 FILE = "rate_limits.yaml"
 MAX_WINDOW_S = 86_400
+# roles added after rate-limit files were written; absent, they get the public's limit
+_LIKE_PUBLIC = frozenset({"enterprise"})
 
 
 # --- the policy file ------------------------------------------------------------------
@@ -132,6 +134,8 @@ def load_rate_limits(source: Path | Mapping[str, str]) -> RateLimits:
     limits = {}
     for role in ROLES:
         raw = roles.get(role)
+        if raw is None and role in _LIKE_PUBLIC and isinstance(roles.get("public"), dict):
+            raw = roles["public"]  # a file written before the role existed: the public's
         if not isinstance(raw, dict):
             problems.append(f"{path}: roles.{role}: required, {{requests: N, window_s: SECONDS}}"
                             f", got {raw!r}")

@@ -38,7 +38,7 @@ from schema.access import Clearance
 
 __all__ = ["ENTRY_OVERHEAD", "CachedAnswer", "ResponseCache"]
 
-_Key = tuple[str, str, str, int, str, bytes]
+_Key = tuple[str, str, str, str, int, int, str, bytes]
 
 # What an entry costs in CPython besides the characters of its key and the bytes of
 # its body and headers: the key tuple and its day string, the bytes objects' and the
@@ -62,8 +62,9 @@ class CachedAnswer:
 
 
 def _size(key: _Key, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> int:
-    role, agency, purpose, _, day, request = key
-    size = len(role) + len(agency) + len(purpose) + len(day) + len(request) + len(body)
+    role, agency, purpose, credit_code, _, _, day, request = key
+    size = (len(role) + len(agency) + len(purpose) + len(credit_code) + len(day)
+            + len(request) + len(body))
     for name, value in headers:
         size += len(name) + len(value)
     return size + ENTRY_OVERHEAD
@@ -114,9 +115,13 @@ class ResponseCache:
         self.expired = 0  # answers swept past their lifetime
 
     @staticmethod
-    def key(clearance: Clearance, policy_version: int, day: dt.date, body: bytes) -> _Key:
-        return (clearance.role, clearance.agency, clearance.purpose, policy_version,
-                day.isoformat(), body)
+    def key(clearance: Clearance, policy_version: int, day: dt.date, body: bytes,
+            overlay_version: int = 0) -> _Key:
+        """``overlay_version``: the platform's record overlay (``gateway.overlay_store``)
+        as the request starts - an answer is never older than it, so a key with a newer
+        one never finds an answer made before a change."""
+        return (clearance.role, clearance.agency, clearance.purpose, clearance.credit_code,
+                policy_version, overlay_version, day.isoformat(), body)
 
     @property
     def max_bytes(self) -> int:

@@ -126,6 +126,18 @@ _PENALTY_TYPES = {"WARNING", "CRITICISM", "FINE", "CONFISCATION", "LICENCE_SUSPE
                   "LICENCE_REVOCATION", "PRODUCTION_SUSPENSION", "CLOSURE", "DETENTION"}
 
 
+def _optional_flag(reader: _Reader, doc: Any, dotted: str, default: bool = True) -> bool:
+    """A true/false setting that older rule documents (kept in the platform database)
+    may not have yet: absent means ``default``."""
+    parent, _, name = dotted.rpartition(".")
+    node = doc
+    for part in parent.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or name not in node:
+        return default
+    return reader.flag(doc, dotted)
+
+
 def _warnings(reader: _Reader) -> WarningRules:
     doc = reader.document()
     if reader.get(doc, "lifecycle.cycle") != "calendar_year":
@@ -138,6 +150,7 @@ def _warnings(reader: _Reader) -> WarningRules:
         short_months=reader.integer(doc, "lifecycle.penalty_publicity.short_months"),
         small_fine_max_yuan=reader.number(doc, "lifecycle.penalty_publicity.small_fine_max_yuan"),
         default_months=reader.integer(doc, "lifecycle.penalty_publicity.default_months"),
+        disputed_records_count=_optional_flag(reader, doc, "lifecycle.disputed_records_count"),
     )
     return WarningRules(
         lifecycle=lifecycle,

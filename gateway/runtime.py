@@ -27,6 +27,7 @@ from schema.audit_port import AuditPort
 from schema.coalesce import SourceCoalescer
 from schema.context import RequestContext
 from schema.loaders import Loaders, RecordCache
+from schema.overlay import Overlay
 from schema.records import Agency
 from schema.redaction import SelectionMemo
 from schema.registry_index import RegistryIndex
@@ -37,6 +38,12 @@ from schema.sources import Sources
 from schema.view import CallerView
 
 __all__ = ["Policies", "Runtime", "default_http_client", "open_runtime"]
+
+
+class Overlays(Protocol):
+    """The platform's record overlay in force (``gateway.overlay_store.OverlayStore``)."""
+
+    def current(self) -> Overlay: ...
 
 
 class Policies(Protocol):
@@ -88,6 +95,7 @@ class Runtime:
     selections: SelectionMemo = field(default_factory=SelectionMemo)  # per query document
     audit: AuditPort | None = None  # the access log as the graph reads it
     observer: SourceObserver = NO_OBSERVER  # told of agency calls and record-cache hits
+    overlays: Overlays | None = None  # the platform's own record facts (schema.overlay)
 
     def new_context(self, clearance: Clearance) -> RequestContext:
         """A fresh per-request context: new DataLoaders, the caller's view of the
@@ -103,6 +111,7 @@ class Runtime:
             risk_index=self.risk_index or RiskIndex(0), registry_risk=self.registry_risk,
             selections=self.selections,
             audit=self.audit,
+            overlay=Overlay.empty() if self.overlays is None else self.overlays.current(),
         )
 
     def policy_version(self) -> int:
@@ -111,6 +120,11 @@ class Runtime:
             return 0
         self.policies.current()
         return self.policies.version
+
+    def overlay_version(self) -> int:
+        """The record overlay's version in force (0 without one): part of the answer
+        cache's key."""
+        return 0 if self.overlays is None else self.overlays.current().version
 
     def answer_lifetime(self, context: RequestContext) -> float:
         """How long a complete answer made with ``context`` may be reused: the shortest

@@ -48,11 +48,13 @@ GRAPH_TYPES = {
 
 @dataclass(frozen=True, slots=True)
 class Clearance:
-    """What a caller is cleared for: role, own agency and declared purpose ("" = none)."""
+    """What a caller is cleared for: role, own agency and declared purpose ("" = none);
+    ``credit_code``: the enterprise an ``enterprise`` caller is bound to ("" = none)."""
 
     role: str
     agency: str = ""
     purpose: str = ""
+    credit_code: str = ""
 
 
 def stricter(a: Openness, b: Openness) -> Openness:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from connectors.errors import SourceError
 from schema.audit_port import AuditPort
 from schema.loaders import Loaders
+from schema.overlay import Overlay
 from schema.records import Agency
 from schema.redaction import SelectionMemo
 from schema.registry_index import RegistryIndex
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # it reads the risk types of schema.risk, which reads this mo
 
 if TYPE_CHECKING:
     from schema.policy_admin import PolicyAdminPort
+    from schema.record_workflows import WorkflowPort
 
 __all__ = ["FailedSource", "RequestContext", "SourceFailures"]
 
@@ -74,3 +76,9 @@ class RequestContext:
     # the access policy as an admin changes it (setFieldClass); None when it is kept
     # in files, or the caller is no admin
     policy_admin: PolicyAdminPort | None = None
+    # the platform's record overlay in force for this request (schema.overlay): applied
+    # to every record before the caller's view
+    overlay: Overlay = field(default_factory=Overlay.empty)
+    # objections and credit repairs (schema.record_workflows) as this caller acts on
+    # them; None without a platform database
+    workflows: WorkflowPort | None = None

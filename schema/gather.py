@@ -5,7 +5,10 @@ once (futures, no task per load), failures are recorded per agency and the other
 agencies' records still arrive. It is also where records enter the graph: they
 pass through the caller's view (``schema.view``) here - what the caller may not see
 is dropped and what it may not read is nulled - before anything counts, sorts or
-links them. Plain functions of the request context: nothing here knows GraphQL.
+links them. Before the view, the platform's overlay (``schema.overlay``: added
+records, withdrawals, repairs, objections) amends them, so the view and everything
+after it see the amended records. Plain functions of the request context: nothing
+here knows GraphQL.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ async def gather_checked(
             except SourceError as error:
                 failed.add(error.agency)
                 context.failures.add(error, path)
+    merged = context.overlay.over_many(record_type, key_column, keys, merged)
     return _visible_sorted(context, merged, record_type, key_column, visible_only), failed
 
 
@@ -160,6 +164,7 @@ async def prefetch_checked(
                 context.failures.add(result, path)
             else:
                 bucket.extend(result)
+    merged = context.overlay.over_many(record_type, key_column, keys, merged)
     return _visible_sorted(context, merged, record_type, key_column, visible_only, sort), failed
 
 

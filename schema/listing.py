@@ -137,12 +137,17 @@ async def _with_records_from(
         t: [loaders.load(connector, t, "credit_code", r.credit_code or "") for r in candidates]
         for t in types
     }
+    overlay = context.overlay
     kept = []
     try:
         for position, record in enumerate(candidates):
             readable = view.readable_types(record, "Enterprise")
             for record_type, per_key in futures.items():
                 found = await per_key[position]
+                if overlay.touches(record_type):  # with the platform's added records
+                    found = [r for r in overlay.over(record_type, "credit_code",
+                                                     record.credit_code or "", found)
+                             if r.agency == connector.code]
                 if record_type in readable and any(view.sees(r) for r in found):
                     kept.append(record)
                     break
@@ -188,8 +193,8 @@ async def _levels(context: RequestContext, path: Path, snapshot: RegistrySnapsho
                   derived: str) -> RiskLevels:
     view, loaders = context.view, context.loaders
     store = context.registry_risk or RegistryRisk(context.sources.providers)
-    risk = await store.records(snapshot, loaders.ages, loaders.stale,
-                               riskless_counted(context.rules))
+    risk = context.overlay.amend_risk(await store.records(
+        snapshot, loaders.ages, loaders.stale, riskless_counted(context.rules)))
     for error in risk.failed:
         context.failures.add(error, path)
     basis = view.basis(derived)

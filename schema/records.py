@@ -13,6 +13,7 @@ import strawberry
 
 from connectors.records import Record as SourceRecord
 from schema.enums import EnterpriseStatus, LicenceStatus, Openness, PenaltyType, RiskLevel
+from schema.record_objection import ObjectionStatus, RecordObjection
 
 __all__ = [
     "RECORD_CLASSES",
@@ -47,6 +48,16 @@ class Record:
     risk_level: RiskLevel | None = strawberry.field(
         description="Risk level set by the owner agency; null for records that carry no risk."
     )
+    repaired_on: dt.date | None = strawberry.field(default=None, description=(
+        "Credit repair date (信用修复日期), from the source or an approved credit repair "
+        "(requestCreditRepair); the record stops counting from that day."))
+    withdrawn_on: dt.date | None = strawberry.field(default=None, description=(
+        "The day an objection (异议) to the record was upheld: it stops counting and "
+        "moves to history from that day (until the owner agency's source says so itself)."))
+    objection: RecordObjection | None = strawberry.field(default=None, description=(
+        "The latest objection (异议) to the record; null when there is none."))
+    disputed: bool | None = strawberry.field(default=None, description=(
+        "True while an objection to the record is under review (FILED)."))
 
 
 @strawberry.type(description="Administrative licence (行政许可).")
@@ -71,9 +82,6 @@ class Penalty(Record):
     amount: float | None = strawberry.field(description="Amount in yuan (罚没金额，元).")
     decided_on: dt.date | None = strawberry.field(description="Decision date (处罚决定日期).")
     published_on: dt.date | None = strawberry.field(description="Publicity date (公示日期).")
-    repaired_on: dt.date | None = strawberry.field(
-        description="Credit repair date (信用修复日期); a repaired record stops counting."
-    )
 
 
 @strawberry.type(description="Listing in the business anomaly list (经营异常名录).")
@@ -146,6 +154,16 @@ def build_record(
     for name in redact:
         if name in values:
             values[name] = None
+    # the platform overlay's values (schema.overlay), shown as the interface's fields
+    status = values.pop("objection", None)
+    disputed = values.pop("disputed", None)
+    values.setdefault("withdrawn_on", None)
+    values.setdefault("repaired_on", None)
+    if "objection" not in redact:
+        extra.setdefault("objection", None if status is None
+                         else RecordObjection(status=ObjectionStatus(status)))
+    if "disputed" not in redact:
+        extra.setdefault("disputed", disputed is not None)
     for column, enum_cls in _ENUM_COLUMNS.get(record.record_type, {}).items():
         if values.get(column) is not None:
             values[column] = enum_cls(values[column])

@@ -113,9 +113,71 @@ def _m002_policies(conn: Connection) -> None:
     meta.create_all(conn, checkfirst=False)
 
 
+def _overlay(conn: Connection) -> None:
+    """The platform's record overlay: its version row, added records, objections (异议)
+    and credit repairs (信用修复)."""
+    meta = sa.MetaData()
+    version = sa.Table(
+        "overlay_version", meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
+    )
+    sa.Table(
+        "platform_records", meta,
+        sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+        *(sa.Column(name, sa.Text, nullable=False)
+          for name in ("agency", "record_type", "record_id")),
+        sa.Column("credit_code", sa.Text, nullable=True),
+        sa.Column("openness", sa.Text, nullable=False),
+        sa.Column("risk_level", sa.Text, nullable=True),
+        sa.Column("record_values", sa.Text, nullable=False),
+        sa.Column("added_at", UtcDateTime, nullable=False),
+        sa.Column("principal", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.UniqueConstraint("agency", "record_type", "record_id",
+                            name="uq_platform_records_record"),
+    )
+    sa.Table(
+        "objections", meta,
+        sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+        *(sa.Column(name, sa.Text, nullable=False)
+          for name in ("agency", "record_type", "record_id")),
+        sa.Column("credit_code", sa.Text, nullable=True),
+        *(sa.Column(name, sa.Text, nullable=False)
+          for name in ("status", "reason", "filed_by", "filed_role", "filed_agency")),
+        sa.Column("filed_at", UtcDateTime, nullable=False),
+        sa.Column("filed_on", sa.Date, nullable=False),
+        sa.Column("resolved_by", sa.Text, nullable=True),
+        sa.Column("resolved_at", UtcDateTime, nullable=True),
+        sa.Column("resolved_on", sa.Date, nullable=True),
+        sa.Column("note", sa.Text, nullable=True),
+        sa.Index("ix_objections_record", "agency", "record_id"),
+        sa.Index("ix_objections_credit_code", "credit_code"),
+    )
+    sa.Table(
+        "credit_repairs", meta,
+        sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+        *(sa.Column(name, sa.Text, nullable=False)
+          for name in ("agency", "record_type", "record_id")),
+        sa.Column("credit_code", sa.Text, nullable=True),
+        *(sa.Column(name, sa.Text, nullable=False) for name in (
+            "status", "evidence", "requested_by", "requested_role", "requested_agency")),
+        sa.Column("requested_at", UtcDateTime, nullable=False),
+        sa.Column("decided_by", sa.Text, nullable=True),
+        sa.Column("decided_at", UtcDateTime, nullable=True),
+        sa.Column("repaired_on", sa.Date, nullable=True),
+        sa.Column("note", sa.Text, nullable=True),
+        sa.Index("ix_credit_repairs_record", "agency", "record_id"),
+        sa.Index("ix_credit_repairs_credit_code", "credit_code"),
+    )
+    meta.create_all(conn, checkfirst=False)
+    conn.execute(version.insert().values(id=1, version=0))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "access log and its anchors", _m001_access_log),
     Migration(2, "access policy: field classes, rules, documents, versions", _m002_policies),
+    Migration(3, "record overlay: added records, objections, credit repairs", _overlay),
 )
 
 

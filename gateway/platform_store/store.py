@@ -44,7 +44,7 @@ from gateway.platform_store.tables import platform_migrations
 
 __all__ = ["LOCKS", "PlatformStore", "describe_error", "open_store"]
 
-LOCKS = ("chain", "migrations", "policies")
+LOCKS = ("chain", "migrations", "policies", "overlay")
 _SQLITE_BUSY_S = 5.0  # how long SQLite waits for another process's write lock
 
 
@@ -73,8 +73,8 @@ class PlatformStore:
     @asynccontextmanager
     async def transaction(self, lock: str | None = None) -> AsyncIterator[AsyncConnection]:
         """A connection in a transaction, committed when the block ends (rolled back
-        on an exception); with ``lock`` ("chain", "migrations" or "policies"), holding that lock
-        across processes until then."""
+        on an exception); with ``lock`` ("chain", "migrations", "policies" or
+        "overlay"), holding that lock across processes until then."""
         async with self.engine.connect() as conn:
             if lock is not None and self.backend == "sqlite":
                 conn = await conn.execution_options(platform_write_lock=True)

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UtcDateTime", "access_log", "access_log_anchors", "id_type", "metadata",
-           "platform_migrations", "policy_documents", "policy_field_classes", "policy_rules",
+__all__ = ["UtcDateTime", "access_log", "access_log_anchors", "credit_repairs", "id_type",
+           "metadata", "objections", "overlay_version", "platform_migrations",
+           "platform_records", "policy_documents", "policy_field_classes", "policy_rules",
            "policy_versions"]
 
 
@@ -136,4 +137,75 @@ policy_versions = sa.Table(
     sa.Column("principal", sa.Text, nullable=False),
     sa.Column("change", sa.Text, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
+)
+
+# The platform's record overlay (gateway.overlay_store, schema.overlay): one row whose
+# version goes up with every change, so replicas polling it see a change ...
+overlay_version = sa.Table(
+    "overlay_version", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
+# ... records the platform adds for an agency (an inspection result), values as JSON ...
+platform_records = sa.Table(
+    "platform_records", metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("agency", sa.Text, nullable=False),
+    sa.Column("record_type", sa.Text, nullable=False),
+    sa.Column("record_id", sa.Text, nullable=False),
+    sa.Column("credit_code", sa.Text, nullable=True),
+    sa.Column("openness", sa.Text, nullable=False),
+    sa.Column("risk_level", sa.Text, nullable=True),
+    sa.Column("record_values", sa.Text, nullable=False),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+    sa.Column("principal", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.UniqueConstraint("agency", "record_type", "record_id",
+                        name="uq_platform_records_record"),
+)
+
+# ... objections (异议) to agencies' records ...
+objections = sa.Table(
+    "objections", metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("agency", sa.Text, nullable=False),
+    sa.Column("record_type", sa.Text, nullable=False),
+    sa.Column("record_id", sa.Text, nullable=False),
+    sa.Column("credit_code", sa.Text, nullable=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("filed_by", sa.Text, nullable=False),
+    sa.Column("filed_role", sa.Text, nullable=False),
+    sa.Column("filed_agency", sa.Text, nullable=False),
+    sa.Column("filed_at", UtcDateTime, nullable=False),
+    sa.Column("filed_on", sa.Date, nullable=False),
+    sa.Column("resolved_by", sa.Text, nullable=True),
+    sa.Column("resolved_at", UtcDateTime, nullable=True),
+    sa.Column("resolved_on", sa.Date, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Index("ix_objections_record", "agency", "record_id"),
+    sa.Index("ix_objections_credit_code", "credit_code"),
+)
+
+# ... and credit repairs (信用修复).
+credit_repairs = sa.Table(
+    "credit_repairs", metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("agency", sa.Text, nullable=False),
+    sa.Column("record_type", sa.Text, nullable=False),
+    sa.Column("record_id", sa.Text, nullable=False),
+    sa.Column("credit_code", sa.Text, nullable=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("requested_role", sa.Text, nullable=False),
+    sa.Column("requested_agency", sa.Text, nullable=False),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("decided_by", sa.Text, nullable=True),
+    sa.Column("decided_at", UtcDateTime, nullable=True),
+    sa.Column("repaired_on", sa.Date, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Index("ix_credit_repairs_record", "agency", "record_id"),
+    sa.Index("ix_credit_repairs_credit_code", "credit_code"),
 )

@@ -1,8 +1,10 @@
 """Which records count at a date: the record cycle, publicity periods, repair, removal.
 
-A record dated after the date asked does not exist yet; a removal or repair dated
-after it has not happened yet - so asking about a past date reproduces what was
-in force then.
+A record dated after the date asked does not exist yet; a removal, repair or
+withdrawal dated after it has not happened yet - so asking about a past date
+reproduces what was in force then. ``withdrawn_on`` (an upheld objection) and
+``disputed`` (an objection under review) come from the platform's overlay
+(``schema.overlay``).
 """
 
 from __future__ import annotations
@@ -47,10 +49,10 @@ def in_current_cycle(record: Record, as_of: dt.date) -> bool:
 
 
 def in_force(record: Record, as_of: dt.date) -> bool:
-    """Made, not removed and not repaired at ``as_of``."""
+    """Made, not removed, repaired or withdrawn at ``as_of``."""
     if not exists_at(record, as_of):
         return False
-    for column in ("removed_on", "repaired_on"):
+    for column in ("removed_on", "repaired_on", "withdrawn_on"):
         ended = _date(record, column)
         if ended is not None and ended <= as_of:
             return False
@@ -73,6 +75,10 @@ def counted(record: Record, as_of: dt.date, rules: Lifecycle) -> bool:
     """Does the record count for warnings and grades at ``as_of``?"""
     if not in_force(record, as_of):
         return False
+    if not rules.disputed_records_count:
+        disputed = _date(record, "disputed")
+        if disputed is not None and disputed <= as_of:
+            return False  # under objection (异议) since that day
     if record.record_type in LISTINGS and rules.listings_in_force_count:
         return True
     if not in_current_cycle(record, as_of):

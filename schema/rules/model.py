@@ -75,6 +75,8 @@ class Lifecycle:
     short_months: int = 3
     small_fine_max_yuan: float = 3000.0
     default_months: int = 36
+    # does a record under objection (异议, not yet resolved) still count?
+    disputed_records_count: bool = True
 
 
 @dataclass(frozen=True, slots=True)

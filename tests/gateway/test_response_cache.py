@@ -146,8 +146,9 @@ def key_of(n: int) -> Any:
 
 def counted(key: Any, body: bytes) -> int:
     """An entry's bytes as documented: key, body and headers, plus the fixed overhead."""
-    role, agency, purpose, _, day, request = key
-    return (len(role) + len(agency) + len(purpose) + len(day) + len(request) + len(body)
+    role, agency, purpose, credit_code, _, _, day, request = key
+    return (len(role) + len(agency) + len(purpose) + len(credit_code) + len(day)
+            + len(request) + len(body)
             + sum(len(name) + len(value) for name, value in HEADERS) + ENTRY_OVERHEAD)
 
 

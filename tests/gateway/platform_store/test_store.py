@@ -56,13 +56,13 @@ async def test_migrations_apply_once_and_are_recorded(settings: PlatformSettings
 
 
 async def test_a_new_migration_is_applied_on_the_next_start(settings: PlatformSettings) -> None:
-    def objections(conn: Connection) -> None:
+    def later_table(conn: Connection) -> None:
         meta = sa.MetaData()
-        sa.Table("objections", meta, sa.Column("id", sa.Integer, primary_key=True),
+        sa.Table("later_table", meta, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("credit_code", sa.Text, nullable=False))
         meta.create_all(conn, checkfirst=False)
 
-    later = (*MIGRATIONS, Migration(len(MIGRATIONS) + 1, "objections", objections))
+    later = (*MIGRATIONS, Migration(len(MIGRATIONS) + 1, "later table", later_table))
     store = open_store(settings)
     try:
         await store.migrate()
@@ -71,7 +71,7 @@ async def test_a_new_migration_is_applied_on_the_next_start(settings: PlatformSe
         async with store.engine.connect() as conn:
             names = await conn.run_sync(
                 lambda c: sa.inspect(c).get_table_names(schema=settings.schema))
-        assert {"objections", "access_log", "access_log_anchors"} <= set(names)
+        assert {"later_table", "access_log", "access_log_anchors"} <= set(names)
         # a gateway that does not know migration 2 refuses the database, and says why
         with pytest.raises(MigrationError, match="run the newer gateway"):
             await store.migrate()
