@@ -21,6 +21,7 @@ be read, ``SourceUnavailableError`` names it and nothing is drawn.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from connectors.errors import SourceError
 from connectors.records import Record
@@ -31,12 +32,17 @@ from schema.enums import EnterpriseStatus
 from schema.errors import BadUserInput, SourceUnavailableError
 from schema.gather import Path
 from schema.inspection_types import Candidate
-from schema.registry_risk import RegistryRisk, collector_paused
+from schema.listing import _Same
+from schema.registry_index import RegistrySnapshot
+from schema.registry_risk import RegistryRisk, RiskRecords, collector_paused
 from schema.risk import SubjectRecords, enterprise_subject, grade_of, indexed, warning_level_of
+from schema.risk_index import RiskLevels
 from schema.rules.columns import riskless_counted
-from schema.rules.model import Grade, WarningLevel
+from schema.rules.grades import _meets as meets
+from schema.rules.model import Grade, GradeRules, Lifecycle, WarningLevel
+from schema.rules.warnings import merge_records
 
-__all__ = ["DERIVED", "candidates"]
+__all__ = ["DERIVED", "candidates", "grade_alone"]
 
 DERIVED = "InspectionDraw"  # its basis in policies/derivation.yaml
 
@@ -75,7 +81,7 @@ async def candidates(context: RequestContext, path: Path, condition: EnterpriseF
             "draws from the registry by district, industry, status, name, warning level "
             "and credit grade. Leave it out.", argument="filter.hasRecordsFrom")
     day = as_of or context.today
-    view, rules, loaders = context.view, context.rules, context.loaders
+    view, loaders = context.view, context.loaders
     basis = view.basis(DERIVED)
     try:
         snapshot = await context.index.snapshot(loaders.ages)
@@ -86,7 +92,7 @@ async def candidates(context: RequestContext, path: Path, condition: EnterpriseF
         ) from None
     store = context.registry_risk or RegistryRisk(context.sources.providers)
     risk = context.overlay.amend_risk(await store.records(
-        snapshot, loaders.ages, loaders.stale, riskless_counted(rules)))
+        snapshot, loaders.ages, loaders.stale, riskless_counted(context.rules)))
     if risk.failed:
         for failure in risk.failed:
             context.failures.add(failure, path)
@@ -95,28 +101,19 @@ async def candidates(context: RequestContext, path: Path, condition: EnterpriseF
             f"A draw weighs every agency's records, and {failed} - no draw is made from "
             "part of them. Retry when the agency answers.",
             agency=risk.failed[0].agency, path=list(path))
+    warnings, grades = await _levels(context, snapshot, risk, basis, day)
     status = condition.status or EnterpriseStatus.ACTIVE
     everything = basis is Basis.ALL
-    none = SubjectRecords(basis=basis)
-    quiet = (warning_level_of(rules, none, day), grade_of(rules, none, day).grade)
-    by_code, by_person = risk.by_code, risk.by_person
     found: list[Candidate] = []
     with collector_paused():
         for record in snapshot.enterprises:
-            if not everything and not view.sees(record):
+            code = record.credit_code or ""
+            warning, grade = warnings.get(code), grades.get(code)
+            if warning is None or grade is None:  # not seen by the caller (VISIBLE)
                 continue
             hidden = frozenset() if everything else view.hidden(record)
-            if not _meets(record, hidden, condition, status):
-                continue
-            code = record.credit_code or ""
-            person = record.values.get("legal_rep_id")
-            if code not in by_code and (not isinstance(person, str) or person not in by_person):
-                warning, grade = quiet
-            else:
-                subject = indexed(view, risk, enterprise_subject(view, record, basis), basis)
-                warning = warning_level_of(rules, subject, day)
-                grade = grade_of(rules, subject, day).grade
-            if not _risk_meets(condition, warning, grade):
+            if not _meets(record, hidden, condition, status) or not _risk_meets(
+                    condition, warning, grade):
                 continue
             # the raw value whatever the basis: avoidance (回避) must never lapse
             # because a caller may not read the registering agency
@@ -126,6 +123,75 @@ async def candidates(context: RequestContext, path: Path, condition: EnterpriseF
     return found
 
 
-def _risk_meets(condition: EnterpriseFilter, warning: WarningLevel, grade: Grade) -> bool:
+def _risk_meets(condition: EnterpriseFilter, warning: WarningLevel | Grade,
+                grade: WarningLevel | Grade) -> bool:
     return ((condition.warning_level is None or warning is condition.warning_level)
             and (condition.credit_grade is None or grade is condition.credit_grade))
+
+
+async def _levels(context: RequestContext, snapshot: RegistrySnapshot, risk: RiskRecords,
+                  basis: Basis, day: dt.date) -> tuple[RiskLevels, RiskLevels]:
+    """Every enterprise's warning level and grade on ``day`` (those the caller sees,
+    on a VISIBLE basis), kept in the request's ``RiskIndex`` like the registry-wide
+    filters' levels: for as long as the records they come from (their version is in
+    the key), under these very rules; on the ALL basis the same for every caller."""
+    key: tuple[object, ...] = (DERIVED, basis, _Same(context.rules), day, snapshot.built_at,
+                               risk.version)
+    if basis is Basis.VISIBLE:
+        key += (context.view.clearance, context.view.policy)
+    made: dict[str, RiskLevels] = {}
+
+    async def build_warnings() -> tuple[RiskLevels, bool]:
+        made["warnings"], made["grades"] = _compute(context, snapshot, risk, basis, day)
+        return made["warnings"], True
+
+    async def build_grades() -> tuple[RiskLevels, bool]:
+        if "grades" not in made:
+            made["warnings"], made["grades"] = _compute(context, snapshot, risk, basis, day)
+        return made["grades"], True
+
+    warnings = await context.risk_index.levels((*key, "warning"), build_warnings)
+    grades = await context.risk_index.levels((*key, "grade"), build_grades)
+    return warnings, grades
+
+
+def _compute(context: RequestContext, snapshot: RegistrySnapshot, risk: RiskRecords,
+             basis: Basis, day: dt.date) -> tuple[RiskLevels, RiskLevels]:
+    view, rules = context.view, context.rules
+    everything = basis is Basis.ALL
+    none = SubjectRecords(basis=basis)
+    quiet_warning = warning_level_of(rules, none, day)
+    quiet_grade = grade_of(rules, none, day).grade
+    by_code, by_person = risk.by_code, risk.by_person
+    propagation = rules.warnings.person_propagation
+    lifecycle = rules.warnings.lifecycle
+    warnings: RiskLevels = {}
+    grades: RiskLevels = {}
+    with collector_paused():
+        for record in snapshot.enterprises:
+            if not everything and not view.sees(record):
+                continue
+            code = record.credit_code or ""
+            person = record.values.get("legal_rep_id")
+            if code not in by_code and (not isinstance(person, str) or person not in by_person):
+                warnings[code], grades[code] = quiet_warning, quiet_grade
+                continue
+            subject = indexed(view, risk, enterprise_subject(view, record, basis), basis)
+            warnings[code] = warning_level_of(rules, subject, day)
+            records = (merge_records(subject.enterprise, subject.person)
+                       if propagation and subject.person else subject.enterprise)
+            grades[code] = grade_alone(records, rules.grades, lifecycle, day)
+    return warnings, grades
+
+
+def grade_alone(records: Sequence[Record], rules: GradeRules, lifecycle: Lifecycle,
+                as_of: dt.date) -> Grade:
+    """``schema.rules.grades.grade(...).grade`` without gathering the evidence: the
+    first grade any of whose conditions one record meets (a filter over the whole
+    registry needs only the letter; tested equal to ``grade`` in
+    tests/schema/test_inspection_candidates.py)."""
+    for rule in rules.rules:
+        for condition in rule.when:
+            if any(meets(record, condition, as_of, lifecycle) for record in records):
+                return rule.grade
+    return rules.fallback.grade

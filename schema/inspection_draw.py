@@ -53,10 +53,12 @@ longer matches the draw made again from its inputs.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +75,8 @@ from schema.inspection_weights import SCALE, inclusion_units
 from schema.rules.inspections import GRADES, WARNINGS, DrawWeights
 
 __all__ = ["FORMAT", "Candidate", "Draw", "DrawError", "DrawPlan", "DrawnItem", "Inspector",
-           "canonical_inputs", "draw", "draw_from_canonical", "order_key", "outputs_digest"]
+           "canonical_inputs", "draw", "draw_from_canonical", "draw_with_inputs", "order_key",
+           "outputs_digest"]
 
 FORMAT = "inspection-draw/1"  # the canonical inputs' format; a new one if they change
 
@@ -155,13 +158,40 @@ def canonical_inputs(plan: DrawPlan, seed: str, candidates: Sequence[Candidate],
     return _compact(_inputs(_check(plan, seed, candidates, roster), seed, weights))
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a draw makes its few hundred
+    thousand short-lived keys and tuples (none in a cycle): in a gateway holding a
+    large registry each full collection would walk all of it again; it resumes as
+    it was (``schema.registry_risk.collector_paused`` does the same)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def draw(plan: DrawPlan, seed: str, candidates: Sequence[Candidate],
          roster: Sequence[Inspector], weights: DrawWeights) -> Draw:
     """The draw of ``plan`` with ``seed`` (see the module's docstring for the rules);
     ``DrawError`` when the inputs are inconsistent or a visit cannot be staffed."""
-    checked = _check(plan, seed, candidates, roster)
+    return draw_with_inputs(plan, seed, candidates, roster, weights)[0]
+
+
+def draw_with_inputs(plan: DrawPlan, seed: str, candidates: Sequence[Candidate],
+                     roster: Sequence[Inspector], weights: DrawWeights) -> tuple[Draw, bytes]:
+    """``draw`` and ``canonical_inputs`` at once, the inputs serialized only once: what
+    a platform stores with a draw (a few MB for 100,000 candidates)."""
+    with _collector_paused():
+        checked = _check(plan, seed, candidates, roster)
+        data = _compact(_inputs(checked, seed, weights))
+        return _draw(checked, seed, weights, hashlib.sha256(data).hexdigest()), data
+
+
+def _draw(checked: _Checked, seed: str, weights: DrawWeights, inputs_digest: str) -> Draw:
     plan = checked.plan
-    inputs_digest = _digest(_inputs(checked, seed, weights))
     units = inclusion_units(checked.candidates, plan.count, weights)
     pid = plan.plan_id
     start = int.from_bytes(order_key(pid, seed, "start")[:6], "big")  # uniform in [0, SCALE)
@@ -205,6 +235,11 @@ def draw_from_canonical(data: bytes) -> Draw:
     """The draw made again from ``canonical_inputs``' bytes (``gateway draw verify``):
     compare its ``digest`` with the one stored. ``DrawError`` when the bytes are not
     canonical inputs of this format."""
+    with _collector_paused():
+        return draw(*_parsed(data))
+
+
+def _parsed(data: bytes) -> tuple[DrawPlan, str, list[Candidate], list[Inspector], DrawWeights]:
     try:
         parsed = json.loads(data.decode("utf-8"))
         if not isinstance(parsed, Mapping) or parsed.get("format") != FORMAT:
@@ -224,4 +259,4 @@ def draw_from_canonical(data: bytes) -> Draw:
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         raise DrawError(f"the stored draw inputs cannot be read ({type(error).__name__}: "
                         f"{error}); they are not canonical inputs of format {FORMAT}") from None
-    return draw(plan, seed, candidates, roster, weights)
+    return plan, seed, candidates, roster, weights

@@ -17,17 +17,24 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ACTIONS, DEMO_DAY, Demo
+from connectors.records import Record, Value
+from connectors.standard import Openness, RiskLevel
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
+from gateway.rules_files import load_rules
 from gateway.runtime import Runtime, open_runtime
 from schema.access import Clearance
 from schema.build import build_schema
 from schema.connection import EnterpriseFilter
 from schema.enums import EnterpriseStatus
 from schema.errors import BadUserInput, SourceUnavailableError
-from schema.inspection_candidates import candidates
+from schema.inspection_candidates import candidates, grade_alone
 from schema.inspection_types import Candidate
+from schema.risk import RISK_TYPES
+from schema.rules.grades import grade
 from schema.rules.model import Grade, WarningLevel
 
 FULL = build_schema(actions=ACTIONS)
@@ -163,3 +170,35 @@ async def test_no_candidates_while_an_agency_cannot_be_read(
                                            }
     finally:
         fire.state.control.mode = "ok"
+
+
+# --- the grade alone, as the candidates compute it ----------------------------------------
+
+_DAYS = st.one_of(st.none(), st.dates(DEMO_DAY - dt.timedelta(days=900),
+                                      DEMO_DAY + dt.timedelta(days=30)))
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> list[Record]:
+    found = []
+    for number in range(draw(st.integers(0, 6))):
+        record_type = draw(st.sampled_from(RISK_TYPES))
+        values: dict[str, Value] = {
+            "decided_on": draw(_DAYS), "listed_on": draw(_DAYS), "inspected_on": draw(_DAYS),
+            "removed_on": draw(_DAYS), "repaired_on": draw(_DAYS), "published_on": draw(_DAYS),
+            "penalty_type": draw(st.sampled_from(("FINE", "WARNING", "CRITICISM", None))),
+            "amount": draw(st.sampled_from((None, 100.0, 50_000.0))),
+        }
+        found.append(Record(record_type, draw(st.sampled_from(("SAMR", "TAX"))), f"R{number}",
+                            "91350100M000100Y43", Openness.OPEN,
+                            draw(st.sampled_from((None, *RiskLevel))), values))
+    return found
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(records=_records(), day=st.dates(DEMO_DAY - dt.timedelta(days=400), DEMO_DAY))
+def test_the_grade_alone_is_the_grades_letter(records: list[Record], day: dt.date) -> None:
+    shipped = load_rules(DEFAULT_POLICY_DIR)
+    lifecycle = shipped.warnings.lifecycle
+    assert grade_alone(records, shipped.grades, lifecycle, day) is grade(
+        records, shipped.grades, lifecycle, day).grade

@@ -42,6 +42,7 @@ from schema.inspection_draw import (
     canonical_inputs,
     draw,
     draw_from_canonical,
+    draw_with_inputs,
     outputs_digest,
 )
 from schema.inspection_weights import SCALE
@@ -214,6 +215,7 @@ def test_the_canonical_inputs_give_the_draw_again_and_tampering_shows() -> None:
                                 ensure_ascii=False).encode()
     again = draw_from_canonical(stored)
     assert again == made
+    assert draw_with_inputs(plan, "公开", candidates, roster, WEIGHTS) == (made, stored)
     assert outputs_digest(made.inputs_digest, made.items) == made.digest
 
     # an item changed where the draw is stored: its digest no longer matches
