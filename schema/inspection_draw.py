@@ -43,12 +43,17 @@ inspectors per visit as agencies (a cross-agency plan, 联合抽查) each agency
 - and an agency with no eligible inspector for the enterprise is a ``DrawError``.
 Among the candidates for a place, the one with the fewest visits so far is taken,
 ties broken by ``sha256(f"{plan_id}|{seed}|inspector|{id}")``. Over a draw, the
-visits of an agency's inspectors then differ by at most 1 where avoidance allows.
+visits of an agency's inspectors then differ by at most 1 where avoidance allows:
+exactly, among the inspectors free to visit every drawn enterprise (an inspector
+set aside for some enterprises may fall behind by those visits).
 
 Digests: ``inputs_digest`` is the SHA-256 of ``canonical_inputs`` (compact JSON, keys
-sorted, candidates by credit code, roster by id); ``digest`` is the SHA-256 of the
-inputs digest and every drawn item, so a stored draw whose items were changed no
-longer matches the draw made again from its inputs.
+sorted, candidates by credit code, roster by id); ``digest`` (``outputs_digest``) is
+the SHA-256 of the inputs digest and every drawn item, so a stored draw whose items
+were changed no longer matches the draw made again from its inputs. A platform
+stores ``draw_with_inputs``' bytes with the draw; ``draw_from_canonical`` runs it
+again. The canonical inputs hold every candidate's warning level and grade: they are
+for verification, not for callers who may not read those.
 """
 
 from __future__ import annotations
