@@ -36,6 +36,7 @@ from gateway.graphiql_assets import GraphiQLAssets
 from gateway.graphiql_examples import Examples
 from gateway.graphiql_page import GraphiQLPage
 from gateway.health import healthz, readyz_endpoint
+from gateway.inspections import Inspections
 from gateway.loopback_keys import LoopbackOnlyKeys
 from gateway.metrics import GatewayMetrics
 from gateway.metrics_endpoint import metrics_endpoint
@@ -55,6 +56,7 @@ from gateway.runtime import Runtime, open_runtime
 from gateway.tracing import open_tracing
 from schema.access import AccessPolicy
 from schema.build import build_schema
+from schema.inspection_graph import PUBLIC_WITHOUT
 from schema.limits import QueryLimits
 from schema.mutations import Mutation
 from schema.overlay import Overlay
@@ -148,6 +150,9 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
             build_schema(limits=limits, actions=actions, mutation=Mutation), page)
 
     def public_view(without: dict[str, frozenset[str]]) -> GraphQLEndpoint:
+        # never public, whatever the field classes: who inspects (双随机 names no one)
+        without = {**without, **{t: without.get(t, frozenset()) | PUBLIC_WITHOUT[t]
+                                 for t in PUBLIC_WITHOUT}}
         return GraphQLEndpoint(build_schema(without=without, limits=limits, actions=actions), page)
 
     gate = AuthGate(full_view(), public_view(above_open), options.max_body_bytes, answers,
@@ -256,6 +261,11 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
         app.state.overlays = overlays
         app.state.platform = store
         app.state.access_log = writer
+        if store is not None:  # plans, draws and results are kept in the platform database
+            # the draw's weights: the rules in force (policies/inspections.yaml)
+            runtime.inspections = Inspections(
+                store, config.inspectors, lambda: runtime.rules.inspections, log=writer,
+                records=app.state.overlays)
         try:
             try:
                 snapshot = await runtime.index.snapshot()

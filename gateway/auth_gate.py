@@ -63,6 +63,10 @@ class GraphQLEndpoint(GraphQLView):
         policies: DatabasePolicies | None = request.app.state.policy_sync
         if policies is not None and caller.role == "admin":
             context.policy_admin = policies.admin(caller.principal or "")
+        if runtime.inspections is not None:
+            client = request.scope.get("client")
+            context.inspections = runtime.inspections.for_caller(
+                caller, client[0] if client else "", request.scope.get(REQUEST_ID) or "")
         request.scope[_CONTEXT] = context  # for the answer cache, after the answer
         return context
 

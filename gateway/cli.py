@@ -1,6 +1,7 @@
 """The ``gateway`` command: serve, check a configuration or the data, make keys, generate
-and serve demo districts; ``audit`` (``gateway.audit_cli``) and ``policy``
-(``gateway.policy_cli``) are registered from their own modules."""
+and serve demo districts; ``audit`` (``gateway.audit_cli``), ``policy``
+(``gateway.policy_cli``), ``inspectors`` (``gateway.inspectors_cli``) and ``draw``
+(``gateway.draw_cli``) are registered from their own modules."""
 
 from __future__ import annotations
 
@@ -333,6 +334,11 @@ def _parser() -> argparse.ArgumentParser:
 
     add_demo_commands(commands)
     add_policy_commands(commands)
+    from gateway.draw_cli import add_draw_commands
+    from gateway.inspectors_cli import add_inspectors_commands
+
+    add_inspectors_commands(commands)
+    add_draw_commands(commands)
     return parser
 
 

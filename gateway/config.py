@@ -22,6 +22,7 @@ from connectors.credit_code import credit_code_problem
 from connectors.spec import SOURCE_KINDS, AgencySpec
 from connectors.standard import RECORD_TYPES
 from gateway.cors import CorsSettings, parse_cors
+from gateway.inspector_settings import RosterEntry, parse_inspectors
 from gateway.platform_store.settings import PlatformSettings, parse_platform
 from gateway.policy_settings import PolicySettings, parse_policies
 from gateway.telemetry_settings import (
@@ -96,7 +97,8 @@ class GatewayConfig:
     beside the configuration file. ``cors`` names the origins whose pages may call the
     gateway (``gateway.cors``): none by default. ``metrics`` says who may read
     ``/metrics``, ``tracing`` where traces go (``gateway.telemetry_settings``),
-    ``policies`` where the access policy is kept (``gateway.policy_settings``)."""
+    ``policies`` where the access policy is kept (``gateway.policy_settings``),
+    ``inspectors`` the inspection roster (``gateway.inspector_settings``)."""
 
     source: Path
     agencies: tuple[AgencySpec, ...]
@@ -106,6 +108,7 @@ class GatewayConfig:
     metrics: MetricsSettings = _METRICS
     tracing: TracingSettings = _TRACING
     policies: PolicySettings = _POLICIES
+    inspectors: tuple[RosterEntry, ...] = ()
 
     @property
     def registry(self) -> AgencySpec:
@@ -149,10 +152,10 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
         raise ConfigError([f"{name}: the top level must be a mapping with 'agencies:'"])
     for key in document:
         if key not in ("agencies", "principals", "platform", "cors", "metrics", "tracing",
-                       "policies"):
+                       "policies", "inspectors"):
             problems.append(
                 f"{name}: unknown top-level key {key!r} (expected agencies, principals, "
-                f"platform, cors, metrics, tracing, policies)"
+                f"platform, cors, metrics, tracing, policies, inspectors)"
             )
     raw_agencies = document.get("agencies")
     if not isinstance(raw_agencies, list) or not raw_agencies:
@@ -190,10 +193,12 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
     metrics = parse_metrics(document.get("metrics"), f"{name}: metrics", ROLES, problems)
     tracing = parse_tracing(document.get("tracing"), f"{name}: tracing", problems)
     policies = parse_policies(document.get("policies"), f"{name}: policies", problems)
+    inspectors = parse_inspectors(document.get("inspectors"), f"{name}: inspectors",
+                                  set(codes), problems)
     if problems:
         raise ConfigError(problems)
     return GatewayConfig(path, tuple(agencies), tuple(principals), platform, cors, metrics,
-                         tracing, policies)
+                         tracing, policies, inspectors)
 
 
 def _agency(raw: Any, where: str, base: Path, problems: list[str]) -> AgencySpec | None:

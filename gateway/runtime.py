@@ -20,6 +20,7 @@ from connectors.registry import build_connector
 from gateway.cache import MemoryRecordCache
 from gateway.callers import Authenticator
 from gateway.config import GatewayConfig
+from gateway.inspections import Inspections
 from gateway.policy_files import DEFAULT_POLICY_DIR
 from gateway.rules_files import load_rules
 from schema.access import AccessPolicy, Clearance
@@ -92,6 +93,7 @@ class Runtime:
     registry_risk: RegistryRisk | None = None  # every risk record, for registry-wide filters
     today: Callable[[], dt.date] = dt.date.today
     coalescer: SourceCoalescer | None = None  # source calls shared by concurrent requests
+    inspections: Inspections | None = None  # plans, draws, results (the platform database)
     selections: SelectionMemo = field(default_factory=SelectionMemo)  # per query document
     audit: AuditPort | None = None  # the access log as the graph reads it
     observer: SourceObserver = NO_OBSERVER  # told of agency calls and record-cache hits

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # it reads the risk types of schema.risk, which reads this mo
     from schema.registry_risk import RegistryRisk
 
 if TYPE_CHECKING:
+    from schema.inspection_port import InspectionPort
     from schema.policy_admin import PolicyAdminPort
     from schema.record_workflows import WorkflowPort
 
@@ -76,6 +77,9 @@ class RequestContext:
     # the access policy as an admin changes it (setFieldClass); None when it is kept
     # in files, or the caller is no admin
     policy_admin: PolicyAdminPort | None = None
+    # double-random inspections for this caller (schema.inspections); None when the
+    # gateway keeps no platform database
+    inspections: InspectionPort | None = None
     # the platform's record overlay in force for this request (schema.overlay): applied
     # to every record before the caller's view
     overlay: Overlay = field(default_factory=Overlay.empty)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.inspections import InspectionMutation
 from schema.policy_admin import PolicyMutation
 
 __all__ = ["Mutation"]
 
 
 @strawberry.type(name="Mutation", description="Changes: policy (admins), workflows.")
-class Mutation(PolicyMutation):
-    """``setFieldClass`` and the workflows' mutations."""
+class Mutation(PolicyMutation, InspectionMutation):
+    """``setFieldClass`` and the workflows' mutations (inspections: ``schema.inspections``)."""

@@ -15,6 +15,7 @@ from schema.connection import EnterpriseConnection, EnterpriseFilter
 from schema.context import RequestContext
 from schema.errors import require_credit_code
 from schema.gather import gather_records
+from schema.inspections import InspectionQuery
 from schema.page import load_enterprise
 from schema.restrictions import check_restrictions
 from schema.risk_types import RestrictionDecision
@@ -42,7 +43,7 @@ class Source:
 
 
 @strawberry.type(description=QUERY_DESCRIPTION)
-class Query(AuditQuery):
+class Query(AuditQuery, InspectionQuery):
     """The entry points that do not depend on the catalogue; ``query_type`` adds the
     restriction checks, whose ``action`` is the catalogue's enum."""
 

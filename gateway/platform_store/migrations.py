@@ -174,10 +174,67 @@ def _overlay(conn: Connection) -> None:
     conn.execute(version.insert().values(id=1, version=0))
 
 
+def _m004_inspections(conn: Connection) -> None:
+    """Double-random inspections (双随机一公开): the imported roster, plans, their draws
+    (with the canonical inputs that reproduce them) and the results recorded."""
+    meta = sa.MetaData()
+    sa.Table(
+        "inspectors", meta,
+        sa.Column("id", sa.Text, primary_key=True),
+        *(sa.Column(name, sa.Text, nullable=False)
+          for name in ("name", "agency", "unit", "avoid", "imported_by")),
+        sa.Column("imported_at", UtcDateTime, nullable=False),
+    )
+    sa.Table(
+        "inspection_plans", meta,
+        sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+        *(sa.Column(name, sa.Text, nullable=False)
+          for name in ("name", "agency", "agencies", "filter", "items")),
+        sa.Column("count", sa.Integer, nullable=False),
+        sa.Column("inspectors_per_visit", sa.Integer, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("created_by", sa.Text, nullable=False),
+        sa.Column("published_at", UtcDateTime, nullable=True),
+        sa.Column("published_by", sa.Text, nullable=True),
+        sa.Index("ix_inspection_plans_agency", "agency"),
+    )
+    sa.Table(
+        "inspection_draws", meta,
+        sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+        sa.Column("plan_id", sa.BigInteger, nullable=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("seed", sa.Text, nullable=False),
+        sa.Column("drawn_at", UtcDateTime, nullable=False),
+        *(sa.Column(name, sa.Text, nullable=False)
+          for name in ("drawn_by", "reason", "inputs", "items", "team")),
+        sa.Column("digest", sa.String(64), nullable=False),
+        sa.Column("inputs_digest", sa.String(64), nullable=False),
+        sa.UniqueConstraint("plan_id", "seq", name="uq_inspection_draws_plan_seq"),
+    )
+    sa.Table(
+        "inspection_results", meta,
+        sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+        sa.Column("plan_id", sa.BigInteger, nullable=False),
+        *(sa.Column(name, sa.Text, nullable=False)
+          for name in ("credit_code", "agency", "record_id", "result_code", "result",
+                       "openness")),
+        sa.Column("risk_level", sa.Text, nullable=True),
+        sa.Column("inspected_on", sa.Date, nullable=False),
+        sa.Column("recorded_at", UtcDateTime, nullable=False),
+        sa.Column("recorded_by", sa.Text, nullable=False),
+        sa.UniqueConstraint("plan_id", "credit_code", "agency",
+                            name="uq_inspection_results_visit"),
+    )
+    meta.create_all(conn, checkfirst=False)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "access log and its anchors", _m001_access_log),
     Migration(2, "access policy: field classes, rules, documents, versions", _m002_policies),
     Migration(3, "record overlay: added records, objections, credit repairs", _overlay),
+    Migration(4, "double-random inspections: roster, plans, draws, results",
+              _m004_inspections),
 )
 
 

@@ -16,9 +16,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["UtcDateTime", "access_log", "access_log_anchors", "credit_repairs", "id_type",
-           "metadata", "objections", "overlay_version", "platform_migrations",
-           "platform_records", "policy_documents", "policy_field_classes", "policy_rules",
-           "policy_versions"]
+           "inspection_draws", "inspection_plans", "inspection_results", "inspectors", "metadata",
+           "objections", "overlay_version", "platform_migrations", "platform_records",
+           "policy_documents", "policy_field_classes", "policy_rules", "policy_versions"]
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -208,4 +208,75 @@ credit_repairs = sa.Table(
     sa.Column("note", sa.Text, nullable=True),
     sa.Index("ix_credit_repairs_record", "agency", "record_id"),
     sa.Index("ix_credit_repairs_credit_code", "credit_code"),
+)
+
+# Double-random inspections (双随机一公开, gateway.inspection_store): the roster imported
+# with ``gateway inspectors import`` (``avoid``: JSON list of credit codes) ...
+inspectors = sa.Table(
+    "inspectors", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("agency", sa.Text, nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("avoid", sa.Text, nullable=False),
+    sa.Column("imported_by", sa.Text, nullable=False),
+    sa.Column("imported_at", UtcDateTime, nullable=False),
+)
+
+# ... plans (agencies, filter and items as JSON; status DRAFT, DRAWN, PUBLISHED) ...
+inspection_plans = sa.Table(
+    "inspection_plans", metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("agency", sa.Text, nullable=False),
+    sa.Column("agencies", sa.Text, nullable=False),
+    sa.Column("filter", sa.Text, nullable=False),
+    sa.Column("items", sa.Text, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("inspectors_per_visit", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("published_at", UtcDateTime, nullable=True),
+    sa.Column("published_by", sa.Text, nullable=True),
+    sa.Index("ix_inspection_plans_agency", "agency"),
+)
+
+# ... each draw of a plan (seq 1, then one per redraw, the highest in force) with the
+# canonical inputs that reproduce it, its items and the inspectors sent (JSON, as on
+# the roster then) and digests ...
+inspection_draws = sa.Table(
+    "inspection_draws", metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("plan_id", sa.BigInteger, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("seed", sa.Text, nullable=False),
+    sa.Column("drawn_at", UtcDateTime, nullable=False),
+    sa.Column("drawn_by", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("inputs", sa.Text, nullable=False),
+    sa.Column("items", sa.Text, nullable=False),
+    sa.Column("team", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("inputs_digest", sa.String(64), nullable=False),
+    sa.UniqueConstraint("plan_id", "seq", name="uq_inspection_draws_plan_seq"),
+)
+
+# ... and the results recorded (the inspection record itself is in platform_records).
+inspection_results = sa.Table(
+    "inspection_results", metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("plan_id", sa.BigInteger, nullable=False),
+    sa.Column("credit_code", sa.Text, nullable=False),
+    sa.Column("agency", sa.Text, nullable=False),
+    sa.Column("record_id", sa.Text, nullable=False),
+    sa.Column("result_code", sa.Text, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+    sa.Column("openness", sa.Text, nullable=False),
+    sa.Column("risk_level", sa.Text, nullable=True),
+    sa.Column("inspected_on", sa.Date, nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Column("recorded_by", sa.Text, nullable=False),
+    sa.UniqueConstraint("plan_id", "credit_code", "agency",
+                        name="uq_inspection_results_visit"),
 )

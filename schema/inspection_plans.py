@@ -1,0 +1,95 @@
+"""A new inspection plan checked (``createInspectionPlan``), and its enterprise filter
+kept as plain text so a later draw reads the same filter.
+
+The filter is stored under its GraphQL field names (``districtCode: "110102"``,
+``status: "ACTIVE"``) and turned back into an ``EnterpriseFilter`` when the plan is
+drawn. ``hasRecordsFrom`` is refused: a plan draws from the registry, by what the
+registry and the risk rules say of each enterprise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from schema.connection import EnterpriseFilter
+from schema.enums import EnterpriseStatus
+from schema.errors import BadUserInput
+from schema.inspection_port import NewPlan
+from schema.rules.model import Grade, WarningLevel
+
+__all__ = ["MAX_COUNT", "MAX_PER_VISIT", "filter_of", "new_plan", "plan_filter"]
+
+MAX_COUNT = 100_000
+MAX_PER_VISIT = 10
+_MAX_TEXT = 200
+_MAX_ITEMS = 50
+
+# GraphQL name -> EnterpriseFilter attribute
+_FIELDS: Mapping[str, str] = {
+    "nameContains": "name_contains", "industry": "industry", "districtCode": "district_code",
+    "status": "status", "warningLevel": "warning_level", "creditGrade": "credit_grade",
+}
+
+
+def plan_filter(condition: EnterpriseFilter | None) -> dict[str, str]:
+    """The filter as stored: GraphQL names -> text (enums by value)."""
+    if condition is None:
+        return {}
+    if condition.has_records_from is not None:
+        raise BadUserInput(
+            "filter.hasRecordsFrom cannot select an inspection plan's enterprises: a plan "
+            "draws from the registry by district, industry, status, name, warning level "
+            "and credit grade. Leave it out.", argument="filter.hasRecordsFrom")
+    stored: dict[str, str] = {}
+    for name, attribute in _FIELDS.items():
+        value = getattr(condition, attribute)
+        if value is not None:
+            stored[name] = value if isinstance(value, str) else str(value.value)
+    return stored
+
+
+def filter_of(stored: Mapping[str, str]) -> EnterpriseFilter:
+    """The ``EnterpriseFilter`` a stored filter describes."""
+
+    def text(name: str) -> str | None:
+        return stored.get(name)
+
+    status, warning, grade = (stored.get(n) for n in ("status", "warningLevel", "creditGrade"))
+    return EnterpriseFilter(
+        name_contains=text("nameContains"), industry=text("industry"),
+        district_code=text("districtCode"),
+        status=None if status is None else EnterpriseStatus(status),
+        warning_level=None if warning is None else WarningLevel(warning),
+        credit_grade=None if grade is None else Grade(grade))
+
+
+def _text(value: str, argument: str) -> str:
+    text = value.strip()
+    if not text or len(text) > _MAX_TEXT:
+        raise BadUserInput(f"{argument} must be 1-{_MAX_TEXT} characters.", argument=argument)
+    return text
+
+
+def new_plan(name: str, agency: str, others: Sequence[str] | None, count: int,
+             stored_filter: Mapping[str, str], items: Sequence[str] | None,
+             inspectors_per_visit: int, known: Mapping[str, object]) -> NewPlan:
+    """The plan asked for, checked against the gateway's ``known`` agencies;
+    ``BadUserInput`` naming the argument when something is wrong."""
+    title = _text(name, "name")
+    agencies = [agency, *[a.strip() for a in others or () if a.strip() != agency]]
+    unknown = [a for a in agencies if a not in known]
+    if unknown:
+        raise BadUserInput(f"Unknown agency {', '.join(unknown)}: the agencies are "
+                           f"{', '.join(sorted(known))}.", argument="agencies")
+    if len(set(agencies)) != len(agencies):
+        raise BadUserInput("An agency is named twice in agencies.", argument="agencies")
+    if not 1 <= count <= MAX_COUNT:
+        raise BadUserInput(f"count must be 1-{MAX_COUNT:,}, got {count}.", argument="count")
+    if not 1 <= inspectors_per_visit <= MAX_PER_VISIT:
+        raise BadUserInput(f"inspectorsPerVisit must be 1-{MAX_PER_VISIT}, got "
+                           f"{inspectors_per_visit}.", argument="inspectorsPerVisit")
+    checked = tuple(_text(item, "items") for item in items or ())
+    if len(checked) > _MAX_ITEMS:
+        raise BadUserInput(f"At most {_MAX_ITEMS} items (抽查事项).", argument="items")
+    return NewPlan(title, agency, tuple(agencies), count, dict(stored_filter), checked,
+                   inspectors_per_visit)

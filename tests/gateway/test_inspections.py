@@ -1,0 +1,318 @@
+"""Double-random inspections through the gateway (双随机一公开): a plan's lifecycle, a
+draw made once and again only with a reason, who may do what, what the public sees,
+the access log, a result in the graph changing the grade, and ``gateway draw verify``
+catching a tampered draw."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import ACME, ADMIN, BETA, GAMMA, ServerThread, h
+from connectors.credit_code import with_check_char
+from gateway.app import AppOptions, create_app
+from gateway.cli import main
+from gateway.config import load_config
+
+REG = {"Authorization": "Bearer test-reg-key", "X-Purpose": "INSPECTION"}
+EPB = {"Authorization": "Bearer test-epb-key"}
+AUDITOR = {"Authorization": "Bearer test-auditor-key", "X-Purpose": "AUDIT"}
+PUBLIC: dict[str, str] = {}
+DELTA = with_check_char("91110102MA0000004")
+
+ROSTER = f"""  - id: test-epb-department
+    key_sha256: "{h('test-epb-key')}"
+    role: department
+    agency: EPB
+  - id: test-auditor
+    key_sha256: "{h('test-auditor-key')}"
+    role: auditor
+    purposes: [AUDIT]
+inspectors:
+  - {{id: R1, name: 王磊, agency: REG, unit: 北京市东城区市场监督管理局}}
+  - {{id: R2, name: 李娜, agency: REG, unit: 北京市朝阳区市场监督管理局}}
+  - {{id: R3, name: 张伟, agency: REG, unit: 北京市西城区市场监督管理局}}
+  - {{id: R4, name: 刘洋, agency: REG, unit: 北京市海淀区市场监督管理局, avoid: [{ACME}]}}
+  - {{id: E1, name: 陈静, agency: EPB, unit: 生态环境局执法支队}}
+"""
+
+CREATE = """mutation Create($input: InspectionPlanInput!) {
+  createInspectionPlan(input: $input) { id name agency agencies count status } }"""
+DRAW = """mutation Draw($plan: ID!, $seed: String!, $reason: String) {
+  drawInspection(planId: $plan, seed: $seed, reason: $reason) {
+    planId seed drawnAt digest redraws reason
+    items { enterprise { creditCode name } inspectors { id agency unit } } } }"""
+PUBLISH = """mutation Publish($plan: ID!) { publishInspectionPlan(planId: $plan) { status } }"""
+PLAN = """query Plan($plan: ID!) { inspectionPlan(id: $plan) {
+  id name status draw { seed digest items { enterprise { creditCode name } } } } }"""
+PLANS = "{ inspectionPlans { id status } }"
+RESULT = """mutation Result($plan: ID!, $code: String!, $risk: RiskLevel) {
+  recordInspectionResult(planId: $plan, creditCode: $code, resultCode: "02",
+                         result: "未按规定公示应当公示的信息", riskLevel: $risk) {
+    agency recordId resultCode riskLevel openness } }"""
+GRADE = """query Grade($code: String!) { enterprise(creditCode: $code) {
+  creditGrade { grade } warning { level }
+  inspections { recordId result resultCode agency { code } } } }"""
+
+
+@pytest.fixture
+def config(user_agencies: dict[str, Any]) -> Path:
+    """``user_agencies`` with an EPB department, an auditor, an inspector roster and
+    DELTA, an active enterprise without any record (grade A)."""
+    with sqlite3.connect(user_agencies["dir"] / "registry.db") as db:
+        db.row_factory = sqlite3.Row
+        row = dict(db.execute("SELECT * FROM qyjbxx WHERE credit_code = ?", (BETA,)).fetchone())
+        row.update(record_id="E-DELTA", credit_code=DELTA, qymc="北京丁咨询有限公司",
+                   legal_rep_id="P9", legal_rep_name="王五")
+        db.execute(f"INSERT INTO qyjbxx ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                   list(row.values()))
+    path: Path = user_agencies["config"]
+    path.write_text(path.read_text(encoding="utf-8") + ROSTER, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def server(config: Path, serve: Callable[..., ServerThread]) -> ServerThread:
+    return serve(create_app(load_config(config), AppOptions(freeze_heap_after_start=False)))
+
+
+def ask(server: ServerThread, query: str, headers: dict[str, str],
+        **variables: Any) -> dict[str, Any]:
+    response = httpx.post(f"{server.url}/graphql", headers=headers, timeout=30,
+                          json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def data(server: ServerThread, query: str, headers: dict[str, str], **variables: Any) -> Any:
+    body = ask(server, query, headers, **variables)
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+def code(body: dict[str, Any]) -> str:
+    found: str = body["errors"][0]["extensions"]["code"]
+    return found
+
+
+def plan(server: ServerThread, headers: dict[str, str] = REG, **changes: Any) -> str:
+    spec = {"name": "2026年第四季度抽查", "agency": "REG", "count": 2,
+            "items": ["登记事项", "公示信息"], **changes}
+    made: dict[str, Any] = data(server, CREATE, headers, input=spec)["createInspectionPlan"]
+    return str(made["id"])
+
+
+def log_entries(folder: Path, operation: str, at_least: int = 1,
+                wait_s: float = 5.0) -> list[dict[str, Any]]:
+    """The access log's entries of ``operation``, once there are ``at_least`` (the
+    writer appends in batches)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with sqlite3.connect(folder / "platform.db") as db:
+            db.row_factory = sqlite3.Row
+            rows = [dict(r) for r in db.execute(
+                "SELECT * FROM access_log WHERE operation = ? ORDER BY id", (operation,))]
+        if len(rows) >= at_least or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
+
+
+def test_a_plan_is_created_drawn_and_published_and_the_public_sees_it_only_then(
+    server: ServerThread,
+) -> None:
+    made = data(server, CREATE, REG, input={"name": "餐饮抽查", "agency": "REG", "count": 2})
+    assert made["createInspectionPlan"] == {"id": "1", "name": "餐饮抽查", "agency": "REG",
+                                            "agencies": ["REG"], "count": 2, "status": "DRAFT"}
+    drawn = data(server, DRAW, REG, plan="1", seed="公证处 4711")["drawInspection"]
+    assert drawn["seed"] == "公证处 4711" and drawn["redraws"] == 0 and drawn["reason"] is None
+    # ACME and BETA are on the special list (RED): drawn whatever the seed, with two REG
+    # inspectors each, never one of the registering agency's unit (R3) nor one
+    # avoiding ACME (R4)
+    items = {i["enterprise"]["creditCode"]: i for i in drawn["items"]}
+    assert sorted(items) == sorted([ACME, BETA])
+    for credit_code, item in items.items():
+        sent = {i["id"] for i in item["inspectors"]}
+        assert len(sent) == 2 and "R3" not in sent
+        assert all(i["agency"] == "REG" for i in item["inspectors"])
+        assert credit_code != ACME or "R4" not in sent
+    # unpublished: the public (and another agency) sees no plan at all
+    for caller in (PUBLIC, EPB):
+        assert data(server, PLAN, caller, plan="1")["inspectionPlan"] is None
+        assert data(server, PLANS, caller)["inspectionPlans"] == []
+    assert data(server, PLANS, REG)["inspectionPlans"] == [{"id": "1", "status": "DRAWN"}]
+    assert data(server, PUBLISH, REG, plan="1")["publishInspectionPlan"] == {
+        "status": "PUBLISHED"}
+    public = data(server, PLAN, PUBLIC, plan="1")["inspectionPlan"]
+    assert public["status"] == "PUBLISHED" and public["draw"]["digest"] == drawn["digest"]
+    assert {i["enterprise"]["creditCode"]: i["enterprise"]["name"]
+            for i in public["draw"]["items"]} == {ACME: "北京甲餐饮有限公司",
+                                                  BETA: "北京乙科技有限公司"}
+    assert data(server, PLANS, EPB)["inspectionPlans"] == [{"id": "1", "status": "PUBLISHED"}]
+
+
+def test_the_public_never_sees_inspectors_nor_results(server: ServerThread) -> None:
+    plan_id = plan(server)
+    data(server, DRAW, REG, plan=plan_id, seed="s")
+    data(server, PUBLISH, REG, plan=plan_id)
+    for field in ("items { inspectors { id } }", "items { creditCode }"):
+        body = ask(server, "query P($p: ID!) { inspectionPlan(id: $p) { draw { %s } } }"
+                   % field, PUBLIC, p=plan_id)
+        if "inspectors" in field:  # not in the public schema at all
+            assert code(body) == "GRAPHQL_VALIDATION_FAILED", body
+            assert "inspectors" in body["errors"][0]["message"]
+        else:
+            assert "errors" not in body
+    assert code(ask(server, "query P($p: ID!) { inspectionPlan(id: $p) { results { agency } } }",
+                    PUBLIC, p=plan_id)) == "GRAPHQL_VALIDATION_FAILED"
+    fields = data(server, '{ __type(name: "InspectionDrawItem") { fields { name } } }', PUBLIC)
+    assert {f["name"] for f in fields["__type"]["fields"]} == {"creditCode", "enterprise"}
+    # another agency's department sees the published plan, not who inspects
+    other = data(server, "query P($p: ID!) { inspectionPlan(id: $p) { results { agency } "
+                         "draw { items { inspectors { id } } } } }", EPB, p=plan_id)
+    assert other["inspectionPlan"]["results"] is None
+    assert all(i["inspectors"] is None for i in other["inspectionPlan"]["draw"]["items"])
+
+
+def test_a_plan_is_drawn_once_and_again_only_with_a_reason_which_is_logged(
+    server: ServerThread, user_agencies: dict[str, Any],
+) -> None:
+    plan_id = plan(server)
+    first = data(server, DRAW, REG, plan=plan_id, seed="one")["drawInspection"]
+    again = ask(server, DRAW, REG, plan=plan_id, seed="two")
+    assert code(again) == "PLAN_ALREADY_DRAWN" and "reason" in again["errors"][0]["message"]
+    redrawn = data(server, DRAW, REG, plan=plan_id, seed="two",
+                   reason="公证员未到场")["drawInspection"]
+    assert redrawn["redraws"] == 1 and redrawn["reason"] == "公证员未到场"
+    assert redrawn["digest"] != first["digest"]
+    # the same seed over the same registry gives the same draw, byte for byte
+    same = data(server, DRAW, REG, plan=plan_id, seed="one", reason="重现")["drawInspection"]
+    assert same["digest"] == first["digest"] and same["items"] == first["items"]
+    data(server, PUBLISH, REG, plan=plan_id)
+    assert code(ask(server, DRAW, REG, plan=plan_id, seed="x", reason="r")) == "PLAN_PUBLISHED"
+    entries = log_entries(user_agencies["dir"], "inspection draw", 5)
+    done = [e for e in entries if e["outcome"] == "ok"]
+    assert [json.loads(e["decisions"])[0]["digest"] for e in done] == [
+        first["digest"], redrawn["digest"], same["digest"]]
+    assert json.loads(done[1]["decisions"])[0]["reason"] == "公证员未到场"
+    assert {e["principal"] for e in entries} == {"test-reg-department"}
+    assert sorted(json.loads(done[0]["credit_codes"])) == sorted([ACME, BETA])
+    assert [e["refusal_code"] for e in entries if e["outcome"] == "refused"] == [
+        "PLAN_ALREADY_DRAWN", "PLAN_PUBLISHED"]
+    assert [e["outcome"] for e in log_entries(user_agencies["dir"],
+                                              "inspection create-plan")] == ["ok"]
+    assert [e["outcome"] for e in log_entries(user_agencies["dir"],
+                                              "inspection publish")] == ["ok"]
+
+
+def test_nobody_outside_the_agency_creates_draws_or_publishes_its_plans(
+    server: ServerThread, user_agencies: dict[str, Any],
+) -> None:
+    refused = ask(server, CREATE, EPB, input={"name": "x", "agency": "REG", "count": 1})
+    assert code(refused) == "FORBIDDEN" and "REG" in refused["errors"][0]["message"]
+    plan_id = plan(server)
+    # an unpublished plan of another agency does not even show
+    assert code(ask(server, DRAW, EPB, plan=plan_id, seed="s")) == "PLAN_NOT_FOUND"
+    assert code(ask(server, DRAW, AUDITOR, plan=plan_id, seed="s")) == "FORBIDDEN"
+    # a cross-agency plan (联合抽查): EPB takes part, REG leads and alone draws it
+    joint = plan(server, agencies=["EPB"], count=1)
+    assert code(ask(server, DRAW, EPB, plan=joint, seed="s")) == "FORBIDDEN"
+    drawn = data(server, DRAW, REG, plan=joint, seed="s")["drawInspection"]
+    for item in drawn["items"]:  # one inspector of each agency per visit
+        assert sorted(i["agency"] for i in item["inspectors"]) == ["EPB", "REG"]
+    assert code(ask(server, PUBLISH, EPB, plan=joint)) == "FORBIDDEN"
+    # the admin may do anything, anywhere
+    assert plan(server, ADMIN, agency="EPB", count=1)
+    assert code(ask(server, CREATE, REG, input={"name": "x", "agency": "NOPE", "count": 1})
+                ) == "FORBIDDEN"
+    assert code(ask(server, CREATE, ADMIN, input={"name": "x", "agency": "NOPE", "count": 1})
+                ) == "BAD_USER_INPUT"
+    refusals = [e["refusal_code"] for e in log_entries(user_agencies["dir"],
+                                                       "inspection draw", 4)
+                if e["outcome"] == "refused"]
+    assert refusals == ["PLAN_NOT_FOUND", "FORBIDDEN", "FORBIDDEN"]
+
+
+def test_a_result_is_an_inspection_record_in_the_graph_and_changes_the_grade(
+    server: ServerThread, user_agencies: dict[str, Any],
+) -> None:
+    before = data(server, GRADE, ADMIN, code=DELTA)["enterprise"]
+    assert before["creditGrade"]["grade"] == "A" and before["warning"]["level"] == "NONE"
+    assert before["inspections"] == []
+    plan_id = plan(server, count=3)
+    data(server, DRAW, REG, plan=plan_id, seed="s")
+    recorded = data(server, RESULT, REG, plan=plan_id, code=DELTA, risk="LOW")
+    assert recorded["recordInspectionResult"] == {
+        "agency": "REG", "recordId": f"PLATFORM-{plan_id}-{DELTA}", "resultCode": "02",
+        "riskLevel": "LOW", "openness": "OPEN"}
+    after = data(server, GRADE, ADMIN, code=DELTA)["enterprise"]
+    assert after["creditGrade"]["grade"] == "B" and after["warning"]["level"] == "YELLOW"
+    assert after["inspections"] == [{"recordId": f"PLATFORM-{plan_id}-{DELTA}",
+                                     "result": "未按规定公示应当公示的信息",
+                                     "resultCode": "02", "agency": {"code": "REG"}}]
+    # an OPEN result: the public reads it like any agency's open inspection
+    public = data(server, "query G($c: String!) { enterprise(creditCode: $c) { inspections "
+                          "{ resultCode } } }", PUBLIC, c=DELTA)
+    assert public["enterprise"]["inspections"] == [{"resultCode": "02"}]
+    assert code(ask(server, RESULT, REG, plan=plan_id, code=DELTA)) == "RESULT_EXISTS"
+    assert code(ask(server, RESULT, REG, plan=plan_id, code=GAMMA)) == "NOT_DRAWN_FOR_PLAN"
+    assert code(ask(server, RESULT, EPB, plan=plan_id, code=DELTA)) == "PLAN_NOT_FOUND"
+    entries = log_entries(user_agencies["dir"], "inspection result", 4)
+    assert [(e["outcome"], e["refusal_code"]) for e in entries] == [
+        ("ok", ""), ("refused", "RESULT_EXISTS"), ("refused", "NOT_DRAWN_FOR_PLAN"),
+        ("refused", "PLAN_NOT_FOUND")]
+    assert json.loads(entries[0]["credit_codes"]) == [DELTA]
+
+
+def test_verify_recomputes_the_draw_and_detects_a_tampered_one(
+    server: ServerThread, config: Path, user_agencies: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plan_id = plan(server)
+    data(server, DRAW, REG, plan=plan_id, seed="公开 2026")
+    log_entries(user_agencies["dir"], "inspection draw")  # the draw's entry is written
+    assert main(["draw", "verify", plan_id, "--config", str(config)]) == 0
+    assert "identical" in capsys.readouterr().out
+    with sqlite3.connect(user_agencies["dir"] / "platform.db") as db:
+        (items,) = db.execute("SELECT items FROM inspection_draws").fetchone()
+        drawn = json.loads(items)
+        drawn[0][1] = ["R3", drawn[0][1][1]]  # the registering agency's own inspector
+        db.execute("UPDATE inspection_draws SET items = ?", (json.dumps(drawn),))
+    assert main(["draw", "verify", plan_id, "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert f"{drawn[0][0]}: inspectors R3" in out and "differs" in out
+    assert main(["draw", "verify", "99", "--config", str(config)]) == 2
+    assert [e["outcome"] for e in log_entries(user_agencies["dir"], "inspection verify", 2)
+            ] == ["ok", "refused"]
+
+
+def test_verify_detects_inputs_and_digests_rewritten_together(
+    server: ServerThread, config: Path, user_agencies: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Whoever rewrites the inputs, the items and the digests consistently still
+    meets the digest the hash-chained access log kept."""
+    from schema.inspection_draw import draw_from_canonical
+
+    plan_id = plan(server, count=1)
+    data(server, DRAW, REG, plan=plan_id, seed="s")
+    log_entries(user_agencies["dir"], "inspection draw")
+    with sqlite3.connect(user_agencies["dir"] / "platform.db") as db:
+        (inputs,) = db.execute("SELECT inputs FROM inspection_draws").fetchone()
+        forged = json.loads(inputs)
+        forged["seed"] = "forged"
+        text = json.dumps(forged, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        again = draw_from_canonical(text.encode())
+        db.execute("UPDATE inspection_draws SET inputs = ?, seed = ?, digest = ?, "
+                   "inputs_digest = ?, items = ?",
+                   (text, "forged", again.digest, again.inputs_digest,
+                    json.dumps([[i.credit_code, list(i.inspectors)] for i in again.items])))
+    assert main(["draw", "verify", plan_id, "--config", str(config)]) == 1
+    assert "the access log recorded digest" in capsys.readouterr().out
