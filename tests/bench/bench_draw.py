@@ -7,7 +7,8 @@
   cold = the first of a fresh gateway (registry indexed and the heap frozen, as at
   the start of ``gateway serve``: the agencies' risk records are read then), warm =
   later runs (records still fresh);
-- ``draw_only``: the pure draw over the same candidates (target: well under 1 s);
+- ``draw_only``: the pure draw over every enterprise of the registry, whatever its
+  status (100,000 candidates; target: well under 1 s);
 - ``verify``: what ``gateway draw verify`` costs (the draw made again from the stored
   canonical inputs), and how large those are.
 
@@ -54,6 +55,8 @@ async def _measure(folder: Path, agencies_url: str, runs: int) -> dict[str, Any]
     from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
     from gateway.runtime import open_runtime
     from schema.access import Clearance
+    from schema.connection import EnterpriseFilter
+    from schema.enums import EnterpriseStatus
     from schema.inspection_candidates import candidates
     from schema.inspection_draw import DrawPlan, draw, draw_from_canonical, draw_with_inputs
 
@@ -80,10 +83,15 @@ async def _measure(folder: Path, agencies_url: str, runs: int) -> dict[str, Any]
         found = await candidates(runtime.new_context(department), ["drawInspection"], None)
         result, stored = draw_with_inputs(plan, f"seed-{run}", found, roster, weights)
         samples.append((time.perf_counter() - started) * 1000)
+    # the pure draw over every enterprise of the registry, whatever its status
+    registry: list[Any] = []
+    for status in EnterpriseStatus:
+        registry += await candidates(runtime.new_context(department), ["drawInspection"],
+                                     EnterpriseFilter(status=status))
     pure = []
     for run in range(runs):
         started = time.perf_counter()
-        draw(plan, f"pure-{run}", found, roster, weights)
+        draw(plan, f"pure-{run}", registry, roster, weights)
         pure.append((time.perf_counter() - started) * 1000)
     started = time.perf_counter()
     again = draw_from_canonical(stored)
@@ -107,7 +115,8 @@ async def _measure(folder: Path, agencies_url: str, runs: int) -> dict[str, Any]
             "warm_p50_ms": round(Timing(samples[1:]).p50, 1),
             "target_ms": TARGET_MS,
         },
-        "draw_only_p50_ms": round(Timing(pure).p50, 1),
+        "draw_only": {"candidates": len(registry), "p50_ms": round(Timing(pure).p50, 1),
+                      "target_ms": 1000},
         "canonical_inputs_bytes": len(stored),
         "verify_ms": round(verify_ms, 1),
         "drawn": len(result.items),
