@@ -17,6 +17,10 @@ a subclass that implements three small methods::
         async def _ping(self):
             ...  # raise when the source is down
 
+A kind that can tell which rows changed (a change-time column, a file's
+modification time, an agency's ``since`` parameter) also overrides ``_changed``;
+the default reads every row and lets the caller compare (``changed_since``).
+
 Renames, normalisation, bad-row reporting, timeouts, retries and grouping by key
 are done here, once, for every kind. A connector never decides access: it returns
 records with their owner's labels.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import datetime as dt
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -47,7 +52,8 @@ from connectors.records import Record, RowProblem, normalise_row
 from connectors.spec import AgencySpec
 from connectors.standard import RecordTypeSpec, spec_for
 
-__all__ = ["NO_RECORDS", "Connector", "KeyResult", "RawBatch"]
+__all__ = ["CHANGE_COLUMN", "NO_RECORDS", "Changes", "Connector", "KeyResult", "RawBatch",
+           "Watermark"]
 
 logger = logging.getLogger("connectors")
 
@@ -55,6 +61,12 @@ KeyResult = list[Record] | SourceError
 # The result of every key without records. Shared: results are read, never mutated.
 NO_RECORDS: list[Record] = []
 T = TypeVar("T")
+# The optional change-time column of every record type (``connectors/README.md``,
+# "Change times"): when the row was last written, by the owner agency's clock.
+CHANGE_COLUMN = "updated_at"
+# Where a source's changes were read up to: opaque to the caller, handed back as
+# ``since`` on the next ``changed_since`` (a change time, a file's stamp, ...).
+Watermark = str | int | float | dt.date | dt.datetime | tuple[int, int] | None
 
 
 @dataclass(slots=True)
@@ -63,6 +75,18 @@ class RawBatch:
 
     rows: Sequence[Mapping[str, Any]]
     key_errors: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What ``Connector.changed_since`` found: the records written since the watermark
+    asked (``whole`` False), or every record of the type (``whole`` True: the source
+    cannot tell what changed, or nothing was asked before; the caller compares with
+    what it holds, and a record it holds that is not here was deleted)."""
+
+    records: list[Record]
+    watermark: Watermark
+    whole: bool
 
 
 class Connector(abc.ABC):
@@ -104,6 +128,17 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     async def _ping(self) -> None:
         """Return when the source answers; raise when it does not."""
+
+    async def _changed(
+        self, table: str, columns: Sequence[str] | None, change_column: str, since: Watermark,
+    ) -> tuple[Sequence[Mapping[str, Any]], Watermark, bool]:
+        """(rows, new watermark, whole): the rows of ``table`` written since ``since``
+        (``None``: every row). The default cannot tell: every row, whole, no
+        watermark. ``columns`` (the source's names, ``change_column`` among them) may
+        be the only ones read."""
+        rows = await (self._scan(table) if columns is None
+                      else self._scan_columns(table, columns))
+        return rows, None, True
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what the connector holds (engines, files)."""
@@ -170,6 +205,26 @@ class Connector(abc.ABC):
                                                for name in spec.all_columns()]))
         rows = await self._guarded(read, f"scan {record_type}", record_type)
         return self._normalise(spec, rows, risky_only)
+
+    async def changed_since(self, record_type: str, since: Watermark, *,
+                            columns: Collection[str] | None = None) -> Changes:
+        """The records of ``record_type`` written since ``since`` (the watermark the
+        previous call returned; ``None`` the first time) and the watermark to ask with
+        next. Sources that cannot tell answer with every record (``Changes.whole``).
+        A row written at the watermark itself may come again: applying a record twice
+        changes nothing. ``columns`` as in ``fetch`` (every record comes, risky or not:
+        a risk level taken away is a change)."""
+        spec = self._type_spec(record_type, columns)
+        self.calls[f"changes:{record_type}"] += 1
+        table = self.spec.table_for(record_type)
+        change_column = self.spec.source_column(record_type, CHANGE_COLUMN)
+        names = None if columns is None else [
+            *(self.spec.source_column(record_type, name) for name in spec.all_columns()),
+            change_column]
+        rows, watermark, whole = await self._guarded(
+            lambda: self._changed(table, names, change_column, since),
+            f"changes of {record_type}", record_type)
+        return Changes(self._normalise(spec, rows), watermark, whole)
 
     async def _scan_columns(self, table: str,
                             columns: Sequence[str]) -> Sequence[Mapping[str, Any]]:

@@ -4,22 +4,31 @@ Request ``{"credit_codes": [...]}`` (or ``{"person_ids": [...]}``), answer
 ``{"items": [row, ...]}``; an optional ``"errors": [{"key": K, "message": M}]``
 reports keys the agency could not answer. ``GET {base_url}/health`` answers 200
 when the source is up.
+
+Changes (``changed_since``): ``{"since": "<ISO timestamp>"}`` asks for the rows
+written at or after that time; the answer ``{"items": [...], "until": "<ISO
+timestamp>"}`` says up to when, by the agency's clock, it is complete (the next
+``since``). An agency that answers such a query with an error or without ``until``
+does not support it: ``SourceUnsupported``, and the caller reads it whole by key.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from connectors.base import Connector, RawBatch
+from connectors.base import Connector, RawBatch, Watermark
 from connectors.errors import SourceUnavailable, SourceUnsupported
 from connectors.records import RowProblem
 from connectors.spec import AgencySpec
 
 __all__ = ["HttpConnector"]
 
+# ``since`` of the first read: every row the agency holds.
+_EPOCH = "1970-01-01T00:00:00+00:00"
 _BODY_KEY = {"credit_code": "credit_codes", "person_id": "person_ids"}
 
 # Failures before the agency could have read the request: most often a pooled
@@ -47,13 +56,17 @@ class HttpConnector(Connector):
         self._client = client
         self._base = spec.location.rstrip("/")
 
-    async def _query(self, table: str, key_column: str, keys: Sequence[str]) -> RawBatch:
-        body_key = _BODY_KEY.get(key_column, key_column + "s")
-        url, body = f"{self._base}/{table}/query", {body_key: list(keys)}
+    async def _post(self, table: str, body: Mapping[str, Any], *,
+                    unsupported: tuple[int, ...] = ()) -> tuple[dict[str, Any], list[Any]]:
+        """The answer's JSON object and its ``items``; a status in ``unsupported``
+        raises ``SourceUnsupported``, any other but 200 ``SourceUnavailable``."""
+        url = f"{self._base}/{table}/query"
         try:
             response = await self._client.post(url, json=body)
         except _RESEND:
             response = await self._client.post(url, json=body)
+        if response.status_code in unsupported:
+            raise SourceUnsupported(self.code, f"answered HTTP {response.status_code}")
         if response.status_code != 200:
             raise SourceUnavailable(self.code, f"answered HTTP {response.status_code}",
                                     retryable=response.status_code in (502, 503, 504))
@@ -64,11 +77,34 @@ class HttpConnector(Connector):
         items = payload.get("items") if isinstance(payload, dict) else None
         if not isinstance(items, list) or not all(isinstance(row, dict) for row in items):
             raise SourceUnavailable(self.code, "answer has no 'items' list of objects")
+        assert isinstance(payload, dict)
+        return payload, items
+
+    async def _query(self, table: str, key_column: str, keys: Sequence[str]) -> RawBatch:
+        body_key = _BODY_KEY.get(key_column, key_column + "s")
+        payload, items = await self._post(table, {body_key: list(keys)})
         key_errors: dict[str, str] = {}
         for error in payload.get("errors") or ():
             if isinstance(error, dict) and isinstance(error.get("key"), str):
                 key_errors[error["key"]] = str(error.get("message") or "failed")[:200]
         return RawBatch(items, key_errors)
+
+    async def _changed(
+        self, table: str, columns: Sequence[str] | None, change_column: str, since: Watermark,
+    ) -> tuple[Sequence[Mapping[str, Any]], Watermark, bool]:
+        """``{"since": ...}``: the rows written since, up to the answer's ``until``."""
+        asked = _EPOCH if since is None else str(since)
+        payload, items = await self._post(table, {"since": asked},
+                                          unsupported=(400, 404, 405, 422))
+        until = payload.get("until")
+        if not isinstance(until, str):
+            raise SourceUnsupported(self.code, "does not answer 'since' queries (no 'until')")
+        try:
+            dt.datetime.fromisoformat(until)
+        except ValueError:
+            raise SourceUnavailable(self.code, "answered an 'until' that is no ISO "
+                                    "timestamp") from None
+        return items, until, since is None
 
     async def _scan(self, table: str) -> Sequence[Mapping[str, Any]]:
         raise SourceUnsupported(self.code, "http sources cannot be listed")

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool
 
-from connectors.base import Connector, RawBatch
+from connectors.base import Connector, RawBatch, Watermark
 from connectors.records import RowProblem
 from connectors.spec import AgencySpec
 
@@ -65,6 +65,32 @@ def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in result.all()]
 
 
+def _changes_statement(table: str, present: set[str], columns: Sequence[str] | None,
+                       change_column: str, since: Watermark) -> tuple[sa.Select[Any], bool]:
+    """The statement reading a table's changes and whether it tells changes: with the
+    change-time column, the rows written at or after ``since`` (every row when
+    ``since`` is None); without it, every row (the caller compares)."""
+    source = sa.table(table)
+    chosen: list[Any] = ([sa.text("*")] if columns is None
+                         else [sa.column(name) for name in columns if name in present])
+    statement = sa.select(*chosen).select_from(source)
+    if change_column not in present:
+        return statement, False
+    if since is not None:
+        # at or after: a row written in the same instant as the last one read (or
+        # committed late with that time) is not missed; reading it again is harmless
+        statement = statement.where(sa.column(change_column) >= sa.bindparam("since", since))
+    return statement, True
+
+
+def _changes_found(rows: list[dict[str, Any]], tells: bool, change_column: str,
+                   since: Watermark) -> tuple[list[dict[str, Any]], Watermark, bool]:
+    if not tells:
+        return rows, None, True
+    marks = [row[change_column] for row in rows if row.get(change_column) is not None]
+    return rows, max(marks, default=since), since is None
+
+
 class _SqliteFile:
     """A SQLite file through the synchronous engine, in worker threads of its own."""
 
@@ -103,6 +129,15 @@ class _SqliteFile:
             chosen: list[sa.ColumnClause[Any]] = [sa.column(name) for name in columns
                                                   if name in present]
             return _dicts(conn.execute(sa.select(*chosen).select_from(source)))
+
+    def changed(self, table: str, columns: Sequence[str] | None, change_column: str,
+                since: Watermark) -> tuple[list[dict[str, Any]], Watermark, bool]:
+        source = sa.table(table)
+        with self.engine.connect() as conn:
+            present = set(conn.execute(sa.select(sa.text("*")).select_from(source).limit(0))
+                          .keys())
+            statement, tells = _changes_statement(table, present, columns, change_column, since)
+            return _changes_found(_dicts(conn.execute(statement)), tells, change_column, since)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -181,6 +216,23 @@ class SqlConnector(Connector):
             chosen: list[sa.ColumnClause[Any]] = [sa.column(name) for name in columns
                                                   if name in present]
             return _dicts(await conn.execute(sa.select(*chosen).select_from(source)))
+
+    async def _changed(
+        self, table: str, columns: Sequence[str] | None, change_column: str, since: Watermark,
+    ) -> tuple[Sequence[Mapping[str, Any]], Watermark, bool]:
+        """By the ``updated_at`` column (or its rename) where the table has it; every
+        row otherwise."""
+        file = self._file
+        if file is not None:
+            return await file.run(lambda: file.changed(table, columns, change_column, since))
+        assert self._engine is not None
+        source = sa.table(table)
+        async with self._engine.connect() as conn:
+            present = set((await conn.execute(
+                sa.select(sa.text("*")).select_from(source).limit(0))).keys())
+            statement, tells = _changes_statement(table, present, columns, change_column, since)
+            rows = _dicts(await conn.execute(statement))
+        return _changes_found(rows, tells, change_column, since)
 
     async def _ping(self) -> None:
         file = self._file

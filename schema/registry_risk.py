@@ -14,6 +14,11 @@ adds is counted within that time, and the parts of the other agencies are kept. 
 part that cannot be read again is served stale for ``stale_if_error_s`` more (noted
 like any stale copy), then reported missing. Records are raw - before authorization:
 the caller's view is applied where levels are computed (``schema.listing``).
+
+Where the change feed runs (``gateway.change_feed``, on the cluster's leader), parts
+are not read again whole: the feed applies each agency's changed records (``apply``)
+and the part counts as read at that moment; only the subjects a change concerns are
+copied into the records served next.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from connectors.base import Connector
 from connectors.errors import SourceError
@@ -32,7 +37,7 @@ from schema.registry_index import RegistrySnapshot
 from schema.risk import PERSON_RISK_TYPES, RISK_TYPES
 from schema.rules.columns import RULE_COLUMNS
 
-__all__ = ["RegistryRisk", "RiskRecords", "collector_paused"]
+__all__ = ["RegistryRisk", "RiskRecords", "Touched", "collector_paused", "read_by_key"]
 
 _PERSON_TYPES = frozenset(PERSON_RISK_TYPES)
 
@@ -63,6 +68,18 @@ class _Part:
     read_at: float
     registry_at: float | None
     risky_only: bool  # only the records with a risk level were read
+    version: float  # when its records last changed (read whole, or a change applied)
+
+
+@dataclass(frozen=True, slots=True)
+class Touched:
+    """The subjects whose records a change concerned (before or after it)."""
+
+    codes: frozenset[str]
+    people: frozenset[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.codes or self.people)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +129,9 @@ class RegistryRisk:
                     read = await self._read_all(due, snapshot)
                 for (connector, record_type), part in zip(due, read, strict=True):
                     if isinstance(part, _Part):
-                        self._parts[(connector.code, record_type)] = part
+                        kept = self._parts.get((connector.code, record_type))
+                        if kept is None or kept.read_at <= part.read_at:  # not a change
+                            self._parts[(connector.code, record_type)] = part  # applied since
                     elif not self._usable(connector, record_type):
                         self._parts.pop((connector.code, record_type), None)
                         failed.append(part)
@@ -174,10 +193,80 @@ class RegistryRisk:
             if connector.listable:
                 records = await connector.scan(record_type, columns=RULE_COLUMNS,
                                                risky_only=risky_only)
-                return _Part(records, records, read_at, None, risky_only)
+                return _Part(records, records, read_at, None, risky_only, read_at)
             return await _asked(connector, record_type, snapshot, read_at, risky_only)
         except SourceError as error:
             return error
+
+    def apply(self, agency: str, record_type: str, records: Sequence[Record], *,
+              whole: bool, risky_only: bool, registry_at: float | None = None) -> Touched:
+        """Apply one agency's records of ``record_type`` as read by the change feed:
+        changed records replace those of the same record id (a record without a risk
+        level removes its earlier version when ``risky_only``), or - ``whole`` - they
+        are every record of the part (one not among them is gone). The part counts as
+        read now. Returns the credit codes and person ids whose records changed."""
+        key = (agency, record_type)
+        kept = self._parts.get(key)
+        old: dict[str, Record] = {}
+        if kept is not None:
+            for record in (*kept.by_code, *kept.by_person):
+                old.setdefault(record.record_id, record)
+        new: dict[str, Record] = {} if whole else dict(old)
+        for record in records:
+            if risky_only and record.risk_level is None:
+                new.pop(record.record_id, None)
+            else:
+                new[record.record_id] = record
+        now = self._clock()
+        changed = [(old.get(i), new.get(i)) for i in old.keys() | new.keys()
+                   if old.get(i) != new.get(i)]
+        if kept is not None and not changed and kept.risky_only == risky_only:
+            self._parts[key] = replace(kept, read_at=now, registry_at=registry_at)
+            return Touched(frozenset(), frozenset())
+        codes = {r.credit_code for pair in changed for r in pair if r is not None and r.credit_code}
+        people = {r.person_id for pair in changed for r in pair
+                  if r is not None and r.person_id and record_type in _PERSON_TYPES}
+        listed = list(new.values())
+        self._parts[key] = _Part(listed, listed, now, registry_at, risky_only, now)
+        current = self._current
+        if current is not None and kept is not None and kept.risky_only == risky_only:
+            self._current = self._patched(current, key, listed, codes, people)
+        else:
+            self._current = None  # merged again when next asked
+        return Touched(frozenset(codes), frozenset(people))
+
+    def _patched(self, current: RiskRecords, key: tuple[str, str], listed: list[Record],
+                 codes: set[str], people: set[str]) -> RiskRecords:
+        """``current`` with the part ``key``'s records of the subjects touched replaced:
+        only those subjects' lists are copied; the records served before stay as they
+        were (a reader may hold them)."""
+        agency, record_type = key
+        by_code, by_person = dict(current.by_code), dict(current.by_person)
+        for into, wanted, by_code_of in ((by_code, codes, True), (by_person, people, False)):
+            fresh: dict[str, list[Record]] = {subject: [] for subject in wanted}
+            for record in listed:
+                subject = record.credit_code if by_code_of else record.person_id
+                if subject is not None and subject in fresh:
+                    fresh[subject].append(record)
+            for subject, records in fresh.items():
+                others = [r for r in into.get(subject, ())
+                          if r.agency != agency or r.record_type != record_type]
+                if others or records:
+                    into[subject] = others + records
+                else:
+                    into.pop(subject, None)
+        version = tuple(part.version for part in self._parts.values())
+        return RiskRecords(by_code, by_person, current.failed, version)
+
+    def merged(self) -> RiskRecords:
+        """The records held now, without reading any agency (the change feed's view):
+        merged from the parts when a change left them unmerged."""
+        if self._current is None:
+            wanted = [(connector, record_type) for record_type in RISK_TYPES
+                      for connector in self._providers(record_type)]
+            with collector_paused():
+                self._current = self._merge(wanted, ())
+        return self._current
 
     def _merge(self, wanted: list[tuple[Connector, str]],
                failed: tuple[SourceError, ...]) -> RiskRecords:
@@ -188,7 +277,7 @@ class RegistryRisk:
             part = self._parts.get((connector.code, record_type))
             if part is None:
                 continue
-            version.append(part.read_at)
+            version.append(part.version)
             for record in part.by_code:
                 code = record.credit_code
                 if code:
@@ -210,6 +299,17 @@ class RegistryRisk:
         return RiskRecords(by_code, by_person, failed, tuple(version))
 
 
+async def read_by_key(connector: Connector, record_type: str, snapshot: RegistrySnapshot,
+                      risky_only: bool) -> list[Record]:
+    """Every record of an agency that cannot list them (nor tell its changes), asked
+    for every registry credit code and legal representative; each record once."""
+    part = await _asked(connector, record_type, snapshot, 0.0, risky_only)
+    seen: dict[str, Record] = {}
+    for record in (*part.by_code, *part.by_person):
+        seen.setdefault(record.record_id, record)
+    return list(seen.values())
+
+
 async def _asked(connector: Connector, record_type: str, snapshot: RegistrySnapshot,
                  read_at: float, risky_only: bool) -> _Part:
     """A part of an agency that cannot list: its records for every registry credit
@@ -229,4 +329,4 @@ async def _asked(connector: Connector, record_type: str, snapshot: RegistrySnaps
             if isinstance(records, SourceError):
                 raise records
             into.extend(records)
-    return _Part(found[0], found[1], read_at, snapshot.built_at, risky_only)
+    return _Part(found[0], found[1], read_at, snapshot.built_at, risky_only, read_at)

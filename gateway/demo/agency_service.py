@@ -2,11 +2,16 @@
 
 ``POST /{type}/query`` with ``{"credit_codes": [...]}`` or ``{"person_ids": [...]}``
 answers ``{"items": [row, ...]}``; ``GET /health`` answers 200 while the source is up.
-Tests and benchmarks steer it through ``app.state.control`` (latency, failure mode,
-keys to fail) and read ``app.state.stats`` (queries and keys per record type)::
+``{"since": "<ISO timestamp>"}`` answers the rows written at or after that time and
+``"until"`` (the agency's clock when it answered: the next ``since``); rows loaded
+at start count as written then. Tests and benchmarks steer it through
+``app.state.control`` (latency, failure mode, keys to fail, ``since`` support), write
+rows through ``app.state.write(type, row)`` and read ``app.state.stats`` (queries
+and keys per record type)::
 
     app = create_agency_app(load_rows(Path("court.json")))
     app.state.control.mode = "error_500"      # the agency now fails
+    app.state.write("penalty", {"record_id": "P-9", ...})  # added or replaced now
 
 Run it in its own process (for benchmarks)::
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,11 +65,14 @@ class AgencyControl:
     in-process ``httpx.ASGITransport`` raises ``ConnectionAbortedError``).
     ``failing_keys``: credit codes or person ids the agency reports as failed (in the
     answer's ``errors`` list, without their rows) while answering the other keys.
+    ``answers_since``: False makes it an agency of before change times, answering a
+    ``since`` query with 400.
     """
 
     latency_s: float = 0.0
     mode: str = "ok"
     failing_keys: set[str] = field(default_factory=set)
+    answers_since: bool = True
 
 
 @dataclass
@@ -79,13 +88,55 @@ class AgencyStats:
         self.keys[record_type] = self.keys.get(record_type, 0) + keys
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+class _Table:
+    """One record type's rows, the time each was written and the key indexes."""
+
+    def __init__(self, rows: Sequence[Mapping[str, str | None]]) -> None:
+        loaded = _now()
+        self.rows: list[Row] = [dict(row) for row in rows]
+        self.written = [loaded] * len(self.rows)
+        self.index = _Index.of(self.rows)
+
+    def write(self, row: Mapping[str, str | None]) -> None:
+        """Add ``row``, or replace the row of the same ``record_id``, written now."""
+        new = dict(row)
+        at = next((i for i, old in enumerate(self.rows)
+                   if old.get("record_id") == new.get("record_id")), None)
+        if at is None:
+            self.rows.append(new)
+            self.written.append(_now())
+        else:
+            self.rows[at] = new
+            self.written[at] = _now()
+        self.index = _Index.of(self.rows)
+
+    def since(self, moment: dt.datetime) -> list[Row]:
+        return [row for row, written in zip(self.rows, self.written, strict=True)
+                if dt.datetime.fromisoformat(written) >= moment]
+
+
+def _since(body: Any) -> dt.datetime | str | None:
+    """The ``since`` asked (a UTC time), None when the body asks by key, or why the
+    value is no timestamp."""
+    if not isinstance(body, dict) or "since" not in body:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(body["since"]))
+    except ValueError:
+        return 'since must be an ISO timestamp such as "2026-12-02T08:00:00+00:00"'
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+
+
 @dataclass(frozen=True)
 class _Index:
     by_key: Mapping[str, Mapping[str, list[Row]]]  # key column -> value -> rows
 
     @classmethod
-    def of(cls, source: Sequence[Mapping[str, str | None]]) -> _Index:
-        rows = [dict(row) for row in source]
+    def of(cls, rows: Sequence[Row]) -> _Index:
         by_key: dict[str, dict[str, list[Row]]] = {}
         for _, column in _KEY_FIELDS:
             found: dict[str, list[Row]] = {}
@@ -153,7 +204,7 @@ def create_agency_app(rows: SourceRows, *, latency_s: float = 0.0) -> Starlette:
     ``app.state.control`` is an ``AgencyControl`` (starting with
     ``latency_s``), ``app.state.stats`` an ``AgencyStats``.
     """
-    indexes = {record_type: _Index.of(type_rows) for record_type, type_rows in rows.items()}
+    tables = {record_type: _Table(type_rows) for record_type, type_rows in rows.items()}
     control = AgencyControl(latency_s=latency_s)
     stats = AgencyStats()
 
@@ -164,15 +215,19 @@ def create_agency_app(rows: SourceRows, *, latency_s: float = 0.0) -> Starlette:
 
     async def query(request: Request) -> Response:
         record_type = request.path_params["record_type"]
-        index = indexes.get(record_type)
-        if index is None:
-            served = ", ".join(sorted(indexes)) or "nothing"
+        table = tables.get(record_type)
+        if table is None:
+            served = ", ".join(sorted(tables)) or "nothing"
             return _error(404, f"unknown record type {record_type!r}; this agency serves {served}")
         try:
             body = await request.json()
         except ValueError:
             return _error(400, "body is not valid JSON")
-        asked = _asked_keys(body)
+        since = _since(body)
+        if isinstance(since, str) or (since is not None and not control.answers_since):
+            return _error(400, since if isinstance(since, str)
+                          else "this agency does not answer since queries")
+        asked = {} if since is not None else _asked_keys(body)
         if isinstance(asked, str):
             return _error(400, asked)
         stats.count(record_type, sum(len(keys) for keys in asked.values()))
@@ -186,8 +241,11 @@ def create_agency_app(rows: SourceRows, *, latency_s: float = 0.0) -> Starlette:
             return Response(b"not json{", media_type="application/json")
         if control.mode == "close":
             return _DroppedConnection()
+        if since is not None:
+            until = _now()  # before reading: a row written meanwhile comes next time too
+            return JSONResponse({"items": table.since(since), "until": until})
         failed = [key for keys in asked.values() for key in keys if key in control.failing_keys]
-        answer: dict[str, Any] = {"items": index.find(asked, control.failing_keys)}
+        answer: dict[str, Any] = {"items": table.index.find(asked, control.failing_keys)}
         if failed:
             message = "agency service: simulated failure for this key"
             answer["errors"] = [{"key": key, "message": message} for key in failed]
@@ -199,6 +257,7 @@ def create_agency_app(rows: SourceRows, *, latency_s: float = 0.0) -> Starlette:
     ])
     app.state.control = control
     app.state.stats = stats
+    app.state.write = lambda record_type, row: tables.setdefault(record_type, _Table(())).write(row)
     return app
 
 
