@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 import yaml
 
 from connectors.standard import RECORD_TYPES, RiskLevel
+from gateway.config import PURPOSES, ROLES
 from policies import policy_dir
 from schema.actions import enum_name
 from schema.rules.inspections import FILE as INSPECTIONS_FILE
@@ -33,10 +34,13 @@ from schema.rules.model import (
     WarningLevel,
     WarningRules,
 )
+from schema.rules.statistics import FILE as STATISTICS_FILE
+from schema.rules.statistics import StatisticsError, load_statistics
 
 __all__ = ["IN_DATABASE", "RULE_FILES", "RulesError", "RulesSource", "load_rules", "read_text"]
 
-RULE_FILES = ("warnings.yaml", "grades.yaml", "restrictions.yaml", INSPECTIONS_FILE)
+RULE_FILES = ("warnings.yaml", "grades.yaml", "restrictions.yaml", INSPECTIONS_FILE,
+              STATISTICS_FILE)
 
 # a policies folder, or file name -> text (the platform database's documents)
 RulesSource: TypeAlias = Path | Mapping[str, str]
@@ -282,9 +286,23 @@ def load_rules(source: RulesSource) -> RuleSet:
         inspections = load_inspections(_with_inspections(source))
     except InspectionsError as error:
         problems += error.problems
-    if problems or inspections is None:
+    statistics = None
+    try:
+        statistics = load_statistics(_with_bundled(source, STATISTICS_FILE), roles=ROLES,
+                                     purposes=PURPOSES)
+    except StatisticsError as error:
+        problems += error.problems
+    if problems or inspections is None or statistics is None:
         raise RulesError(problems)
-    return RuleSet(warnings, grades, actions, inspections)
+    return RuleSet(warnings, grades, actions, inspections, statistics)
+
+
+def _with_bundled(source: RulesSource, name: str) -> RulesSource:
+    """``source``, or - for a platform database seeded before the file ``name``
+    existed, which has no such document - the bundled policies folder."""
+    if isinstance(source, Path) or name in source:
+        return source
+    return policy_dir()
 
 
 def _with_inspections(source: RulesSource) -> RulesSource:

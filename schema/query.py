@@ -21,6 +21,7 @@ from schema.restrictions import check_restrictions
 from schema.risk_types import RestrictionDecision
 from schema.rules.model import ActionRules
 from schema.search import search_enterprises
+from schema.statistics import StatisticsQuery
 from schema.subjects import Enterprise, Person, person_from
 
 __all__ = ["Query", "Source", "query_type"]
@@ -43,7 +44,7 @@ class Source:
 
 
 @strawberry.type(description=QUERY_DESCRIPTION)
-class Query(AuditQuery, InspectionQuery):
+class Query(AuditQuery, InspectionQuery, StatisticsQuery):
     """The entry points that do not depend on the catalogue; ``query_type`` adds the
     restriction checks, whose ``action`` is the catalogue's enum."""
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connectors.standard import RiskLevel
 from schema.rules.inspections import DrawWeights
+from schema.rules.statistics import StatisticsRules
 
 __all__ = [
     "ActionRules",
@@ -160,3 +161,5 @@ class RuleSet:
     grades: GradeRules
     actions: Mapping[str, ActionRules]
     inspections: DrawWeights  # the double-random draw's risk weights (inspections.yaml)
+    # who may ask for statistics and how small figures are protected (statistics.yaml)
+    statistics: StatisticsRules = field(default_factory=StatisticsRules)
