@@ -1,8 +1,9 @@
 """The ASGI application: ``/graphql`` behind its gate (``gateway.auth_gate``; GraphiQL
 on GET), ``/readyz`` and ``/healthz`` (``gateway.health``), ``/metrics``, GraphiQL's
-files; what the lifespan opens and closes (connectors, the platform database and the
-access log's writer, Redis, the policy kept in the database) and how a policy or rule
-change is put in force (both schemas, the answer cache).
+files, the public portal ``/portal`` (``gateway.portal``); what the lifespan opens and
+closes (connectors, the platform database and the access log's writer, Redis, the
+policy kept in the database) and how a policy or rule change is put in force (both
+schemas, the answer cache).
 
 The public role is served by a schema without the fields classed above OPEN, every
 other role by the full schema. Both resolve through the caller's view.
@@ -47,6 +48,7 @@ from gateway.platform_store.writer import AccessLogWriter
 from gateway.policy_channel import PolicyChannel
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore, load_policy
 from gateway.policy_sync import DatabasePolicies
+from gateway.portal import Portal
 from gateway.rate_limits import RateLimiter, load_rate_limits, open_rate_limiter
 from gateway.redis_cache import RedisRecordCache, check_redis_url, redacted_url
 from gateway.response_cache import ResponseCache
@@ -73,6 +75,7 @@ class AppOptions:
     """How the app is built. ``runtime_factory`` lets tests inject clients."""
 
     graphiql: bool = True  # the GraphiQL page (GET /graphql in a browser) and its files
+    portal: bool = True  # the public portal (公示查询, GET /portal) and its files
     # what GraphiQL's example tabs ask about (default: the registry's first enterprise)
     graphiql_examples: Examples = field(default_factory=Examples)
     policy_dir: Path = DEFAULT_POLICY_DIR
@@ -311,6 +314,7 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
         Route("/readyz", readyz_endpoint(config.agencies)),
         Route("/healthz", healthz),
         *([] if assets is None else [assets.route()]),
+        *(Portal().routes() if options.portal else []),
         *([Route("/metrics", metrics_endpoint(config.metrics, metrics))]
           if config.metrics.enabled else []),
         *options.extra_routes,

@@ -248,6 +248,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="accept the demo's published keys (demo-admin-key, ...) from "
                             "any client; without it they work only from this machine")
     serve.add_argument("--no-graphiql", action="store_true", help="do not serve GraphiQL")
+    serve.add_argument("--no-portal", action="store_true",
+                       help="do not serve the public portal page (公示查询, /portal)")
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="let pages of this origin call the gateway from a browser, "
                             "e.g. https://portal.example.gov.cn or http://localhost:* "

@@ -68,6 +68,7 @@ def build_app(args: argparse.Namespace, config_path: Path, demo_dir: Path | None
         limits = QueryLimits(max_depth=args.max_depth, max_aliases=args.max_aliases,
                              max_tokens=args.max_tokens, max_cost=args.max_cost)
         return create_app(config, AppOptions(graphiql=not args.no_graphiql,
+                                             portal=not args.no_portal,
                                              graphiql_examples=examples,
                                              policy_dir=Path(args.policies),
                                              max_body_bytes=args.max_body_bytes,
