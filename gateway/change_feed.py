@@ -1,0 +1,275 @@
+"""The change feed: what changed in the agencies since the last poll, as events.
+
+Run by the cluster's leader (``gateway.leader``) every ``changes.poll_s``. Each poll
+asks every agency for the records it wrote since the last one
+(``Connector.changed_since``: a change-time column, a file's stamp, an agency's
+``since`` parameter), applies them to the registry's risk records
+(``schema.registry_risk``: the parts are not read again whole) and computes the
+warning level, on ALL records, of every enterprise a change concerns - its own
+records, its legal representative's, its registry row. A level that differs from
+the one last computed is a ``WarningChanged``; a credit code new to the registry a
+``Registered`` (``gateway.events``, where what events may carry is set out).
+
+A source that cannot tell its changes (a table without ``updated_at``, an agency
+answering no ``since`` query) is read whole - by key for an agency that cannot list
+- at most once per its agency's ``cache_ttl_s``, and compared record by record.
+Every source is compared whole once per ``changes.reconcile_s`` too: a deleted row
+has no change time.
+
+The first poll (and the first after this replica became leader: ``reset``) reads
+every source whole and makes no event; so does the first read of a source that
+failed until then. A level may also change with the date alone (a publicity period
+ends): on a new day every enterprise's level is computed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from connectors.base import Changes, Connector, Watermark
+from connectors.errors import SourceError, SourceUnsupported
+from connectors.records import Record
+from gateway.events import Event, Registered, WarningChanged
+from schema.access import Basis
+from schema.registry_index import RegistrySnapshot
+from schema.registry_risk import RegistryRisk, RiskRecords, Touched, read_by_key
+from schema.risk import RISK_TYPES, enterprise_subject, indexed, warning_level_of, warning_of
+from schema.rules.columns import RULE_COLUMNS, riskless_counted
+from schema.rules.model import RuleSet, WarningLevel
+from schema.sources import Sources
+from schema.view import CallerView
+
+__all__ = ["ChangeFeed"]
+
+log = logging.getLogger(__name__)
+
+_NO_CHANGE = Touched(frozenset(), frozenset())
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(slots=True)
+class _Mark:
+    """How far one source (agency x record type) has been read."""
+
+    watermark: Watermark = None
+    whole_at: float | None = None  # when it was last read whole (None: never)
+    tells: bool = True  # it says what changed (else it is compared whole)
+    by_key: bool = False  # an agency answering no ``since`` query: asked by key
+    failing: bool = False  # its last read failed (logged once until it is read again)
+
+
+class ChangeFeed:
+    """Polls the sources and turns their changes into events (``poll``).
+
+    ``amend`` applies the platform's own record facts to the risk records (the
+    record overlay, ``schema.overlay``); ``today`` and ``now`` are the clocks the
+    levels and the events' times come from."""
+
+    def __init__(self, sources: Sources, risk: RegistryRisk, rules: Callable[[], RuleSet], *,
+                 today: Callable[[], dt.date] = dt.date.today,
+                 amend: Callable[[RiskRecords], RiskRecords] | None = None,
+                 reconcile_s: float = 3600.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], dt.datetime] = _utc_now) -> None:
+        self._sources = sources
+        self._risk = risk
+        self._rules = rules
+        self._today = today
+        self._amend = amend
+        self._reconcile_s = reconcile_s
+        self._clock = clock
+        self._now = now
+        self._view = CallerView.unrestricted()  # levels on ALL records: no view applies
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was read: the next poll reads every source whole, silently (a
+        replica that just became leader does not know what the last one told)."""
+        self._marks: dict[tuple[str, str], _Mark] = {}
+        self._enterprises: dict[str, Record] = {}
+        self._people: dict[str, set[str]] = {}  # legal representative -> credit codes
+        self._levels: dict[str, WarningLevel] = {}
+        self._day: dt.date | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether the registry has been read (polls from now on make events)."""
+        return self._day is not None
+
+    async def poll(self) -> list[Event]:
+        """One round: every source's changes applied; the events they make."""
+        first = not self.ready
+        events: list[Event] = []
+        touched = await self._registry_changes(events, silent=first)
+        if not self.ready and not self._enterprises and touched is None:
+            return events  # the registry could not be read: nothing to compare with
+        parts = [(connector, record_type) for record_type in RISK_TYPES
+                 for connector in self._sources.providers(record_type)]
+        found = await asyncio.gather(*(self._read(c, t) for c, t in parts))
+        codes = set(touched or ())
+        silent_codes: set[str] = set()
+        riskless = riskless_counted(self._rules())
+        for (connector, record_type), read in zip(parts, found, strict=True):
+            if read is None:
+                continue
+            changes, silent = read
+            hit = self._risk.apply(connector.code, record_type, changes.records,
+                                   whole=changes.whole,
+                                   risky_only=record_type not in riskless)
+            if hit:
+                concerned = set(hit.codes)
+                for person in hit.people:
+                    concerned |= self._people.get(person, set())
+                (silent_codes if silent or first else codes).update(concerned)
+        today = self._today()
+        if first:  # every level as it is now: what later changes are told against
+            codes, silent_codes = set(), set(self._enterprises)
+        elif today != self._day:  # a level may change with the date alone
+            codes = set(self._enterprises) - silent_codes
+        self._day = today
+        events += self._level_changes(codes - silent_codes, silent_codes, today)
+        return events
+
+    async def _registry_changes(self, events: list[Event], *, silent: bool) -> set[str] | None:
+        """Apply the registry's changes; the credit codes whose registry row changed
+        (None when it could not be read). New credit codes are ``Registered`` events
+        unless ``silent``."""
+        registry = self._sources.registry
+        read = await self._read(registry, "enterprise", columns=False)
+        if read is None:
+            return None
+        changes, first_read = read
+        silent = silent or first_read
+        touched: set[str] = set()
+        if changes.whole:
+            present = {r.credit_code for r in changes.records if r.credit_code}
+            for gone in set(self._enterprises) - present:  # left the registry
+                self._link(self._enterprises.pop(gone), None)
+                self._levels.pop(gone, None)
+        at = self._now()
+        for record in changes.records:
+            code = record.credit_code
+            if not code or self._enterprises.get(code) == record:
+                continue
+            old = self._enterprises.get(code)
+            self._enterprises[code] = record
+            self._link(old, record)
+            touched.add(code)
+            if old is None and not silent:
+                events.append(_registered(record, at))
+        return touched
+
+    def _link(self, old: Record | None, new: Record | None) -> None:
+        """Keep ``_people`` (legal representative -> enterprises) as the rows say."""
+        for record, add in ((old, False), (new, True)):
+            person = None if record is None else record.values.get("legal_rep_id")
+            if not isinstance(person, str) or not person or record is None:
+                continue
+            code = record.credit_code or ""
+            if add:
+                self._people.setdefault(person, set()).add(code)
+            elif code in self._people.get(person, ()):
+                self._people[person].discard(code)
+
+    async def _read(self, connector: Connector, record_type: str, *,
+                    columns: bool = True) -> tuple[Changes, bool] | None:
+        """The source's changes, read whole when due, and whether this is its first
+        read (its changes make no event); None when it could not be read (logged; the
+        next poll asks again) or, for a source compared whole, it is not due yet."""
+        key = (connector.code, record_type)
+        mark = self._marks.setdefault(key, _Mark())
+        now = self._clock()
+        first = mark.whole_at is None
+        reconcile = first or now - (mark.whole_at or 0.0) >= self._reconcile_s
+        if not reconcile and not mark.tells:
+            if now - (mark.whole_at or 0.0) < connector.spec.cache_ttl_s:
+                return None  # compared whole once per cache lifetime
+            reconcile = True
+        if reconcile:
+            mark.by_key = False  # an agency may have learnt ``since`` meanwhile
+        try:
+            if not mark.by_key:
+                try:
+                    changes = await connector.changed_since(
+                        record_type, None if reconcile else mark.watermark,
+                        columns=RULE_COLUMNS if columns else None)
+                except SourceUnsupported:
+                    mark.by_key = True
+            if mark.by_key:
+                changes = await self._read_by_key(connector, record_type)
+        except SourceError as error:
+            if not mark.failing:
+                log.warning("change feed: %s %s not read (%s); asking again every poll",
+                            connector.code, record_type, error.reason)
+            mark.failing = True
+            return None
+        if mark.failing:
+            log.info("change feed: %s %s read again", connector.code, record_type)
+            mark.failing = False
+        mark.watermark, mark.tells = changes.watermark, changes.watermark is not None
+        if changes.whole:
+            mark.whole_at = now
+        return changes, first
+
+    async def _read_by_key(self, connector: Connector, record_type: str) -> Changes:
+        """Every record of an agency that can neither list nor tell its changes, asked
+        for every enterprise of the registry and legal representative."""
+        if not self._enterprises:
+            raise SourceUnsupported(connector.code, "cannot be read before the registry")
+        ordered = tuple(self._enterprises[code] for code in sorted(self._enterprises))
+        snapshot = RegistrySnapshot(ordered, self._clock())
+        risky_only = record_type not in riskless_counted(self._rules())
+        records = await read_by_key(connector, record_type, snapshot, risky_only)
+        return Changes(records, None, True)
+
+    def _level_changes(self, codes: set[str], silent: set[str],
+                       today: dt.date) -> list[Event]:
+        """The levels of ``codes`` and ``silent`` computed again; an event for each
+        of ``codes`` whose level differs from the one last computed."""
+        if not codes and not silent:
+            return []
+        risk = self._risk.merged()
+        if self._amend is not None:
+            risk = self._amend(risk)
+        rules, view, at = self._rules(), self._view, self._now()
+        events: list[Event] = []
+        for code in sorted(codes | silent):
+            record = self._enterprises.get(code)
+            if record is None:
+                continue
+            subject = enterprise_subject(view, record, Basis.ALL)
+            found = indexed(view, risk, subject, Basis.ALL)
+            level = warning_level_of(rules, found, today)  # reasons only for a change
+            before = self._levels.get(code, WarningLevel.NONE)
+            self._levels[code] = level
+            if code in silent or level is before:
+                continue
+            warning = warning_of(rules, found, subject.person_id, today)
+            reasons = tuple(dict.fromkeys(reason.rule for reason in warning.reasons))
+            events.append(WarningChanged(
+                code, _text(record, "name") or code, _text(record, "district_code"),
+                _text(record, "industry"), before.value, warning.level.value, reasons,
+                warning.agencies, at))
+        return events
+
+
+def _text(record: Record, column: str) -> str | None:
+    value = record.values.get(column)
+    return value if isinstance(value, str) else None
+
+
+def _registered(record: Record, at: dt.datetime) -> Registered:
+    established = record.values.get("established_on")
+    return Registered(
+        record.credit_code or "", _text(record, "name") or (record.credit_code or ""),
+        _text(record, "district_code"), _text(record, "industry"),
+        _text(record, "business_scope"),
+        established if isinstance(established, dt.date) else None, at)
