@@ -136,7 +136,7 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(
     without: Mapping[str, frozenset[str]] | None = None, limits: QueryLimits | None = None,
     *, actions: Mapping[str, ActionRules], direct_resolvers: bool = True,
-    leaf_fields: bool = True, mutation: type | None = None,
+    leaf_fields: bool = True, mutation: type | None = None, subscription: type | None = None,
 ) -> strawberry.Schema:
     """The gateway's schema. Stateless: everything per request lives in the context.
 
@@ -146,11 +146,13 @@ def build_schema(
     ``QueryLimits()``, see ``schema.limits``); ``direct_resolvers`` see
     ``schema.direct_fields`` and ``leaf_fields`` ``schema.leaf_fields`` (off only to
     compare); ``mutation`` the mutation type, if
-    any (``schema.mutations.Mutation`` in the full schema). Parse and
+    any (``schema.mutations.Mutation`` in the full schema); ``subscription`` the
+    subscription type (``schema.subscriptions.Subscription``), if any. Parse and
     validation errors carry ``extensions.code`` (``schema.error_codes``)."""
     schema = GatewaySchema(
         query=query_type(actions),
         mutation=mutation,
+        subscription=subscription,
         without=without,
         extensions=[
             lambda: ParserCache(maxsize=512),
