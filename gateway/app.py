@@ -50,6 +50,7 @@ from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore, load_policy
 from gateway.policy_sync import DatabasePolicies
 from gateway.portal import Portal
 from gateway.rate_limits import RateLimiter, load_rate_limits, open_rate_limiter
+from gateway.record_workflows import RecordWorkflows
 from gateway.redis_cache import RedisRecordCache, check_redis_url, redacted_url
 from gateway.response_cache import ResponseCache
 from gateway.rule_documents import RuleDocuments
@@ -259,6 +260,7 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
             overlays = OverlayStore(store, channel=overlay_channel)
             overlays.on_change(follow_overlay)
             runtime.overlays = overlays
+            runtime.workflows = RecordWorkflows(overlays, log=writer, today=runtime.today)
             overlay_following = asyncio.create_task(
                 overlays.follow(partial(asyncio.shield, migrating)))
         app.state.overlays = overlays

@@ -67,6 +67,10 @@ class GraphQLEndpoint(GraphQLView):
             client = request.scope.get("client")
             context.inspections = runtime.inspections.for_caller(
                 caller, client[0] if client else "", request.scope.get(REQUEST_ID) or "")
+        if runtime.pushes is not None:
+            client = request.scope.get("client")
+            context.pushes = runtime.pushes.for_caller(
+                caller, client[0] if client else "", request.scope.get(REQUEST_ID) or "")
         request.scope[_CONTEXT] = context  # for the answer cache, after the answer
         return context
 

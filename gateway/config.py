@@ -47,8 +47,10 @@ __all__ = [
 ]
 
 # enterprise: an enterprise's own key, bound to its credit code (its objections and
-# credit repairs: 异议 · 信用修复); it sees what the public sees
-ROLES = ("public", "department", "approval", "auditor", "admin", "enterprise")
+# credit repairs: 异议 · 信用修复); it sees what the public sees. supervisor: an agency's
+# supervisor (上级/督办), bound to the agency like a department: it sees what the
+# agency's departments see, and the pushed registrations they did not claim in time
+ROLES = ("public", "department", "approval", "auditor", "admin", "enterprise", "supervisor")
 PURPOSES = (
     "INSPECTION",
     "CASE_HANDLING",
@@ -351,8 +353,8 @@ def _principal(raw: Any, where: str, agencies: set[str],
     agency = raw.get("agency")
     if agency is not None and agency not in agencies:
         problems.append(f"{where}: agency: {agency!r} is not an agency of this configuration")
-    if role == "department" and agency is None:
-        problems.append(f"{where}: agency: required for role department")
+    if role in ("department", "supervisor") and agency is None:
+        problems.append(f"{where}: agency: required for role {role}")
     credit_code = raw.get("credit_code")
     if role == "enterprise":
         if agency is not None:

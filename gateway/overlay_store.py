@@ -81,7 +81,7 @@ def _check(record: Record) -> None:
     if record.record_type not in _ADDABLE:
         raise RecordRefused(f"record type {record.record_type!r} cannot be added by the "
                             f"platform (one of: {', '.join(sorted(_ADDABLE))})")
-    known = RECORD_TYPES[record.record_type].column_names()
+    known = RECORD_TYPES[record.record_type].column_names
     unknown = sorted(set(record.values) - set(known))
     if unknown:
         raise RecordRefused(f"{record.record_type} has no column {', '.join(unknown)} "
@@ -217,7 +217,7 @@ class OverlayStore:
         type, an unknown column, no id or subject, the same record added before)."""
         _check(record)
         values = _encode((name, record.values.get(name))
-                         for name in RECORD_TYPES[record.record_type].column_names())
+                         for name in RECORD_TYPES[record.record_type].column_names)
 
         async def write(conn: AsyncConnection) -> None:
             exists = (await conn.execute(sa.select(platform_records.c.id).where(

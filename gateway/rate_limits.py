@@ -56,6 +56,8 @@ FILE = "rate_limits.yaml"
 MAX_WINDOW_S = 86_400
 # roles added after rate-limit files were written; absent, they get the public's limit
 _LIKE_PUBLIC = frozenset({"enterprise"})
+# ... and a supervisor (督办) like its departments
+_LIKE_DEPARTMENT = frozenset({"supervisor"})
 
 
 # --- the policy file ------------------------------------------------------------------
@@ -136,6 +138,9 @@ def load_rate_limits(source: Path | Mapping[str, str]) -> RateLimits:
         raw = roles.get(role)
         if raw is None and role in _LIKE_PUBLIC and isinstance(roles.get("public"), dict):
             raw = roles["public"]  # a file written before the role existed: the public's
+        if raw is None and role in _LIKE_DEPARTMENT and isinstance(roles.get("department"),
+                                                                   dict):
+            raw = roles["department"]
         if not isinstance(raw, dict):
             problems.append(f"{path}: roles.{role}: required, {{requests: N, window_s: SECONDS}}"
                             f", got {raw!r}")

@@ -22,6 +22,7 @@ from gateway.callers import Authenticator
 from gateway.config import GatewayConfig
 from gateway.inspections import Inspections
 from gateway.policy_files import DEFAULT_POLICY_DIR
+from gateway.push_store import Pushes
 from gateway.rules_files import load_rules
 from schema.access import AccessPolicy, Clearance
 from schema.audit_port import AuditPort
@@ -98,6 +99,7 @@ class Runtime:
     audit: AuditPort | None = None  # the access log as the graph reads it
     observer: SourceObserver = NO_OBSERVER  # told of agency calls and record-cache hits
     overlays: Overlays | None = None  # the platform's own record facts (schema.overlay)
+    pushes: Pushes | None = None  # pushed registrations (双告知; gateway.push_store)
 
     def new_context(self, clearance: Clearance) -> RequestContext:
         """A fresh per-request context: new DataLoaders, the caller's view of the

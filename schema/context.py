@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # it reads the risk types of schema.risk, which reads this mo
 if TYPE_CHECKING:
     from schema.inspection_port import InspectionPort
     from schema.policy_admin import PolicyAdminPort
+    from schema.pushes import PushPort
     from schema.record_workflows import WorkflowPort
 
 __all__ = ["FailedSource", "RequestContext", "SourceFailures"]
@@ -86,3 +87,6 @@ class RequestContext:
     # objections and credit repairs (schema.record_workflows) as this caller acts on
     # them; None without a platform database
     workflows: WorkflowPort | None = None
+    # pushed registrations (双告知, schema.pushes) as this caller reads and claims them;
+    # None without a platform database
+    pushes: PushPort | None = None

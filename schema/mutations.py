@@ -9,10 +9,11 @@ import strawberry
 
 from schema.inspections import InspectionMutation
 from schema.policy_admin import PolicyMutation
+from schema.pushes import PushMutation
 
 __all__ = ["Mutation"]
 
 
 @strawberry.type(name="Mutation", description="Changes: policy (admins), workflows.")
-class Mutation(PolicyMutation, InspectionMutation):
+class Mutation(PolicyMutation, InspectionMutation, PushMutation):
     """``setFieldClass`` and the workflows' mutations (inspections: ``schema.inspections``)."""

@@ -17,6 +17,7 @@ from schema.errors import require_credit_code
 from schema.gather import gather_records
 from schema.inspections import InspectionQuery
 from schema.page import load_enterprise
+from schema.pushes import PushQuery
 from schema.restrictions import check_restrictions
 from schema.risk_types import RestrictionDecision
 from schema.rules.model import ActionRules
@@ -44,7 +45,7 @@ class Source:
 
 
 @strawberry.type(description=QUERY_DESCRIPTION)
-class Query(AuditQuery, InspectionQuery, StatisticsQuery):
+class Query(AuditQuery, InspectionQuery, StatisticsQuery, PushQuery):
     """The entry points that do not depend on the catalogue; ``query_type`` adds the
     restriction checks, whose ``action`` is the catalogue's enum."""
 

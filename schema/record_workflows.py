@@ -9,7 +9,7 @@ this module knows no database. Who may do what:
   its own credit code, or a ``department``; either only on a record it may see;
 - resolve: a department of the record's owner agency (谁拥有，谁负责), or an admin;
 - read: the enterprise the record is about, the agency that owns the record, whoever
-  filed it, admins.
+  filed it, admins (the port reads only those: ``gateway.record_workflow_db.Scope``).
 
 A record the caller may not see, or that does not exist, gives the same
 ``RECORD_NOT_FOUND``; an objection or repair the caller may not read, the same
@@ -18,7 +18,9 @@ A record the caller may not see, or that does not exist, gives the same
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,9 +31,9 @@ from schema.context import RequestContext
 from schema.errors import Forbidden, GraphError, SourceUnavailableError
 
 __all__ = [
-    "ObjectionRow", "RecordNotFound", "RepairRow", "StepRefused", "WorkflowPort",
-    "WorkflowConflict", "WorkflowUnavailable", "WorkflowsUnavailable", "find_record",
-    "may_file", "may_read", "may_resolve", "port_of",
+    "ObjectionRow", "RecordNotFound", "RepairRow", "StepRefused", "WorkflowConflict",
+    "WorkflowPort", "WorkflowUnavailable", "WorkflowsUnavailable", "find_record", "may_file",
+    "may_resolve", "parse_id", "port_of", "refusing",
 ]
 
 
@@ -103,6 +105,11 @@ class WorkflowPort(Protocol):
     async def repairs(self, *, repair_id: int | None = None,
                       status: str | None = None) -> list[RepairRow]: ...
 
+    def refused(self, operation: str, code: str, credit_code: str | None,
+                details: Mapping[str, str]) -> None:
+        """Log a step the graph refused, with its error code."""
+        ...
+
 
 class RecordNotFound(GraphError):
     code = "RECORD_NOT_FOUND"
@@ -141,17 +148,25 @@ def may_resolve(clearance: Clearance, agency: str, what: str) -> None:
                     "(谁拥有，谁负责).")
 
 
-def may_read(clearance: Clearance, principal: str, agency: str, credit_code: str | None,
-             filed_by: str) -> bool:
-    """May the caller know of an objection or repair on ``agency``'s record?"""
-    role = clearance.role
-    if role == "admin":
-        return True
-    if role == "enterprise":
-        return bool(credit_code) and credit_code == clearance.credit_code
-    if role == "department":
-        return clearance.agency == agency or (bool(principal) and principal == filed_by)
-    return False
+def parse_id(value: str) -> int | None:
+    """An objection's or repair's id as the database keeps it; None for anything else
+    (then: not found, like an id that does not exist)."""
+    text = value.strip()
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+@contextlib.contextmanager
+def refusing(port: WorkflowPort, operation: str, credit_code: str | None,
+             details: Mapping[str, str]) -> Iterator[None]:
+    """Log a refused step (an error the caller is shown) in the access log as it
+    passes; conflicts and an unreachable store are logged by the port itself."""
+    try:
+        yield
+    except GraphError as error:
+        code = (error.extensions or {}).get("code", "")
+        if code not in ("WORKFLOW_CONFLICT", "PLATFORM_STORE_UNAVAILABLE"):
+            port.refused(operation, str(code), credit_code, details)
+        raise
 
 
 async def find_record(context: RequestContext, path: list[str | int], agency: str,

@@ -229,12 +229,47 @@ def _m004_inspections(conn: Connection) -> None:
     meta.create_all(conn, checkfirst=False)
 
 
+def _pushes(conn: Connection) -> None:
+    """Push and claim (双告知): one item per new enterprise and agency whose licence it
+    needs (unique, so a second leader cannot push it twice); and the webhook deliveries
+    that failed every attempt (dead letters)."""
+    meta = sa.MetaData()
+    sa.Table(
+        "pushed_registrations", meta,
+        sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+        *(sa.Column(name, sa.Text, nullable=False)
+          for name in ("credit_code", "agency", "licences", "status")),
+        sa.Column("registered_on", sa.Date, nullable=True),
+        sa.Column("pushed_at", UtcDateTime, nullable=False),
+        sa.Column("due_at", UtcDateTime, nullable=False),
+        sa.Column("claimed_at", UtcDateTime, nullable=True),
+        sa.Column("claimed_by", sa.Text, nullable=True),
+        sa.Column("escalated_at", UtcDateTime, nullable=True),
+        sa.UniqueConstraint("credit_code", "agency", name="uq_pushed_registrations_item"),
+        sa.Index("ix_pushed_registrations_agency_status", "agency", "status"),
+        sa.Index("ix_pushed_registrations_due", "status", "due_at"),
+    )
+    sa.Table(
+        "webhook_dead_letters", meta,
+        sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+        *(sa.Column(name, sa.Text, nullable=False)
+          for name in ("webhook_id", "event_kind", "body", "last_error", "status")),
+        sa.Column("credit_code", sa.Text, nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("failed_at", UtcDateTime, nullable=False),
+        sa.Column("retried_at", UtcDateTime, nullable=True),
+        sa.Index("ix_webhook_dead_letters_status", "status"),
+    )
+    meta.create_all(conn, checkfirst=False)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "access log and its anchors", _m001_access_log),
     Migration(2, "access policy: field classes, rules, documents, versions", _m002_policies),
     Migration(3, "record overlay: added records, objections, credit repairs", _overlay),
     Migration(4, "double-random inspections: roster, plans, draws, results",
               _m004_inspections),
+    Migration(5, "push and claim (双告知) items, webhook dead letters", _pushes),
 )
 
 

@@ -18,7 +18,8 @@ from sqlalchemy.types import TypeDecorator
 __all__ = ["UtcDateTime", "access_log", "access_log_anchors", "credit_repairs", "id_type",
            "inspection_draws", "inspection_plans", "inspection_results", "inspectors", "metadata",
            "objections", "overlay_version", "platform_migrations", "platform_records",
-           "policy_documents", "policy_field_classes", "policy_rules", "policy_versions"]
+           "policy_documents", "policy_field_classes", "policy_rules", "policy_versions",
+           "pushed_registrations", "webhook_dead_letters"]
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -279,4 +280,43 @@ inspection_results = sa.Table(
     sa.Column("recorded_by", sa.Text, nullable=False),
     sa.UniqueConstraint("plan_id", "credit_code", "agency",
                         name="uq_inspection_results_visit"),
+)
+
+# Push and claim (双告知, gateway.push_store): one item per new enterprise and agency
+# whose licence it needs (``licences``: JSON list of the licences' names; status
+# PUSHED, CLAIMED or ESCALATED; an escalated item claimed keeps its escalated_at) ...
+pushed_registrations = sa.Table(
+    "pushed_registrations", metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("credit_code", sa.Text, nullable=False),
+    sa.Column("agency", sa.Text, nullable=False),
+    sa.Column("licences", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("registered_on", sa.Date, nullable=True),
+    sa.Column("pushed_at", UtcDateTime, nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("claimed_at", UtcDateTime, nullable=True),
+    sa.Column("claimed_by", sa.Text, nullable=True),
+    sa.Column("escalated_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("credit_code", "agency", name="uq_pushed_registrations_item"),
+    sa.Index("ix_pushed_registrations_agency_status", "agency", "status"),
+    sa.Index("ix_pushed_registrations_due", "status", "due_at"),
+)
+
+# ... and webhook deliveries that failed every attempt (gateway.webhooks): the exact
+# body that was signed, status DEAD until ``gateway webhooks retry ID`` delivers it
+# (DELIVERED).
+webhook_dead_letters = sa.Table(
+    "webhook_dead_letters", metadata,
+    sa.Column("id", id_type(), primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.Text, nullable=False),
+    sa.Column("event_kind", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("credit_code", sa.Text, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("failed_at", UtcDateTime, nullable=False),
+    sa.Column("retried_at", UtcDateTime, nullable=True),
+    sa.Index("ix_webhook_dead_letters_status", "status"),
 )

@@ -29,7 +29,7 @@ def expected(role: str, purpose: str, obj: str, openness: Openness, owner: str) 
         return True
     if openness is Openness.OPEN:
         return not (role == "approval" and obj == "Person.idNumber")
-    if role == "department":
+    if role in ("department", "supervisor"):  # a supervisor sees what its departments see
         return own or (openness is Openness.CONDITIONAL and purpose != "")
     if role == "approval":
         return (openness is Openness.CONDITIONAL and purpose in APPROVAL_PURPOSES
@@ -51,7 +51,8 @@ def test_default_policy(role: str) -> None:
     for case_role, purpose, obj, openness, owner in CASES:
         if case_role != role:
             continue
-        clearance = Clearance(role, CALLER_AGENCY if role == "department" else "", purpose)
+        agency = CALLER_AGENCY if role in ("department", "supervisor") else ""
+        clearance = Clearance(role, agency, purpose)
         got = policy.allowed(clearance, obj, openness, owner)
         want = expected(role, purpose, obj, openness, owner)
         if got != want:
