@@ -1,0 +1,220 @@
+"""One leader per cluster (gateway.leader) and events between processes
+(gateway.events), on a real Redis: a private redis-server per test, real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import queue
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from gateway.events import EventBus, Registered, WarningChanged, event_from_json
+from gateway.leader import LeaderLock
+from tests.conftest import RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
+AT = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+CHANGED = WarningChanged("91110102MA00000019", "北京甲餐饮有限公司", "110102", "餐饮业",
+                         "YELLOW", "RED", ("CROSS_AGENCY",), ("COURT", "SAMR"), AT)
+
+LEADER = textwrap.dedent("""
+    import asyncio, sys
+    from gateway.leader import LeaderLock
+
+    async def main() -> None:
+        lock = LeaderLock(sys.argv[1], ttl_s=1.0)
+        renewing = asyncio.create_task(lock.run())
+        told = None
+        while True:
+            if lock.is_leader != told:
+                told = lock.is_leader
+                print("LEADER" if told else "FOLLOWER", flush=True)
+            await asyncio.sleep(0.02)
+
+    asyncio.run(main())
+""")
+
+LISTENER = textwrap.dedent("""
+    import asyncio, datetime as dt, sys
+    from gateway.events import EventBus, Registered, event_to_json
+
+    async def main() -> None:
+        bus = EventBus(sys.argv[1])
+        bus.add_listener(lambda event: print("EVENT " + event_to_json(event), flush=True))
+        bus.start()
+        await asyncio.wait_for(bus.connected.wait(), 5)
+        print("READY", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        await bus.publish(Registered("91110102MA00000027", "北京乙科技有限公司", "110102",
+                                     "软件业", "软件开发", dt.date(2026, 11, 30),
+                                     dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)))
+        print("PUBLISHED", flush=True)
+        await asyncio.sleep(3600)
+
+    asyncio.run(main())
+""")
+
+
+class Process:
+    """A Python process of the project, its stdout read line by line."""
+
+    def __init__(self, script: str, *args: str) -> None:
+        self.popen = subprocess.Popen(
+            [sys.executable, "-c", script, *args], cwd=ROOT, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, expected: str, timeout_s: float) -> float:
+        """Seconds until a line starting with ``expected``; AssertionError after
+        ``timeout_s``."""
+        started = time.monotonic()
+        deadline = started + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self.lines.get(timeout=max(0.0, left))
+            except queue.Empty:
+                raise AssertionError(f"no {expected!r} within {timeout_s} s") from None
+            if line.startswith(expected):
+                return time.monotonic() - started
+
+    def said(self, wait_s: float) -> list[str]:
+        """Every line within ``wait_s``."""
+        lines, deadline = [], time.monotonic() + wait_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                lines.append(self.lines.get(timeout=left))
+            except queue.Empty:
+                break
+        return lines
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.wait(timeout=10)
+
+
+@contextmanager
+def _processes() -> Iterator[list[Process]]:
+    started: list[Process] = []
+    try:
+        yield started
+    finally:
+        for process in started:
+            process.kill()
+
+
+def test_one_process_leads_and_another_takes_over_when_it_is_killed(
+        private_redis: RedisServer) -> None:
+    with _processes() as started:
+        first = Process(LEADER, private_redis.url)
+        started.append(first)
+        first.wait_for("LEADER", 10)
+        second = Process(LEADER, private_redis.url)
+        started.append(second)
+        second.wait_for("FOLLOWER", 10)
+        assert "LEADER" not in second.said(2.0)  # the lease is renewed: one leader
+        first.kill()  # no release: the lock must expire
+        took = second.wait_for("LEADER", 5)
+        assert took < 2.5  # lease 1 s, tried every third of it
+
+
+def test_a_leader_that_stops_hands_over_at_once(private_redis: RedisServer) -> None:
+    async def run() -> None:
+        first = LeaderLock(private_redis.url, ttl_s=3.0)
+        second = LeaderLock(private_redis.url, ttl_s=3.0)
+        assert await first.attempt() and first.is_leader
+        assert not await second.attempt() and not second.is_leader
+        assert await first.attempt()  # renewed
+        await first.aclose()  # releases the key
+        assert await second.attempt() and second.is_leader
+        await second.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_leader_cut_off_from_redis_stops_leading_when_its_lease_ends(
+        private_redis: RedisServer) -> None:
+    async def run() -> None:
+        lock = LeaderLock(private_redis.url, ttl_s=1.0)
+        assert await lock.attempt()
+        private_redis.kill()
+        assert await lock.attempt() and lock.is_leader  # still within its lease
+        await asyncio.sleep(1.0)
+        assert not await lock.attempt() and not lock.is_leader
+        await lock.aclose()
+
+    asyncio.run(run())
+
+
+def test_without_redis_the_single_process_leads() -> None:
+    async def run() -> None:
+        lock = LeaderLock(None)
+        assert lock.is_leader and await lock.attempt()
+        await lock.aclose()
+
+    asyncio.run(run())
+
+
+def test_events_reach_a_bus_in_another_process_once(private_redis: RedisServer) -> None:
+    async def run(other: Process) -> None:
+        bus = EventBus(private_redis.url)
+        heard = bus.subscribe()
+        bus.start()
+        await asyncio.wait_for(bus.connected.wait(), 5)
+        await bus.publish(CHANGED)
+        assert await asyncio.wait_for(anext(heard), 2) == CHANGED  # locally, once
+        lines = await asyncio.to_thread(other.said, 1.5)
+        events = [event_from_json(line.removeprefix("EVENT ")) for line in lines
+                  if line.startswith("EVENT ")]
+        assert events == [CHANGED]  # the other process: once
+        assert other.popen.stdin is not None
+        other.popen.stdin.write("go\n")
+        other.popen.stdin.flush()
+        registered = await asyncio.wait_for(anext(heard), 2)
+        assert isinstance(registered, Registered)
+        assert (registered.credit_code, registered.registered_on) == (
+            "91110102MA00000027", dt.date(2026, 11, 30))
+        try:
+            extra = await asyncio.wait_for(anext(heard), 1.0)
+        except TimeoutError:
+            extra = None
+        assert extra is None  # every event once, not once per hop
+        lines = await asyncio.to_thread(other.said, 0.5)
+        assert sum(line.startswith("EVENT ") for line in lines) == 1  # its own, once
+        heard.close()
+        await bus.aclose()
+
+    with _processes() as started:
+        other = Process(LISTENER, private_redis.url)
+        started.append(other)
+        other.wait_for("READY", 15)
+        asyncio.run(run(other))
+
+
+def test_without_redis_events_stay_in_the_process() -> None:
+    async def run() -> None:
+        bus = EventBus(None)
+        bus.start()
+        assert not bus.shared
+        heard = bus.subscribe()
+        await bus.publish(CHANGED)
+        assert await asyncio.wait_for(anext(heard), 1) == CHANGED
+        heard.close()
+        await bus.aclose()
+
+    asyncio.run(run())
