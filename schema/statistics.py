@@ -127,7 +127,7 @@ class StatisticsQuery:
                          filter: EnterpriseFilter | None = None,
                          as_of: dt.date | None = None) -> Statistics:
         context = info.context
-        how = answering(context)
+        how = answering(context.rules.statistics, context.view)
         day = as_of or context.today
         if day > context.today:
             raise BadUserInput(f"asOf {day.isoformat()} is after today "
@@ -147,7 +147,7 @@ class StatisticsQuery:
                                filter: EnterpriseFilter | None = None,
                                months: int = 24) -> list[Statistics]:
         context = info.context
-        how = answering(context)
+        how = answering(context.rules.statistics, context.view)
         if not 1 <= months <= how.max_trend_months:
             raise BadUserInput(f"months must be from 1 to {how.max_trend_months}, got "
                                f"{months}.", argument="months")

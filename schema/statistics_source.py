@@ -29,7 +29,7 @@ from schema.registry_risk import RegistryRisk, RiskRecords, collector_paused
 from schema.risk import RISK_TYPES
 from schema.rules.columns import riskless_counted
 from schema.rules.model import Grade, WarningLevel
-from schema.rules.statistics import EXACT, PROTECTED
+from schema.rules.statistics import EXACT, PROTECTED, StatisticsRules
 from schema.statistics_compute import (
     ENTERPRISE_FIELDS,
     Dimension,
@@ -38,6 +38,7 @@ from schema.statistics_compute import (
     registry_levels,
     tabulate,
 )
+from schema.view import CallerView
 
 __all__ = ["Answering", "GroupingNotAllowed", "PurposeRequired", "StatisticsReader",
            "answering"]
@@ -70,11 +71,10 @@ class Answering:
     max_trend_months: int
 
 
-def answering(context: RequestContext) -> Answering:
-    """How statistics.yaml answers the caller; refuses a role not listed
-    (``FORBIDDEN``) and one without the purpose its role needs (``PURPOSE_REQUIRED``)."""
-    rules = context.rules.statistics
-    view = context.view
+def answering(rules: StatisticsRules, view: CallerView) -> Answering:
+    """How ``rules`` (statistics.yaml) answer the caller of ``view``; refuses a role not
+    listed (``FORBIDDEN``) and one without the purpose its role needs
+    (``PURPOSE_REQUIRED``)."""
     if view.policy is None:  # authorization off (benchmarks)
         return Answering(False, rules.threshold, rules.max_trend_months)
     role, purpose = view.clearance.role, view.clearance.purpose
