@@ -35,6 +35,7 @@ import yaml
 
 from connectors.standard import spec_for
 from gateway.demo.generate import AGENCIES, GENERATOR_VERSION, District
+from gateway.demo.inspectors import demo_inspectors
 from gateway.demo.principals import demo_principals
 
 __all__ = ["BUNDLED_DEMO", "CONFIG_NAME", "GENERATED_DISTRICT", "MARKER_NAME", "STAMP_NAME",
@@ -142,7 +143,8 @@ def write_config(out_dir: Path, *, http_base_url: str, policies_in_database: boo
     principals = demo_principals()
     # a page on this machine (any port) may call the demo from a browser (gateway.cors)
     cors = {"allow_origins": ["http://127.0.0.1:*", "http://localhost:*"]}
-    content: dict[str, Any] = {"agencies": agencies, "principals": principals, "cors": cors}
+    content: dict[str, Any] = {"agencies": agencies, "principals": principals, "cors": cors,
+                               "inspectors": demo_inspectors()}  # double-random inspections
     if policies_in_database:
         content["policies"] = {"store": "database", "poll_s": 2}
     document = yaml.safe_dump(content, allow_unicode=True,

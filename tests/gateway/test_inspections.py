@@ -316,3 +316,25 @@ def test_verify_detects_inputs_and_digests_rewritten_together(
                     json.dumps([[i.credit_code, list(i.inspectors)] for i in again.items])))
     assert main(["draw", "verify", plan_id, "--config", str(config)]) == 1
     assert "the access log recorded digest" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_plans_are_drawn_and_verified_on_postgresql(
+    config: Path, postgres_url: str, postgres_schema: str, serve: Callable[..., ServerThread],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config.write_text(config.read_text(encoding="utf-8") + f"""platform:
+  database: {postgres_url}
+  schema: {postgres_schema}
+""", encoding="utf-8")
+    server = serve(create_app(load_config(config), AppOptions(freeze_heap_after_start=False)))
+    plan_id = plan(server)
+    first = data(server, DRAW, REG, plan=plan_id, seed="s")["drawInspection"]
+    assert code(ask(server, DRAW, REG, plan=plan_id, seed="t")) == "PLAN_ALREADY_DRAWN"
+    again = data(server, DRAW, REG, plan=plan_id, seed="t", reason="r")["drawInspection"]
+    assert again["redraws"] == 1 and first["digest"] != again["digest"]
+    data(server, PUBLISH, REG, plan=plan_id)
+    assert data(server, PLAN, PUBLIC, plan=plan_id)["inspectionPlan"]["draw"]["digest"] == \
+        again["digest"]
+    assert main(["draw", "verify", plan_id, "--config", str(config)]) == 0
+    assert "2 draw(s) verified" in capsys.readouterr().out
