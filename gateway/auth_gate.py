@@ -67,6 +67,10 @@ class GraphQLEndpoint(GraphQLView):
             client = request.scope.get("client")
             context.inspections = runtime.inspections.for_caller(
                 caller, client[0] if client else "", request.scope.get(REQUEST_ID) or "")
+        if runtime.workflows is not None:
+            client = request.scope.get("client")
+            context.workflows = runtime.workflows.for_caller(
+                caller, client[0] if client else "", request.scope.get(REQUEST_ID) or "")
         if runtime.pushes is not None:
             client = request.scope.get("client")
             context.pushes = runtime.pushes.for_caller(

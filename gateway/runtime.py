@@ -23,6 +23,7 @@ from gateway.config import GatewayConfig
 from gateway.inspections import Inspections
 from gateway.policy_files import DEFAULT_POLICY_DIR
 from gateway.push_store import Pushes
+from gateway.record_workflows import RecordWorkflows
 from gateway.rules_files import load_rules
 from schema.access import AccessPolicy, Clearance
 from schema.audit_port import AuditPort
@@ -100,6 +101,8 @@ class Runtime:
     observer: SourceObserver = NO_OBSERVER  # told of agency calls and record-cache hits
     overlays: Overlays | None = None  # the platform's own record facts (schema.overlay)
     pushes: Pushes | None = None  # pushed registrations (双告知; gateway.push_store)
+    # objections and credit repairs (gateway.record_workflows; the platform database)
+    workflows: RecordWorkflows | None = None
 
     def new_context(self, clearance: Clearance) -> RequestContext:
         """A fresh per-request context: new DataLoaders, the caller's view of the

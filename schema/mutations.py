@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.credit_repair import CreditRepairMutation
 from schema.inspections import InspectionMutation
+from schema.objections import ObjectionMutation
 from schema.policy_admin import PolicyMutation
 from schema.pushes import PushMutation
 
@@ -15,5 +17,8 @@ __all__ = ["Mutation"]
 
 
 @strawberry.type(name="Mutation", description="Changes: policy (admins), workflows.")
-class Mutation(PolicyMutation, InspectionMutation, PushMutation):
-    """``setFieldClass`` and the workflows' mutations (inspections: ``schema.inspections``)."""
+class Mutation(PolicyMutation, InspectionMutation, ObjectionMutation, CreditRepairMutation,
+               PushMutation):
+    """``setFieldClass`` and the workflows' mutations (inspections: ``schema.inspections``;
+    objections and credit repairs: ``schema.objections``, ``schema.credit_repair``;
+    pushed registrations: ``schema.pushes``)."""

@@ -13,9 +13,11 @@ from schema.actions import action_enum, enum_name
 from schema.audit import AuditQuery
 from schema.connection import EnterpriseConnection, EnterpriseFilter
 from schema.context import RequestContext
+from schema.credit_repair import CreditRepairQuery
 from schema.errors import require_credit_code
 from schema.gather import gather_records
 from schema.inspections import InspectionQuery
+from schema.objections import ObjectionQuery
 from schema.page import load_enterprise
 from schema.pushes import PushQuery
 from schema.restrictions import check_restrictions
@@ -45,7 +47,8 @@ class Source:
 
 
 @strawberry.type(description=QUERY_DESCRIPTION)
-class Query(AuditQuery, InspectionQuery, StatisticsQuery, PushQuery):
+class Query(AuditQuery, InspectionQuery, StatisticsQuery, ObjectionQuery, CreditRepairQuery,
+            PushQuery):
     """The entry points that do not depend on the catalogue; ``query_type`` adds the
     restriction checks, whose ``action`` is the catalogue's enum."""
 
