@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 BENCHMARKS = ["gateway", "http_client", "authorization", "risk", "answer_cache", "access_log",
-              "replicas", "draw"]
+              "replicas", "draw", "statistics"]
 
 
 def main(names: list[str]) -> int:

@@ -39,7 +39,7 @@ def tables(draw: st.DrawFn) -> tuple[dict[Key, Counted], int]:
     size = draw(st.integers(0, 12))
     keys = draw(st.lists(st.text("ABCDE", min_size=1, max_size=2), min_size=size,
                          max_size=size, unique=True))
-    cells = {}
+    cells: dict[Key, Counted] = {}
     for key in keys:
         count = draw(st.one_of(st.integers(1, threshold + 2), st.integers(1, 60)))
         enterprises = draw(st.integers(1, count))
@@ -90,7 +90,7 @@ def test_no_suppressed_cell_can_be_worked_out_from_an_answer(
     ([20, 30], 0, True),           # nothing small: nothing suppressed
 ])
 def test_suppression_examples(counts: list[int], suppressed: int, total_shown: bool) -> None:
-    cells = {(f"k{i}",): Counted(n, n) for i, n in enumerate(counts)}
+    cells: dict[Key, Counted] = {(f"k{i}",): Counted(n, n) for i, n in enumerate(counts)}
     published = check(cells, 5)
     assert published.suppressed == suppressed
     assert (published.total is not None) is total_shown
@@ -98,6 +98,7 @@ def test_suppression_examples(counts: list[int], suppressed: int, total_shown: b
 
 def test_records_of_few_enterprises_are_small() -> None:
     """12 penalties of one enterprise tell about that enterprise: suppressed."""
-    cells = {("FDA",): Counted(12, 1), ("TAX",): Counted(30, 20), ("SAMR",): Counted(40, 25)}
+    cells: dict[Key, Counted] = {("FDA",): Counted(12, 1), ("TAX",): Counted(30, 20),
+                                 ("SAMR",): Counted(40, 25)}
     published = check(cells, 5)
     assert published.cells[("FDA",)] is None and published.suppressed == 2
