@@ -4,8 +4,9 @@ Who sees a plan: its agencies' departments, admins and auditors (the plan's
 *participants*) see it in every status, with the inspectors of its draw and the
 results recorded; everyone else - the public, approval systems, other agencies -
 sees it only once it is published (``publishInspectionPlan``), and then the plan and
-the enterprises drawn, never the inspectors nor the results (a result is an
-inspection record in the graph, read there under its owner's openness label). The
+the enterprises drawn that it may see in the registry (a hidden one is absent, as
+from any list), never the inspectors nor the results (a result is an inspection
+record in the graph, read there under its owner's openness label). The
 public schema has no ``inspectors`` and no ``results`` field at all
 (``PUBLIC_WITHOUT``); in the full schema they are null for whoever is not a
 participant.
@@ -13,13 +14,15 @@ participant.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import TypeVar
 
 import strawberry
 
+from connectors.errors import SourceError
 from schema.access import Clearance
 from schema.context import RequestContext
 from schema.enums import EnterpriseStatus, Openness, RiskLevel
@@ -30,7 +33,7 @@ from schema.subjects import Enterprise
 
 __all__ = ["PUBLIC_WITHOUT", "InspectionDraw", "InspectionDrawItem", "InspectionPlan",
            "InspectionPlanStatus", "InspectionResult", "PlanInspector", "draw_of",
-           "may_lead", "participant", "plan_of", "result_of", "visible"]
+           "may_lead", "participant", "plan_of", "result_of", "seen_codes", "visible"]
 
 Info = strawberry.Info[RequestContext, None]
 _E = TypeVar("_E", bound=enum.Enum)
@@ -144,11 +147,17 @@ class InspectionPlan:
     plan: strawberry.Private[Plan]
     takes_part: strawberry.Private[bool]
 
-    @strawberry.field(description="The draw in force; null before the plan is drawn.")
+    @strawberry.field(description=(
+        "The draw in force; null before the plan is drawn. Its items are the enterprises "
+        "drawn that you may see (unless you take part in the plan: then all)."))
     async def draw(self, info: Info) -> InspectionDraw | None:
         port = info.context.inspections
         found = None if port is None else await port.latest_draw(self.plan.id)
-        return None if found is None else draw_of(found, self.takes_part)
+        if found is None:
+            return None
+        if self.takes_part:
+            return draw_of(found, True)
+        return draw_of(found, False, await seen_codes(info, [c for c, _ in found.items]))
 
     @strawberry.field(description=(
         "Results recorded so far; null unless you take part in the plan. Never public."))
@@ -181,9 +190,29 @@ def plan_of(plan: Plan, clearance: Clearance) -> InspectionPlan:
         takes_part=participant(clearance, plan))
 
 
-def draw_of(found: PlanDraw, takes_part: bool) -> InspectionDraw:
-    """The graph's draw; its inspectors (as on the roster when it was drawn) only for
-    a participant."""
+async def seen_codes(info: Info, codes: Sequence[str]) -> frozenset[str]:
+    """Those of ``codes`` whose registry record the caller may see: a drawn enterprise
+    hidden from the caller is absent from the draw it is shown, like from any list. If
+    the registry cannot be read, none (and the agency's failure is reported)."""
+    context = info.context
+    try:
+        snapshot = await context.index.snapshot(context.loaders.ages)
+    except SourceError as error:
+        context.failures.add(error, info.path.as_list())
+        return frozenset()
+    seen = set()
+    for code in codes:
+        at = bisect.bisect_left(snapshot.codes, code)
+        if (at < len(snapshot.codes) and snapshot.codes[at] == code
+                and context.view.sees(snapshot.enterprises[at])):
+            seen.add(code)
+    return frozenset(seen)
+
+
+def draw_of(found: PlanDraw, takes_part: bool,
+            shown: Collection[str] | None = None) -> InspectionDraw:
+    """The graph's draw: its items (those in ``shown``, when given) and their
+    inspectors (as on the roster when it was drawn) only for a participant."""
     members = found.team
 
     def inspectors(ids: tuple[str, ...]) -> list[PlanInspector] | None:
@@ -198,7 +227,7 @@ def draw_of(found: PlanDraw, takes_part: bool) -> InspectionDraw:
         digest=found.digest, inputs_digest=found.inputs_digest, redraws=found.seq - 1,
         reason=found.reason or None,
         items=[InspectionDrawItem(credit_code=code, inspectors=inspectors(ids))
-               for code, ids in found.items])
+               for code, ids in found.items if shown is None or code in shown])
 
 
 def result_of(recorded: RecordedResult) -> InspectionResult:

@@ -1,5 +1,5 @@
-"""A new inspection plan checked (``createInspectionPlan``), and its enterprise filter
-kept as plain text so a later draw reads the same filter.
+"""A new inspection plan: its input (``createInspectionPlan``), checked, and its
+enterprise filter kept as plain text so a later draw reads the same filter.
 
 The filter is stored under its GraphQL field names (``districtCode: "110102"``,
 ``status: "ACTIVE"``) and turned back into an ``EnterpriseFilter`` when the plan is
@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import strawberry
+
 from schema.connection import EnterpriseFilter
 from schema.enums import EnterpriseStatus
 from schema.errors import BadUserInput
 from schema.inspection_port import NewPlan
 from schema.rules.model import Grade, WarningLevel
 
-__all__ = ["MAX_COUNT", "MAX_PER_VISIT", "filter_of", "new_plan", "plan_filter"]
+__all__ = ["MAX_COUNT", "MAX_PER_VISIT", "InspectionPlanInput", "filter_of", "new_plan",
+           "plan_filter"]
 
 MAX_COUNT = 100_000
 MAX_PER_VISIT = 10
@@ -29,6 +32,21 @@ _FIELDS: Mapping[str, str] = {
     "nameContains": "name_contains", "industry": "industry", "districtCode": "district_code",
     "status": "status", "warningLevel": "warning_level", "creditGrade": "credit_grade",
 }
+
+
+@strawberry.input(description="A new double-random inspection plan.")
+class InspectionPlanInput:
+    name: str = strawberry.field(description="Plan name, e.g. 2026年第四季度餐饮业抽查.")
+    agency: str = strawberry.field(description="The lead agency (your own, unless admin).")
+    count: int = strawberry.field(description="How many enterprises to draw (1-100,000).")
+    agencies: list[str] | None = strawberry.field(default=None, description=(
+        "Other agencies taking part (联合抽查); their inspectors join the visits."))
+    filter: EnterpriseFilter | None = strawberry.field(default=None, description=(
+        "Which enterprises it draws from (status ACTIVE unless given; not hasRecordsFrom)."))
+    items: list[str] | None = strawberry.field(default=None,
+                                               description="What is checked (抽查事项).")
+    inspectors_per_visit: int = strawberry.field(default=2, description=(
+        "Inspectors sent per visit (1-10; at least two by the rules of 双随机)."))
 
 
 def plan_filter(condition: EnterpriseFilter | None) -> dict[str, str]:

@@ -31,11 +31,19 @@ from typing import Annotated
 
 import strawberry
 
-from schema.connection import EnterpriseFilter
 from schema.context import RequestContext
 from schema.enums import Openness, RiskLevel
 from schema.errors import BadUserInput, Forbidden, GraphError
 from schema.inspection_candidates import candidates
+from schema.inspection_errors import (
+    InspectionsUnavailable,
+    NotDrawnForPlan,
+    PlanAlreadyDrawn,
+    PlanNotDrawn,
+    PlanNotFound,
+    PlanPublished,
+    StepRefused,
+)
 from schema.inspection_graph import (
     InspectionDraw,
     InspectionPlan,
@@ -48,7 +56,7 @@ from schema.inspection_graph import (
     result_of,
     visible,
 )
-from schema.inspection_plans import filter_of, new_plan, plan_filter
+from schema.inspection_plans import InspectionPlanInput, filter_of, new_plan, plan_filter
 from schema.inspection_port import (
     DRAFT,
     DRAWN,
@@ -64,38 +72,6 @@ __all__ = ["InspectionMutation", "InspectionQuery"]
 
 Info = strawberry.Info[RequestContext, None]
 MAX_PLANS_PAGE = 200
-
-
-class InspectionsUnavailable(GraphError):
-    code = "INSPECTIONS_UNAVAILABLE"
-
-
-class PlanNotFound(GraphError):
-    code = "PLAN_NOT_FOUND"
-
-
-class PlanAlreadyDrawn(GraphError):
-    code = "PLAN_ALREADY_DRAWN"
-
-
-class PlanNotDrawn(GraphError):
-    code = "PLAN_NOT_DRAWN"
-
-
-class PlanPublished(GraphError):
-    code = "PLAN_PUBLISHED"
-
-
-class NotDrawnForPlan(GraphError):
-    code = "NOT_DRAWN_FOR_PLAN"
-
-
-class StepRefused(GraphError):
-    """A refusal of the port (DRAW_FAILED, PLAN_CHANGED, RESULT_EXISTS): its code."""
-
-    def __init__(self, refused: InspectionRefused) -> None:
-        self.code = refused.code
-        super().__init__(str(refused))
 
 
 def _port(info: Info) -> InspectionPort:
@@ -183,21 +159,6 @@ class InspectionQuery:
         if plan is None or not visible(clearance, plan):
             return None
         return plan_of(plan, clearance)
-
-
-@strawberry.input(description="A new double-random inspection plan.")
-class InspectionPlanInput:
-    name: str = strawberry.field(description="Plan name, e.g. 2026年第四季度餐饮业抽查.")
-    agency: str = strawberry.field(description="The lead agency (your own, unless admin).")
-    count: int = strawberry.field(description="How many enterprises to draw (1-100,000).")
-    agencies: list[str] | None = strawberry.field(default=None, description=(
-        "Other agencies taking part (联合抽查); their inspectors join the visits."))
-    filter: EnterpriseFilter | None = strawberry.field(default=None, description=(
-        "Which enterprises it draws from (status ACTIVE unless given; not hasRecordsFrom)."))
-    items: list[str] | None = strawberry.field(default=None,
-                                               description="What is checked (抽查事项).")
-    inspectors_per_visit: int = strawberry.field(default=2, description=(
-        "Inspectors sent per visit (1-10; at least two by the rules of 双随机)."))
 
 
 @strawberry.type

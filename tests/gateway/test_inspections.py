@@ -26,6 +26,7 @@ EPB = {"Authorization": "Bearer test-epb-key"}
 AUDITOR = {"Authorization": "Bearer test-auditor-key", "X-Purpose": "AUDIT"}
 PUBLIC: dict[str, str] = {}
 DELTA = with_check_char("91110102MA0000004")
+EPSILON = with_check_char("91110102MA0000005")
 
 ROSTER = f"""  - id: test-epb-department
     key_sha256: "{h('test-epb-key')}"
@@ -64,15 +65,18 @@ GRADE = """query Grade($code: String!) { enterprise(creditCode: $code) {
 
 @pytest.fixture
 def config(user_agencies: dict[str, Any]) -> Path:
-    """``user_agencies`` with an EPB department, an auditor, an inspector roster and
-    DELTA, an active enterprise without any record (grade A)."""
+    """``user_agencies`` with an EPB department, an auditor, an inspector roster, and two
+    active enterprises without any record (grade A): DELTA, and EPSILON, whose registry
+    record is not open (暂不开放)."""
     with sqlite3.connect(user_agencies["dir"] / "registry.db") as db:
         db.row_factory = sqlite3.Row
         row = dict(db.execute("SELECT * FROM qyjbxx WHERE credit_code = ?", (BETA,)).fetchone())
-        row.update(record_id="E-DELTA", credit_code=DELTA, qymc="北京丁咨询有限公司",
-                   legal_rep_id="P9", legal_rep_name="王五")
-        db.execute(f"INSERT INTO qyjbxx ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                   list(row.values()))
+        for code, name, openness in ((DELTA, "北京丁咨询有限公司", "完全开放"),
+                                     (EPSILON, "北京戊咨询有限公司", "暂不开放")):
+            row.update(record_id=f"E-{code[-4:]}", credit_code=code, qymc=name,
+                       legal_rep_id="P9", legal_rep_name="王五", openness=openness)
+            db.execute(f"INSERT INTO qyjbxx ({', '.join(row)}) "
+                       f"VALUES ({', '.join('?' * len(row))})", list(row.values()))
     path: Path = user_agencies["config"]
     path.write_text(path.read_text(encoding="utf-8") + ROSTER, encoding="utf-8")
     return path
@@ -181,6 +185,36 @@ def test_the_public_never_sees_inspectors_nor_results(server: ServerThread) -> N
     assert all(i["inspectors"] is None for i in other["inspectionPlan"]["draw"]["items"])
 
 
+def test_a_drawn_enterprise_hidden_from_a_caller_is_absent_from_the_draw_it_is_shown(
+    server: ServerThread,
+) -> None:
+    plan_id = plan(server, count=4)  # every active enterprise, EPSILON (not open) too
+    drawn = data(server, DRAW, REG, plan=plan_id, seed="s")["drawInspection"]
+    everyone = sorted([ACME, BETA, DELTA, EPSILON])
+    assert sorted(i["enterprise"]["creditCode"] for i in drawn["items"]) == everyone
+    data(server, PUBLISH, REG, plan=plan_id)
+    query = "query P($p: ID!) { inspectionPlan(id: $p) { draw { items { creditCode } } } }"
+    public = data(server, query, PUBLIC, p=plan_id)["inspectionPlan"]["draw"]["items"]
+    assert [i["creditCode"] for i in public] == sorted([ACME, BETA, DELTA])
+    mine = data(server, query, REG, p=plan_id)["inspectionPlan"]["draw"]["items"]
+    assert [i["creditCode"] for i in mine] == everyone
+
+
+def test_auditors_read_every_step_in_the_access_log(server: ServerThread,
+                                                     user_agencies: dict[str, Any]) -> None:
+    plan_id = plan(server)
+    data(server, DRAW, REG, plan=plan_id, seed="s")
+    log_entries(user_agencies["dir"], "inspection draw")
+    query = """{ accessLog(filter: {principal: "test-reg-department"}, first: 50) {
+      entries { operation principal agency outcome creditCodes } } }"""
+    entries = data(server, query, AUDITOR)["accessLog"]["entries"]
+    steps = [e for e in entries if e["operation"].startswith("inspection ")]
+    assert [(e["operation"], e["agency"], e["outcome"]) for e in steps] == [
+        ("inspection create-plan", "REG", "ok"), ("inspection draw", "REG", "ok")]
+    assert sorted(steps[1]["creditCodes"]) == sorted([ACME, BETA])
+    assert code(ask(server, query, REG)) == "FORBIDDEN"
+
+
 def test_a_plan_is_drawn_once_and_again_only_with_a_reason_which_is_logged(
     server: ServerThread, user_agencies: dict[str, Any],
 ) -> None:
@@ -246,7 +280,7 @@ def test_a_result_is_an_inspection_record_in_the_graph_and_changes_the_grade(
     before = data(server, GRADE, ADMIN, code=DELTA)["enterprise"]
     assert before["creditGrade"]["grade"] == "A" and before["warning"]["level"] == "NONE"
     assert before["inspections"] == []
-    plan_id = plan(server, count=3)
+    plan_id = plan(server, count=4)  # every active enterprise
     data(server, DRAW, REG, plan=plan_id, seed="s")
     recorded = data(server, RESULT, REG, plan=plan_id, code=DELTA, risk="LOW")
     assert recorded["recordInspectionResult"] == {
