@@ -205,8 +205,8 @@
     list.append(el("dt", {}, both("提供部门", "Agency")), el("dd", { text: agencyOf(agency) }));
   }
   function section(id, zh, en) {
-    return el("section", { class: "panel", "aria-labelledby": id },
-      el("h3", { id: id }, both(zh, en)));
+    return el("section", { id: id, class: "panel", "aria-labelledby": id + "-title" },
+      el("h3", { id: id + "-title" }, both(zh, en)));
   }
 
   function recordList(s, records) {
