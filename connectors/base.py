@@ -211,8 +211,8 @@ class Connector(abc.ABC):
         """The records of ``record_type`` written since ``since`` (the watermark the
         previous call returned; ``None`` the first time) and the watermark to ask with
         next. Sources that cannot tell answer with every record (``Changes.whole``).
-        A row written at the watermark itself may come again: applying a record twice
-        changes nothing. ``columns`` as in ``fetch`` (every record comes, risky or not:
+        A record may come again (an agency's answer may overlap the last one): applying
+        a record twice changes nothing. ``columns`` as in ``fetch`` (every record comes, risky or not:
         a risk level taken away is a change)."""
         spec = self._type_spec(record_type, columns)
         self.calls[f"changes:{record_type}"] += 1

@@ -68,8 +68,8 @@ def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
 def _changes_statement(table: str, present: set[str], columns: Sequence[str] | None,
                        change_column: str, since: Watermark) -> tuple[sa.Select[Any], bool]:
     """The statement reading a table's changes and whether it tells changes: with the
-    change-time column, the rows written at or after ``since`` (every row when
-    ``since`` is None); without it, every row (the caller compares)."""
+    change-time column, the rows written after ``since`` (every row when ``since`` is
+    None); without it, every row (the caller compares)."""
     source = sa.table(table)
     chosen: list[Any] = ([sa.text("*")] if columns is None
                          else [sa.column(name) for name in columns if name in present])
@@ -77,9 +77,11 @@ def _changes_statement(table: str, present: set[str], columns: Sequence[str] | N
     if change_column not in present:
         return statement, False
     if since is not None:
-        # at or after: a row written in the same instant as the last one read (or
-        # committed late with that time) is not missed; reading it again is harmless
-        statement = statement.where(sa.column(change_column) >= sa.bindparam("since", since))
+        # strictly after: rows loaded together share one change time, and reading them
+        # all again at every poll would cost a whole read each time. A row written later
+        # with a change time not after the watermark (the same microsecond, a long
+        # transaction) is found by the feed's next whole comparison (reconcile_s).
+        statement = statement.where(sa.column(change_column) > sa.bindparam("since", since))
     return statement, True
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError
 from connectors.credit_code import credit_code_problem
 from connectors.spec import SOURCE_KINDS, AgencySpec
 from connectors.standard import RECORD_TYPES
+from gateway.change_settings import ChangeSettings, parse_changes
 from gateway.cors import CorsSettings, parse_cors
 from gateway.inspector_settings import RosterEntry, parse_inspectors
 from gateway.platform_store.settings import PlatformSettings, parse_platform
@@ -31,6 +32,7 @@ from gateway.telemetry_settings import (
     parse_metrics,
     parse_tracing,
 )
+from gateway.webhook_settings import WebhookSpec, parse_webhooks
 
 __all__ = [
     "PURPOSES",
@@ -70,6 +72,7 @@ _NO_CORS = CorsSettings()  # frozen: one shared default
 _METRICS = MetricsSettings()  # frozen defaults, shared
 _TRACING = TracingSettings()
 _POLICIES = PolicySettings()
+_CHANGES = ChangeSettings()  # off
 
 
 class ConfigError(Exception):
@@ -100,7 +103,8 @@ class GatewayConfig:
     gateway (``gateway.cors``): none by default. ``metrics`` says who may read
     ``/metrics``, ``tracing`` where traces go (``gateway.telemetry_settings``),
     ``policies`` where the access policy is kept (``gateway.policy_settings``),
-    ``inspectors`` the inspection roster (``gateway.inspector_settings``)."""
+    ``inspectors`` the inspection roster (``gateway.inspector_settings``), ``changes``
+    the polling for changes (``gateway.change_settings``)."""
 
     source: Path
     agencies: tuple[AgencySpec, ...]
@@ -111,6 +115,8 @@ class GatewayConfig:
     tracing: TracingSettings = _TRACING
     policies: PolicySettings = _POLICIES
     inspectors: tuple[RosterEntry, ...] = ()
+    changes: ChangeSettings = _CHANGES
+    webhooks: tuple[WebhookSpec, ...] = ()  # signed POSTs of pushes (gateway.webhooks)
 
     @property
     def registry(self) -> AgencySpec:
@@ -154,10 +160,10 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
         raise ConfigError([f"{name}: the top level must be a mapping with 'agencies:'"])
     for key in document:
         if key not in ("agencies", "principals", "platform", "cors", "metrics", "tracing",
-                       "policies", "inspectors"):
+                       "policies", "inspectors", "changes", "webhooks"):
             problems.append(
                 f"{name}: unknown top-level key {key!r} (expected agencies, principals, "
-                f"platform, cors, metrics, tracing, policies, inspectors)"
+                f"platform, cors, metrics, tracing, policies, inspectors, changes, webhooks)"
             )
     raw_agencies = document.get("agencies")
     if not isinstance(raw_agencies, list) or not raw_agencies:
@@ -197,10 +203,13 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
     policies = parse_policies(document.get("policies"), f"{name}: policies", problems)
     inspectors = parse_inspectors(document.get("inspectors"), f"{name}: inspectors",
                                   set(codes), problems)
+    changes = parse_changes(document.get("changes"), f"{name}: changes", problems)
+    webhooks = parse_webhooks(document.get("webhooks"), f"{name}: webhooks",
+                              {p.id: p for p in principals}, problems)
     if problems:
         raise ConfigError(problems)
     return GatewayConfig(path, tuple(agencies), tuple(principals), platform, cors, metrics,
-                         tracing, policies, inspectors)
+                         tracing, policies, inspectors, changes, webhooks)
 
 
 def _agency(raw: Any, where: str, base: Path, problems: list[str]) -> AgencySpec | None:
@@ -248,7 +257,8 @@ def _agency(raw: Any, where: str, base: Path, problems: list[str]) -> AgencySpec
             if checked:
                 problems.append(f"{field}: must map standard column names to source names")
             continue
-        allowed = RECORD_TYPES[record_type].all_columns()
+        # and the optional change time (connectors/README.md, "Change times")
+        allowed = (*RECORD_TYPES[record_type].all_columns(), "updated_at")
         for standard, source in renames.items():
             if standard not in allowed:
                 problems.append(

@@ -147,6 +147,9 @@ def write_config(out_dir: Path, *, http_base_url: str, policies_in_database: boo
                                "inspectors": demo_inspectors()}  # double-random inspections
     if policies_in_database:
         content["policies"] = {"store": "database", "poll_s": 2}
+    # the change feed, every second: subscriptions (warningChanges, registrations) hear
+    # of a changed source within about a second (gateway.change_settings)
+    content["changes"] = {"poll_s": 1}
     document = yaml.safe_dump(content, allow_unicode=True,
                               sort_keys=False, default_flow_style=None, width=100)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -71,7 +71,7 @@ async def _closing(connector: Connector, work: Callable[[Connector], Any]) -> An
         await connector.aclose()
 
 
-def test_sql_reads_rows_written_at_or_after_the_watermark(tmp_path: Path) -> None:
+def test_sql_reads_rows_written_after_the_watermark(tmp_path: Path) -> None:
     path = _table(tmp_path / "samr.db")
 
     async def run(connector: Connector) -> None:
@@ -82,15 +82,13 @@ def test_sql_reads_rows_written_at_or_after_the_watermark(tmp_path: Path) -> Non
             db.execute("UPDATE anomaly SET risk_level = 'HIGH', "
                        "updated_at = '2026-12-01T09:00:00.000000' WHERE record_id = 'A-1'")
         second = await connector.changed_since("anomaly", first.watermark)
-        # A-2 was written at the watermark itself: read again, harmlessly
-        assert (_ids(second), second.whole) == (["A-1", "A-2"], False)
+        assert (_ids(second), second.whole) == (["A-1"], False)
         risk = {r.record_id: r.risk_level for r in second.records}
         assert risk["A-1"] is not None and risk["A-1"].value == "HIGH"
         assert second.watermark == "2026-12-01T09:00:00.000000"
-        # nothing written since: the row of the watermark itself only (at or after)
+        # nothing written since: nothing, and the watermark stays
         third = await connector.changed_since("anomaly", second.watermark)
-        assert (_ids(third), third.whole, third.watermark) == (
-            ["A-1"], False, second.watermark)
+        assert (_ids(third), third.whole, third.watermark) == ([], False, second.watermark)
 
     asyncio.run(_closing(_sql(path), run))
 
@@ -144,9 +142,9 @@ def test_postgres_timestamps_are_change_times(postgres_url: str) -> None:
             await execute(f"INSERT INTO {table} VALUES ('A-2', :c, 'OPEN', 'HIGH', 'y', "
                           "'2026-06-01', '2026-12-01 09:00:00+00')", c=BETA)
             second = await connector.changed_since("anomaly", first.watermark)
-            assert (_ids(second), second.whole) == (["A-1", "A-2"], False)  # at or after
+            assert (_ids(second), second.whole) == (["A-2"], False)
             third = await connector.changed_since("anomaly", second.watermark)
-            assert _ids(third) == ["A-2"]
+            assert (_ids(third), third.watermark) == ([], second.watermark)
         finally:
             await execute(f"DROP TABLE {table}")
 
