@@ -22,7 +22,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from connectors.errors import SourceError
 from connectors.observe import fan_out
@@ -30,6 +30,7 @@ from gateway.audit_alerts import load_alert_rules
 from gateway.audit_reader import AuditReader
 from gateway.auth_gate import AuthGate, GraphQLEndpoint
 from gateway.cache import MemoryRecordCache
+from gateway.change_service import ChangeService
 from gateway.config import GatewayConfig
 from gateway.cors import cors_middleware
 from gateway.demo.principals import demo_key_hashes
@@ -57,13 +58,17 @@ from gateway.rule_documents import RuleDocuments
 from gateway.rules_files import load_rules
 from gateway.runtime import Runtime, open_runtime
 from gateway.tracing import open_tracing
+from gateway.ws_endpoint import SubscriptionEndpoint
 from schema.access import AccessPolicy
 from schema.build import build_schema
 from schema.inspection_graph import PUBLIC_WITHOUT
+from schema.licensing import load_licensing
 from schema.limits import QueryLimits
 from schema.mutations import Mutation
 from schema.overlay import Overlay
 from schema.rules.model import ActionRules, RuleSet
+from schema.subscriptions import PUBLIC_WITHOUT as PUBLIC_SUBSCRIPTIONS
+from schema.subscriptions import Subscription
 
 __all__ = ["AppOptions", "create_app"]
 
@@ -151,16 +156,25 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
 
     def full_view() -> GraphQLEndpoint:
         return GraphQLEndpoint(
-            build_schema(limits=limits, actions=actions, mutation=Mutation), page)
+            build_schema(limits=limits, actions=actions, mutation=Mutation,
+                         subscription=Subscription), page)
 
     def public_view(without: dict[str, frozenset[str]]) -> GraphQLEndpoint:
         # never public, whatever the field classes: who inspects (双随机 names no one)
         without = {**without, **{t: without.get(t, frozenset()) | PUBLIC_WITHOUT[t]
                                  for t in PUBLIC_WITHOUT}}
-        return GraphQLEndpoint(build_schema(without=without, limits=limits, actions=actions), page)
+        without = {**without, **{t: without.get(t, frozenset()) | PUBLIC_SUBSCRIPTIONS[t]
+                                 for t in PUBLIC_SUBSCRIPTIONS}}
+        return GraphQLEndpoint(build_schema(without=without, limits=limits, actions=actions,
+                                            subscription=Subscription), page)
 
+    loopback_keys = LoopbackOnlyKeys(() if options.demo_keys_anywhere else demo_key_hashes())
     gate = AuthGate(full_view(), public_view(above_open), options.max_body_bytes, answers,
-                    LoopbackOnlyKeys(() if options.demo_keys_anywhere else demo_key_hashes()))
+                    loopback_keys)
+    # subscriptions: the websocket side of /graphql (licensing.yaml checked here: no start
+    # when invalid)
+    licensing = load_licensing(options.policy_dir)
+    subscriptions = SubscriptionEndpoint(gate.schema_for, loopback_keys, lambda: licensing)
 
     def follow_catalogue(new: RuleSet, policy: AccessPolicy) -> None:
         """New rule documents are in force: when the catalogue's actions changed, both
@@ -219,6 +233,12 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
             runtime = make_runtime(config, cache=redis_cache, policies=current)
             logger.info("source record cache: Redis at %s", redacted_url(redis_url))
         app.state.runtime = runtime
+        # the cluster's events and, where changes: turns it on, the leader's change feed
+        # (gateway.change_service); subscriptions listen on its bus (app.state.events)
+        changes = ChangeService(config.changes, runtime, redis_url)
+        events = changes.bus
+        app.state.changes = changes
+        app.state.events = events
         app.state.rate_limiter = None if rate_limits is None else open_rate_limiter(
             rate_limits, None if redis_cache is None else redis_cache.client)
         app.state.ready = False
@@ -286,6 +306,7 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
             if options.freeze_heap_after_start:
                 gc.collect()
                 gc.freeze()
+            await changes.start()
             app.state.ready = True
             yield
         finally:
@@ -305,6 +326,7 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                 await writer.aclose()  # every entry written before the process ends
             if store is not None:
                 await store.aclose()
+            await changes.aclose()
             await runtime.aclose()
             if redis_cache is not None:
                 await redis_cache.aclose()
@@ -313,6 +335,7 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
 
     routes: list[BaseRoute] = [
         Route("/graphql", gate, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", subscriptions),
         Route("/readyz", readyz_endpoint(config.agencies)),
         Route("/healthz", healthz),
         *([] if assets is None else [assets.route()]),
@@ -330,4 +353,5 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
     app.state.policy_sync = None  # the policy kept in the database (set in the lifespan)
     app.state.overlays = None  # the record overlay (gateway.overlay_store; the lifespan)
     app.state.metrics = metrics
+    app.state.events = None  # the event bus (gateway.events; made in the lifespan)
     return app

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry import Schema
+from strawberry.schema import BaseSchema
 
 from gateway.access_capture import EMPTY, Summary, entry_for, request_facts, summary_of
 from gateway.answer_json import encode_answer
@@ -128,6 +129,11 @@ class AuthGate:
         """Serve the public role with ``public`` from the next request on (a field's
         class changed: the public schema gains or loses it)."""
         self._public = public
+
+    def schema_for(self, role: str) -> BaseSchema:
+        """The schema ``role`` is served with now (also on the websocket:
+        ``gateway.ws_endpoint``)."""
+        return (self._public if role == "public" else self._full).schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = bytearray()

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from schema.policy_admin import PolicyAdminPort
     from schema.pushes import PushPort
     from schema.record_workflows import WorkflowPort
+    from schema.subscription_port import SubscriptionPort
 
 __all__ = ["FailedSource", "RequestContext", "SourceFailures"]
 
@@ -87,6 +88,9 @@ class RequestContext:
     # objections and credit repairs (schema.record_workflows) as this caller acts on
     # them; None without a platform database
     workflows: WorkflowPort | None = None
+    # a subscriber's connection to the gateway's events (schema.subscriptions); set only
+    # on the context of a websocket connection
+    subscriptions: SubscriptionPort | None = None
     # pushed registrations (双告知, schema.pushes) as this caller reads and claims them;
     # None without a platform database
     pushes: PushPort | None = None
