@@ -19,7 +19,9 @@ has no change time.
 The first poll (and the first after this replica became leader: ``reset``) reads
 every source whole and makes no event; so does the first read of a source that
 failed until then. A level may also change with the date alone (a publicity period
-ends): on a new day every enterprise's level is computed again.
+ends) or with the platform's own record facts (an objection upheld, a credit repair:
+the record overlay): on a new day, and when the overlay's version changes, every
+enterprise's level is computed again.
 """
 
 from __future__ import annotations
@@ -70,12 +72,13 @@ class ChangeFeed:
     """Polls the sources and turns their changes into events (``poll``).
 
     ``amend`` applies the platform's own record facts to the risk records (the
-    record overlay, ``schema.overlay``); ``today`` and ``now`` are the clocks the
-    levels and the events' times come from."""
+    record overlay, ``schema.overlay``) and ``amended`` says their version; ``today``
+    and ``now`` are the clocks the levels and the events' times come from."""
 
     def __init__(self, sources: Sources, risk: RegistryRisk, rules: Callable[[], RuleSet], *,
                  today: Callable[[], dt.date] = dt.date.today,
                  amend: Callable[[RiskRecords], RiskRecords] | None = None,
+                 amended: Callable[[], int] = lambda: 0,
                  reconcile_s: float = 3600.0,
                  clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], dt.datetime] = _utc_now) -> None:
@@ -84,6 +87,7 @@ class ChangeFeed:
         self._rules = rules
         self._today = today
         self._amend = amend
+        self._amended = amended
         self._reconcile_s = reconcile_s
         self._clock = clock
         self._now = now
@@ -98,6 +102,7 @@ class ChangeFeed:
         self._people: dict[str, set[str]] = {}  # legal representative -> credit codes
         self._levels: dict[str, WarningLevel] = {}
         self._day: dt.date | None = None
+        self._version = 0  # of the record overlay the levels were computed with
 
     @property
     def ready(self) -> bool:
@@ -129,12 +134,12 @@ class ChangeFeed:
                 for person in hit.people:
                     concerned |= self._people.get(person, set())
                 (silent_codes if silent or first else codes).update(concerned)
-        today = self._today()
+        today, version = self._today(), self._amended()
         if first:  # every level as it is now: what later changes are told against
             codes, silent_codes = set(), set(self._enterprises)
-        elif today != self._day:  # a level may change with the date alone
+        elif today != self._day or version != self._version:  # no source changed
             codes = set(self._enterprises) - silent_codes
-        self._day = today
+        self._day, self._version = today, version
         events += self._level_changes(codes - silent_codes, silent_codes, today)
         return events
 

@@ -48,6 +48,7 @@ class ChangeService:
 
         self.feed = ChangeFeed(runtime.sources, risk, lambda: runtime.rules,
                                today=lambda: runtime.today(), amend=amend,
+                               amended=runtime.overlay_version,
                                reconcile_s=settings.reconcile_s)
 
     def leads(self) -> bool:

@@ -19,12 +19,14 @@ import pytest
 from starlette.applications import Starlette
 
 from connectors.credit_code import with_check_char
+from gateway.change_feed import ChangeFeed
 from gateway.change_service import ChangeService
 from gateway.change_settings import ChangeSettings
 from gateway.config import load_config
 from gateway.demo.agency_service import create_agency_app
 from gateway.events import Event, Registered, Subscription, WarningChanged
 from gateway.runtime import Runtime, open_runtime
+from schema.registry_risk import RiskRecords
 from schema.rules.columns import riskless_counted
 from tests.conftest import ServerThread, write_csv
 
@@ -252,3 +254,32 @@ def test_leaving_the_feed_off_makes_no_poll(sources: Sources) -> None:
         loop.run_until_complete(asyncio.sleep(0.3))
         assert service.feed is None
         assert not any(k.startswith("changes:") for k in runtime.sources.registry.calls)
+
+
+def test_a_new_overlay_version_computes_every_level_again(sources: Sources) -> None:
+    """A platform decision (an objection upheld, a repair: the record overlay) changes a
+    level without any source changing."""
+    runtime = _runtime(sources.config)
+    assert runtime.registry_risk is not None
+    withdrawn: list[str] = []
+
+    def amend(risk: RiskRecords) -> RiskRecords:
+        kept = {code: records for code, records in risk.by_code.items()
+                if code not in withdrawn}
+        return RiskRecords(kept, risk.by_person, risk.failed, risk.version)
+
+    feed = ChangeFeed(runtime.sources, runtime.registry_risk, lambda: runtime.rules,
+                      today=lambda: TODAY, amend=amend, amended=lambda: len(withdrawn))
+
+    async def run() -> None:
+        assert await feed.poll() == []  # the first poll tells nothing
+        assert await feed.poll() == []
+        withdrawn.append(ACME)
+        [event] = await feed.poll()
+        assert isinstance(event, WarningChanged)
+        assert (event.credit_code, event.from_level, event.to_level, event.reasons) == (
+            ACME, "YELLOW", "NONE", ())
+        assert await feed.poll() == []
+        await runtime.aclose()
+
+    asyncio.run(run())
