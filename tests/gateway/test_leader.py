@@ -12,13 +12,16 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from gateway.events import EventBus, Registered, WarningChanged, event_from_json
+from gateway.app import AppOptions, create_app
+from gateway.config import load_config
+from gateway.events import Event, EventBus, Registered, WarningChanged, event_from_json
 from gateway.leader import LeaderLock
-from tests.conftest import RedisServer
+from tests.conftest import BETA, GAMMA, RedisServer, ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
@@ -218,3 +221,67 @@ def test_without_redis_events_stay_in_the_process() -> None:
         await bus.aclose()
 
     asyncio.run(run())
+
+
+def test_two_gateways_one_polls_both_hear_and_the_other_takes_over(
+        user_agencies: dict[str, Any], serve: Callable[..., ServerThread],
+        private_redis: RedisServer) -> None:
+    """Two replicas on one Redis: the leader alone polls; a change reaches both buses
+    once; when the leader stops, the other polls and its listeners still hear."""
+    config: Path = user_agencies["config"]
+    config.write_text(config.read_text(encoding="utf-8")
+                      + "changes: {poll_s: 0.2, lock_ttl_s: 1}\n", encoding="utf-8")
+    court = user_agencies["court"]
+    replicas = [serve(create_app(load_config(config), AppOptions(
+        redis_url=private_redis.url, response_cache=False, access_log=False)))
+        for _ in range(2)]
+    heard: list[list[Event]] = [[], []]
+    for replica, into in zip(replicas, heard, strict=True):
+        _state(replica).events.add_listener(into.append)
+    leaders = [r for r in replicas if _state(r).changes.leads()]
+    assert len(leaders) == 1
+    leader, follower = leaders[0], next(r for r in replicas if r is not leaders[0])
+    _wait(lambda: _state(leader).changes.feed.ready, 10, "the leader's first poll")
+
+    # COURT-2: a listing on GAMMA about its former representative P1, who represents
+    # BETA: ended, GAMMA's warning (ORANGE) ends and BETA's (RED, with P1's) lowers
+    listing = {"record_id": "COURT-2", "credit_code": GAMMA, "openness": "OPEN",
+               "risk_level": "HIGH", "person_id": "P1", "court": "北京市西城区人民法院",
+               "case_no": "(2025)京0102执2号", "obligation": "支付工资",
+               "performance": "部分履行", "listed_on": "2025-07-01", "removed_on": None}
+    court.state.write("judgment_default", {**listing, "removed_on": "2026-12-01"})
+    for into in heard:
+        _wait(lambda into=into: len(into) >= 2, 2, "the change")  # type: ignore[misc]
+    time.sleep(0.6)
+    for into in heard:  # once on each replica
+        assert sorted((e.credit_code, e.to_level) for e in _warnings(into)) == [
+            (BETA, "YELLOW"), (GAMMA, "NONE")]
+    registry_calls = _state(follower).runtime.sources.registry.calls
+    assert not any(kind.startswith("changes:") for kind in registry_calls)  # never polled
+
+    leader.stop()  # gives the lock up
+    _wait(lambda: _state(follower).changes.leads(), 3, "the follower to lead")
+    _wait(lambda: _state(follower).changes.feed.ready, 10, "the new leader's first poll")
+    court.state.write("judgment_default", listing)  # listed again
+    index = replicas.index(follower)
+    _wait(lambda: len(heard[index]) == 4, 3, "the change told by the new leader")
+    assert sorted((e.credit_code, e.to_level) for e in _warnings(heard[index][2:])) == [
+        (BETA, "RED"), (GAMMA, "ORANGE")]
+
+
+def _warnings(events: list[Event]) -> list[WarningChanged]:
+    assert all(isinstance(e, WarningChanged) for e in events)
+    return [e for e in events if isinstance(e, WarningChanged)]
+
+
+def _state(server: ServerThread) -> Any:
+    app: Any = server.server.config.app
+    return app.state
+
+
+def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout_s} s")
+        time.sleep(0.02)
