@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-__all__ = ["DEMO_KEYS", "demo_key_hashes", "demo_principals"]
+__all__ = ["DEMO_ENTERPRISES", "DEMO_KEYS", "demo_key_hashes", "demo_principals"]
 
 APPROVAL_PURPOSES = ["LICENCE_APPROVAL", "PROCUREMENT", "BIDDING", "SUBSIDY", "HONOUR"]
 
@@ -27,10 +27,19 @@ DEMO_KEYS: dict[str, tuple[str, str, str | None, list[str]]] = {
 }
 
 
+# enterprise principal id -> (key, the credit code it is bound to): the demo's showcase
+# enterprise (gateway.demo.generate: the same code on any day), for its objections and
+# credit repairs (异议 · 信用修复)
+DEMO_ENTERPRISES: dict[str, tuple[str, str]] = {
+    "demo-enterprise": ("demo-enterprise-key", "91110102U7JM5YDH5H"),
+}
+
+
 def demo_key_hashes() -> frozenset[str]:
     """The SHA-256 of every demo key: accepted only from this machine unless the
     gateway is started with ``--demo-keys-anywhere`` (``gateway.loopback_keys``)."""
-    return frozenset(hashlib.sha256(key.encode()).hexdigest() for key, *_ in DEMO_KEYS.values())
+    keys = [key for key, *_ in DEMO_KEYS.values()] + [k for k, _ in DEMO_ENTERPRISES.values()]
+    return frozenset(hashlib.sha256(key.encode()).hexdigest() for key in keys)
 
 
 def demo_principals() -> list[dict[str, Any]]:
@@ -46,4 +55,8 @@ def demo_principals() -> list[dict[str, Any]]:
             entry["agency"] = agency
         entry["purposes"] = purposes
         principals.append(entry)
+    for principal_id, (key, credit_code) in DEMO_ENTERPRISES.items():
+        principals.append({"id": principal_id,
+                           "key_sha256": hashlib.sha256(key.encode()).hexdigest(),
+                           "role": "enterprise", "credit_code": credit_code, "purposes": []})
     return principals
