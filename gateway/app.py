@@ -50,6 +50,8 @@ from gateway.policy_channel import PolicyChannel
 from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore, load_policy
 from gateway.policy_sync import DatabasePolicies
 from gateway.portal import Portal
+from gateway.push_jobs import PushJobs
+from gateway.push_store import Pushes
 from gateway.rate_limits import RateLimiter, load_rate_limits, open_rate_limiter
 from gateway.record_workflows import RecordWorkflows
 from gateway.redis_cache import RedisRecordCache, check_redis_url, redacted_url
@@ -58,6 +60,8 @@ from gateway.rule_documents import RuleDocuments
 from gateway.rules_files import load_rules
 from gateway.runtime import Runtime, open_runtime
 from gateway.tracing import open_tracing
+from gateway.webhook_dispatch import WebhookDispatcher
+from gateway.webhooks import WebhookSender
 from gateway.ws_endpoint import SubscriptionEndpoint
 from schema.access import AccessPolicy
 from schema.build import build_schema
@@ -95,6 +99,8 @@ class AppOptions:
     response_cache: bool = True  # complete answers per clearance (gateway.response_cache)
     response_cache_bytes: int = 64 * 1024 * 1024  # its bound: least recently used go first
     rate_limits: bool = True  # per caller, by role: policy_dir/rate_limits.yaml (429 over it)
+    # how often the leader escalates pushed registrations past their deadline (双告知)
+    escalate_every_s: float = 60.0
     # every GraphQL request into the hash-chained access log of config.platform; off only
     # to measure its cost
     access_log: bool = True
@@ -291,6 +297,24 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
             runtime.inspections = Inspections(
                 store, config.inspectors, lambda: runtime.rules.inspections, log=writer,
                 records=app.state.overlays)
+        push_jobs: PushJobs | None = None
+        escalating: asyncio.Task[None] | None = None
+        if store is not None:  # push and claim (双告知): items in the platform database
+            runtime.pushes = Pushes(store, log=writer)
+            push_jobs = PushJobs(store, lambda: licensing, runtime.agencies, log=writer,
+                                 leads=changes.leads)
+            events.add_listener(push_jobs.heard)
+            escalating = asyncio.create_task(push_jobs.run(options.escalate_every_s))
+        app.state.push_jobs = push_jobs
+        webhooks: WebhookDispatcher | None = None
+        if config.webhooks:  # signed POSTs of the same pushes (gateway.webhook_dispatch)
+            webhooks = WebhookDispatcher(
+                config.webhooks, {p.id: p for p in config.principals}, runtime=runtime,
+                bus=events, schema_for=gate.schema_for, licensing=lambda: licensing,
+                sender=WebhookSender(runtime.http_client, store), leads=changes.leads,
+                log=writer, fresh=subscriptions.fresh)
+            webhooks.start()
+        app.state.webhooks = webhooks
         try:
             try:
                 snapshot = await runtime.index.snapshot()
@@ -314,6 +338,12 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                 gc.unfreeze()
             if following is not None:
                 following.cancel()
+            if escalating is not None:
+                escalating.cancel()
+            if push_jobs is not None:
+                await push_jobs.drain()
+            if webhooks is not None:
+                await webhooks.aclose()
             if overlay_following is not None:
                 overlay_following.cancel()
             if overlay_channel is not None:
@@ -354,4 +384,6 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
     app.state.overlays = None  # the record overlay (gateway.overlay_store; the lifespan)
     app.state.metrics = metrics
     app.state.events = None  # the event bus (gateway.events; made in the lifespan)
+    app.state.push_jobs = None  # pushing and escalating (gateway.push_jobs; the lifespan)
+    app.state.webhooks = None  # webhook subscriptions (gateway.webhook_dispatch; the lifespan)
     return app

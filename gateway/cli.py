@@ -343,6 +343,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_inspectors_commands(commands)
     add_draw_commands(commands)
+    from gateway.webhooks_cli import add_webhooks_commands
+
+    add_webhooks_commands(commands)
     return parser
 
 
