@@ -90,6 +90,16 @@ def test_the_standard_example_loads_with_paths_resolved(tmp_path: Path) -> None:
         ('key_sha256: "', 'key_sha256: "zz', "key_sha256: must be 64 lower-case hex"),
         ("    cache_ttl_s: 60\n", "    cache_ttl_s: 60\n    colour: red\n",
          "agencies[0] (SAMR): unknown field 'colour'"),
+        ("role: department\n    agency: SAMR", "role: enterprise",
+         "principals[0] (tax-inspection-app): credit_code: required for role enterprise"),
+        ("role: department\n    agency: SAMR",
+         "role: enterprise\n    credit_code: 91350100M000100Y4Z",
+         "credit_code: '91350100M000100Y4Z' is not a valid unified social credit code"),
+        ("role: department\n    agency: SAMR", "role: enterprise\n    agency: SAMR\n"
+         "    credit_code: 91350100M000100Y43",
+         "principals[0] (tax-inspection-app): agency: an enterprise principal belongs to no"),
+        ("agency: SAMR", "agency: SAMR\n    credit_code: 91350100M000100Y43",
+         "principals[0] (tax-inspection-app): credit_code: only for role enterprise"),
     ],
 )
 def test_each_problem_is_located(tmp_path: Path, old: str, new: str, expected: str) -> None:
@@ -152,3 +162,11 @@ def test_the_policies_key_says_where_the_access_policy_is_kept(tmp_path: Path) -
     assert problems(tmp_path, GOOD + "policies:\n  poll_s: true\n") == [
         "gateway.yaml: policies: poll_s: must be a number of seconds > 0 and at most 5, "
         "got True"]
+
+
+def test_an_enterprise_principal_is_bound_to_its_credit_code(tmp_path: Path) -> None:
+    text = GOOD.replace("role: department\n    agency: SAMR",
+                        "role: enterprise\n    credit_code: 91350100M000100Y43")
+    principal = load_config(write(tmp_path, text)).principals[0]
+    assert (principal.role, principal.agency, principal.credit_code) == (
+        "enterprise", None, "91350100M000100Y43")

@@ -346,3 +346,20 @@ def test_the_demo_enterprise_key_is_bound_to_the_demo_showcase(
     assert DEMO_ENTERPRISES["demo-enterprise"][1] == demo_files[1]
     [enterprise] = [p for p in demo_principals() if p["role"] == "enterprise"]
     assert enterprise["credit_code"] == demo_files[1]
+
+
+def test_registry_wide_filters_see_the_overlay(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread],
+) -> None:
+    server = start(serve, configure(user_agencies), [DAY1])
+    query = """query($l: WarningLevel!) { enterprises(filter: {warningLevel: $l}) {
+      edges { node { creditCode } } } }"""
+
+    def warned(level: str) -> list[str]:
+        found = data(server, query, REG, l=level)["enterprises"]["edges"]
+        return [edge["node"]["creditCode"] for edge in found]
+
+    assert ACME in warned("RED")
+    filed = data(server, FILE, ACME_KEY, r="COURT-1", a="COURT")["fileObjection"]
+    data(server, RESOLVE, COURT, id=filed["id"], d="UPHELD")
+    assert ACME not in warned("RED") and ACME in warned("YELLOW")
