@@ -188,6 +188,9 @@
     if (raw === null || raw === undefined || raw === "") return null;
     if (spec[3]) return spec[3][raw] ? plain(spec[3][raw]) : String(raw);
     if (typeof raw === "number") return raw.toLocaleString("zh-CN");
+    if (/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(raw)) { // a moment: shown in the visitor's time
+      return new Date(raw).toLocaleString("zh-CN", { hour12: false });
+    }
     return String(raw);
   }
   function facts(item, specs) {
@@ -346,8 +349,8 @@
       both("抽取结果（" + (draw.items || []).length + " 家）",
         "The draw (" + (draw.items || []).length + " enterprises)")));
     details.append(facts(draw, [["seed", "随机种子", "Seed"], ["drawnAt", "抽取时间", "Drawn at"],
-      ["digest", "校验值", "Digest (SHA-256)"], ["redraws", "重新抽取次数", "Redraws"],
-      ["reason", "重新抽取原因", "Why redrawn"]]));
+      ["digest", "校验值", "Digest (SHA-256)"], ["redraws", "重新抽取次数", "Redraws"]]
+      .concat(draw.reason ? [["reason", "重新抽取原因", "Why redrawn"]] : [])));
     var items = el("ol", { class: "drawn" });
     (draw.items || []).forEach(function (item) {
       var name = item.enterprise && item.enterprise.name;
