@@ -13,6 +13,8 @@ not the third agency's name, not the hidden enterprise in the list or its count.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -328,4 +330,33 @@ def test_published_plans_and_their_draws_show_and_nothing_else(
     drawn.get_by_role("link", name=OPEN_NAME).click()  # the file of an enterprise drawn
     tab.page.locator("#sec-penalties").wait_for(timeout=30_000)
     _assert_open_file_only(tab.text())
+    tab.check()
+
+
+def test_a_field_classed_above_open_leaves_the_page(
+        tmp_path: Path, serve: Callable[..., ServerThread],
+        browser: Callable[..., Browser]) -> None:
+    """The operator keeps warnings and grades from the public (fields.yaml): the page
+    asks for neither - its queries follow the public schema - and still shows the rest."""
+    from gateway.policy_files import DEFAULT_POLICY_DIR
+
+    policies = tmp_path / "policies"
+    shutil.copytree(DEFAULT_POLICY_DIR, policies,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    fields = (policies / "fields.yaml").read_text(encoding="utf-8")
+    for name in ("warning", "creditGrade"):
+        line = re.search(rf"^Enterprise:\n(?:  .*\n)*?(  {name}: OPEN)", fields, re.MULTILINE)
+        assert line is not None, name
+        fields = fields[:line.start(1)] + f"  {name}: CONDITIONAL" + fields[line.end(1):]
+    (policies / "fields.yaml").write_text(fields, encoding="utf-8")
+    config = load_config(_agencies(tmp_path))
+    gateway = serve(create_app(config, AppOptions(rate_limits=False, policy_dir=policies)))
+    tab = browser()
+    tab.page.goto(f"{gateway.url}/portal#code={OPEN_CO}", wait_until="networkidle")
+    tab.page.locator("#sec-penalties").wait_for(timeout=30_000)
+    text = tab.text()
+    assert all(number in text for number in SHOWN)
+    for gone in ("预警", "Warning", "红色预警", "信用等级", "Credit grade"):
+        assert gone not in text, gone
+    assert tab.page.locator("#sec-warning, #sec-grade").count() == 0
     tab.check()
