@@ -43,10 +43,7 @@ from connectors.records import Record, Value
 if TYPE_CHECKING:
     from schema.registry_risk import RiskRecords
 
-__all__ = ["OVERLAY_COLUMNS", "Amendment", "Overlay", "RecordKey"]
-
-# The values an amendment may add to a record (besides repaired_on, a source column).
-OVERLAY_COLUMNS = ("withdrawn_on", "objection", "disputed")
+__all__ = ["Amendment", "Overlay", "RecordKey"]
 
 RecordKey = tuple[str, str, str]  # owner agency, record type, record id
 
@@ -85,9 +82,7 @@ class Overlay:
         self.version = version
         self._amendments = dict(amendments or {})
         self._added: dict[tuple[str, str, str], list[Record]] = {}
-        self._added_by_key: dict[RecordKey, Record] = {}
         for record in added:
-            self._added_by_key[(record.agency, record.record_type, record.record_id)] = record
             for column, key in (("credit_code", record.credit_code),
                                 ("person_id", record.person_id)):
                 if key:
@@ -103,17 +98,6 @@ class Overlay:
     def touches(self, record_type: str) -> bool:
         """Does any amendment or added record concern ``record_type``?"""
         return record_type in self._types
-
-    def amendment(self, agency: str, record_type: str, record_id: str) -> Amendment | None:
-        return self._amendments.get((agency, record_type, record_id))
-
-    def added_record(self, agency: str, record_id: str) -> Record | None:
-        """A record the platform added for ``agency`` (any type), by id."""
-        return next((r for (a, _, i), r in self._added_by_key.items()
-                     if a == agency and i == record_id), None)
-
-    def added_records(self) -> list[Record]:
-        return list(self._added_by_key.values())
 
     def apply(self, agency: str, record_type: str, records: Sequence[Record]) -> list[Record]:
         """``agency``'s records of ``record_type`` (one source's answer) amended."""
