@@ -41,7 +41,7 @@ from gateway.inspector_settings import RosterEntry
 from gateway.platform_store.entry import AccessEntry, text_hash
 from gateway.platform_store.store import PlatformStore
 from gateway.platform_store.writer import AccessLogWriter
-from schema.inspection_draw import DrawError, canonical_inputs, draw
+from schema.inspection_draw import DrawError, draw_with_inputs
 from schema.inspection_port import (
     InspectionRefused,
     NewPlan,
@@ -143,11 +143,10 @@ class CallerInspections:
         previous = await latest_draw(self._store, plan.id)
         spec = DrawPlan(str(plan.id), plan.agencies, plan.count, plan.inspectors_per_visit)
 
-        def make() -> tuple[bytes, PlanDraw]:
-            made = draw(spec, seed, candidates, roster, weights)
-            inputs = canonical_inputs(spec, seed, candidates, roster, weights)
+        def make() -> PlanDraw:
+            made, inputs = draw_with_inputs(spec, seed, candidates, roster, weights)
             sent = {i for item in made.items for i in item.inspectors}
-            return inputs, PlanDraw(
+            return PlanDraw(
                 plan.id, 1 if previous is None else previous.seq + 1, seed, drawn_at,
                 self._principal, reason, inputs,
                 tuple((item.credit_code, item.inspectors) for item in made.items),
@@ -155,7 +154,7 @@ class CallerInspections:
                 {i.id: i for i in roster if i.id in sent})
 
         try:  # CPU-bound over a large registry: off the event loop
-            _, kept = await asyncio.to_thread(make)
+            kept = await asyncio.to_thread(make)
         except DrawError as error:
             raise InspectionRefused("DRAW_FAILED", f"Plan {plan.id} cannot be drawn: {error}. "
                                     "Nothing was drawn.") from None
