@@ -9,7 +9,7 @@ platform database with ``gateway inspectors import FILE.csv``, or both::
         agency: SAMR                       # the agency whose plans may draw them
         unit: 北京市西城区市场监督管理局     # their office: never sent to an enterprise
                                            # that office registered (回避)
-        avoid: [91110102MA00000019]        # credit codes they must never visit (回避)
+        avoid: [91110102MA0000001N]        # credit codes they must never visit (回避)
 
 ``unit`` is compared with the registry's ``registering_agency`` of each enterprise
 (the same text), and ``avoid`` holds credit codes. One checker serves both the

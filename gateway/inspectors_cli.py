@@ -7,7 +7,7 @@ The file is UTF-8 CSV (a BOM is fine) with the header ``id,name,agency,unit,avoi
 ``avoid`` holds credit codes separated by ``;`` (may be empty or left out)::
 
     id,name,agency,unit,avoid
-    SAMR-101,王磊,SAMR,北京市西城区市场监督管理局,91110102MA00000019;91110102MA0000002X
+    SAMR-101,王磊,SAMR,北京市西城区市场监督管理局,91110102MA0000001N;91110102MA0000002R
 
 Every row is checked as the configuration's ``inspectors:`` are
 (``gateway.inspector_settings``), against the configuration's agencies. One bad row

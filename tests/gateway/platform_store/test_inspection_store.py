@@ -32,7 +32,7 @@ from gateway.platform_store.store import PlatformStore, open_store
 from schema.inspection_port import NewPlan, NewResult, PlanDraw, RecordedResult
 from schema.inspection_types import Inspector
 
-CODE = "91110102MA00000019"
+CODE = "91110102MA0000001N"
 SPEC = NewPlan("餐饮抽查", "SAMR", ("SAMR", "FDA"), 5, {"industry": "餐饮业"},
                ("食品安全",), 2)
 R1 = Inspector("R1", "王磊", "SAMR", "东城所", frozenset({CODE}))
