@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from platform_db import BACKENDS, migrated, platform_database
 
 from gateway.events import Registered
 from gateway.platform_store.store import PlatformStore
@@ -20,9 +21,8 @@ from gateway.push_jobs import PushJobs
 from gateway.push_store import claim_item, list_items, load_item
 from schema.licensing import LicensingRules, load_licensing
 from schema.pushes import CLAIMED, ESCALATED, PUSHED, PushRefused
-from tests.gateway.platform_store.platform_db import BACKENDS, migrated, platform_database
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
+POLICIES = Path(__file__).resolve().parents[3] / "policies"
 CODE = "91110102MA0000001X"
 AGENCIES = ("SAMR", "FDA", "EPB", "FIRE")
 START = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
@@ -148,6 +148,7 @@ def test_only_the_leader_pushes_what_it_hears_and_agencies_not_configured_get_no
             items = await list_items(store, None, None, False, 10)
             assert [(r.agency, r.status) for r in items] == [("FDA", PUSHED)]
             # a scope needing no licence pushes nothing
-            assert await jobs.push(registered("91110102MA0000002X", "软件开发", "软件和信息技术服务业")) == []
+            quiet = registered("91110102MA0000002X", "软件开发", "软件和信息技术服务业")
+            assert await jobs.push(quiet) == []
             assert await load_item(store, items[0].id) == items[0]
     asyncio.run(scenario())
