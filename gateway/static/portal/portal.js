@@ -403,6 +403,7 @@
     return state;
   }
   function route(moveFocus) {
+    if (location.hash && location.hash.indexOf("=") < 0) return; // #main: not a search
     var state = stateOf(location.hash);
     $("history").checked = state.history === "1";
     if (state.q !== undefined || state.code) $("q").value = state.q || state.code;
@@ -445,6 +446,10 @@
 
   function start() {
     $("search").addEventListener("submit", submit);
+    document.querySelector(".skip").addEventListener("click", function (event) {
+      event.preventDefault(); // keep the search in the address
+      $("main").focus();
+    });
     $("history").addEventListener("change", historyChanged);
     $("more").addEventListener("click", function () {
       search(shown.q, shown.after, true).catch(sayError);
