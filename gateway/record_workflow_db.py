@@ -25,19 +25,23 @@ __all__ = ["Scope", "file_objection", "find_objections", "find_repairs", "reques
 
 
 class Scope:
-    """Which rows a caller may read: an enterprise its credit code's, a department its
-    agency's and those it filed, an admin all, anyone else none."""
+    """Which rows a caller may read: an enterprise those its keys filed about its
+    credit code (not a department's on its records: the record may be one it may not
+    see), a department those on its agency's records (it sees all of them) and those
+    it filed, an admin all, anyone else none."""
 
     def __init__(self, clearance: Clearance, principal: str) -> None:
         self.clearance = clearance
         self.principal = principal
 
-    def where(self, table: sa.Table, by: sa.Column[Any]) -> sa.ColumnElement[bool]:
+    def where(self, table: sa.Table, by: sa.Column[Any],
+              by_role: sa.Column[Any]) -> sa.ColumnElement[bool]:
         role = self.clearance.role
         if role == "admin":
             return sa.true()
         if role == "enterprise" and self.clearance.credit_code:
-            return table.c.credit_code == self.clearance.credit_code
+            return sa.and_(table.c.credit_code == self.clearance.credit_code,
+                           by_role == "enterprise")
         if role == "department":
             return sa.or_(table.c.agency == self.clearance.agency, by == self.principal)
         return sa.false()
@@ -103,7 +107,8 @@ async def resolve_objection(conn: AsyncConnection, objection_id: int, upheld: bo
 async def find_objections(conn: AsyncConnection, scope: Scope, *,
                           objection_id: int | None = None,
                           status: str | None = None) -> list[ObjectionRow]:
-    query = sa.select(objections).where(scope.where(objections, objections.c.filed_by))
+    query = sa.select(objections).where(scope.where(objections, objections.c.filed_by,
+                                                    objections.c.filed_role))
     if objection_id is not None:
         query = query.where(objections.c.id == objection_id)
     if status is not None:
@@ -145,8 +150,8 @@ async def resolve_repair(conn: AsyncConnection, repair_id: int, approved: bool, 
 
 async def find_repairs(conn: AsyncConnection, scope: Scope, *, repair_id: int | None = None,
                        status: str | None = None) -> list[RepairRow]:
-    query = sa.select(credit_repairs).where(
-        scope.where(credit_repairs, credit_repairs.c.requested_by))
+    query = sa.select(credit_repairs).where(scope.where(
+        credit_repairs, credit_repairs.c.requested_by, credit_repairs.c.requested_role))
     if repair_id is not None:
         query = query.where(credit_repairs.c.id == repair_id)
     if status is not None:

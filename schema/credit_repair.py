@@ -172,7 +172,7 @@ class CreditRepairMutation:
 @strawberry.type
 class CreditRepairQuery:
     @strawberry.field(description=(
-        "Credit repairs you may read: an enterprise those about itself, a department those "
+        "Credit repairs you may read: an enterprise those it asked for, a department those "
         "on its agency's records and those it asked for, an admin all; oldest first."))
     async def credit_repairs(self, info: Info, status: CreditRepairStatus | None = None,
                              ) -> list[CreditRepair]:

@@ -172,7 +172,7 @@ def _unavailable(error: WorkflowUnavailable) -> WorkflowsUnavailable:
 @strawberry.type
 class ObjectionQuery:
     @strawberry.field(description=(
-        "Objections you may read: an enterprise those about itself, a department those on "
+        "Objections you may read: an enterprise those it filed, a department those on "
         "its agency's records and those it filed, an admin all; oldest first."))
     async def objections(self, info: Info, status: ObjectionStatus | None = None,
                          ) -> list[Objection]:

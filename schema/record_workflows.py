@@ -8,8 +8,9 @@ this module knows no database. Who may do what:
 - file an objection / request a repair: an ``enterprise`` caller, on a record about
   its own credit code, or a ``department``; either only on a record it may see;
 - resolve: a department of the record's owner agency (谁拥有，谁负责), or an admin;
-- read: the enterprise the record is about, the agency that owns the record, whoever
-  filed it, admins (the port reads only those: ``gateway.record_workflow_db.Scope``).
+- read: the enterprise the record is about (what its own keys filed), the agency
+  that owns the record, whoever filed it, admins (the port reads only those:
+  ``gateway.record_workflow_db.Scope``).
 
 A record the caller may not see, or that does not exist, gives the same
 ``RECORD_NOT_FOUND``; an objection or repair the caller may not read, the same

@@ -221,7 +221,9 @@ def test_nobody_resolves_an_objection_on_another_agencys_record(
     # another agency's department does not even learn it exists
     assert code(server, RESOLVE, EPB, id=filed["id"], d="UPHELD") == "OBJECTION_NOT_FOUND"
     assert code(server, RESOLVE, EPB, id="999", d="UPHELD") == "OBJECTION_NOT_FOUND"
-    assert code(server, RESOLVE, ACME_KEY, id=filed["id"], d="UPHELD") == "FORBIDDEN"
+    # nor does the enterprise (a department's objection; the record might be hidden)
+    assert code(server, RESOLVE, ACME_KEY, id=filed["id"], d="UPHELD") == (
+        "OBJECTION_NOT_FOUND")
     repair = data(server, REQUEST, ACME_KEY, r="SAMR-1", a="REG")["requestCreditRepair"]
     assert code(server, DECIDE, COURT, id=repair["id"], d="APPROVED") == (
         "CREDIT_REPAIR_NOT_FOUND")
@@ -257,6 +259,12 @@ def test_an_enterprise_objects_only_on_its_own_records_it_may_see(
     assert data(server, FILE, ACME_KEY, r="SAMR-1", a="REG")["fileObjection"]["status"] == (
         "FILED")
     assert code(server, FILE, ACME_KEY, r="SAMR-1", a="REG") == "WORKFLOW_CONFLICT"
+    # a department's objection to a record the enterprise may not see stays unknown to it
+    reg_inspecting = {**REG, "X-Purpose": "INSPECTION"}  # CONDITIONAL records for REG
+    assert data(server, FILE, reg_inspecting, r="EPB-1", a="EPB")["fileObjection"][
+        "status"] == "FILED"
+    assert [o["recordId"] for o in data(server, "{ objections { recordId } }", ACME_KEY)[
+        "objections"]] == ["SAMR-1"]
     # the public sees the objection's status on the record it may see, nothing else
     public_view = data(server, """query($c: String!) { enterprise(creditCode: $c) {
       penalties { recordId disputed objection { status } } } }""", c=ACME)
