@@ -212,8 +212,8 @@ class Connector(abc.ABC):
         previous call returned; ``None`` the first time) and the watermark to ask with
         next. Sources that cannot tell answer with every record (``Changes.whole``).
         A record may come again (an agency's answer may overlap the last one): applying
-        a record twice changes nothing. ``columns`` as in ``fetch`` (every record comes, risky or not:
-        a risk level taken away is a change)."""
+        a record twice changes nothing. ``columns`` as in ``fetch`` (every record comes,
+        risky or not: a risk level taken away is a change)."""
         spec = self._type_spec(record_type, columns)
         self.calls[f"changes:{record_type}"] += 1
         table = self.spec.table_for(record_type)
