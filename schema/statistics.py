@@ -154,5 +154,5 @@ class StatisticsQuery:
         reader = StatisticsReader(context, info.path.as_list(), tuple(group_by),
                                   _selection(filter))
         await reader.read()
-        return [_present(await reader.table(day), how, reader.missing)
-                for day in month_ends(context.today, months)]
+        return [_present(table, how, reader.missing)
+                for table in reader.tables(month_ends(context.today, months))]

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from connectors.records import Record
+from connectors.standard import Openness
 from schema.access import GRAPH_TYPES, Basis
 from schema.gather import PRIMARY_DATE
 from schema.registry_risk import RiskRecords
@@ -40,7 +41,7 @@ from schema.suppression import Counted
 from schema.view import CallerView
 
 __all__ = ["ENTERPRISE_FIELDS", "Dimension", "Key", "Levels", "Selection", "Table", "Unit",
-           "registry_levels", "tabulate"]
+           "candidates", "levels_by_day", "registry_levels", "tabulate"]
 
 Key = tuple[str | None, ...]
 Levels = Mapping[str, WarningLevel | Grade]  # credit code -> level (enterprises seen)
@@ -110,25 +111,45 @@ def registry_levels(view: CallerView, rules: RuleSet, enterprises: Sequence[Reco
     """``derived`` (``Enterprise.warning`` or ``Enterprise.creditGrade``) as of
     ``as_of``, on ``basis``, of every enterprise the caller may see (as
     ``schema.listing`` computes today's for the warningLevel filter)."""
+    return levels_by_day(view, rules, enterprises, risk, basis, derived, [as_of])[0]
+
+
+def levels_by_day(view: CallerView, rules: RuleSet, enterprises: Sequence[Record],
+                  risk: RiskRecords, basis: Basis, derived: str,
+                  days: Sequence[dt.date]) -> list[dict[str, WarningLevel | Grade]]:
+    """``registry_levels`` for each of ``days``: each enterprise's records are gathered
+    through the view once, the rules applied to them for every day (a trend's 24)."""
     warning = derived == "Enterprise.warning"
 
-    def level(found: SubjectRecords) -> WarningLevel | Grade:
-        return (warning_level_of(rules, found, as_of) if warning
-                else grade_of(rules, found, as_of).grade)
+    def level(found: SubjectRecords, day: dt.date) -> WarningLevel | Grade:
+        return (warning_level_of(rules, found, day) if warning
+                else grade_of(rules, found, day).grade)
 
-    without = level(SubjectRecords(basis=basis))  # most enterprises have no risk record
+    # most enterprises have no risk record at all: the rules give them all one value
+    without = [level(SubjectRecords(basis=basis), day) for day in days]
     by_code, by_person = risk.by_code, risk.by_person
-    levels: dict[str, WarningLevel | Grade] = {}
+    levels: list[dict[str, WarningLevel | Grade]] = [{} for _ in days]
     for record in enterprises:
         if not view.sees(record):
             continue
         code = record.credit_code or ""
         person = record.values.get("legal_rep_id")
         if code not in by_code and (not isinstance(person, str) or person not in by_person):
-            levels[code] = without
+            for into, value in zip(levels, without, strict=True):
+                into[code] = value
             continue
-        levels[code] = level(indexed(view, risk, enterprise_subject(view, record, basis), basis))
+        found = indexed(view, risk, enterprise_subject(view, record, basis), basis)
+        for into, day in zip(levels, days, strict=True):
+            into[code] = level(found, day)
     return levels
+
+
+def candidates(view: CallerView, enterprises: Sequence[Record],
+               selection: Selection) -> list[Record]:
+    """The enterprises the caller may see that meet the filter's plain fields (the
+    warning, grade and records conditions are ``tabulate``'s)."""
+    return [record for record in enterprises
+            if view.sees(record) and _meets(record.values, view.hidden(record), selection)]
 
 
 def _meets(values: Mapping[str, object], hidden: frozenset[str], selection: Selection) -> bool:
@@ -156,22 +177,47 @@ def _date(record: Record, hidden: frozenset[str], column: str) -> dt.date | None
     return value if isinstance(value, dt.date) else None
 
 
+# what the caller reads of a record of one shape (type, label, owner): may it see the
+# record, the column of its date if it may read it, may it read when it was withdrawn
+_Reads = tuple[bool, str | None, bool]
+
+
+def _reads_of(view: CallerView, record: Record) -> _Reads:
+    if not view.sees(record):
+        return False, None, False
+    hidden = view.hidden(record)
+    column = PRIMARY_DATE[record.record_type]
+    return True, None if column in hidden else column, "withdrawn_on" not in hidden
+
+
 def _counted_records(view: CallerView, enterprise: Record, records: Sequence[Record],
-                     as_of: dt.date) -> list[tuple[Record, dt.date | None]]:
+                     as_of: dt.date, shapes: dict[tuple[str, Openness, str], _Reads],
+                     ) -> list[tuple[Record, dt.date | None]]:
     """The enterprise's records the caller may count at ``as_of``, with their date as
-    the caller reads it."""
+    the caller reads it. ``shapes``: what the caller reads per record shape, filled as
+    met (one lookup per record instead of four: 150,000 records per question)."""
     readable = view.readable_types(enterprise, "Enterprise")
     found = []
     for record in records:
-        if record.record_type not in readable or not view.sees(record):
+        if record.record_type not in readable:
             continue
-        hidden = view.hidden(record)
-        made = _date(record, hidden, PRIMARY_DATE[record.record_type])
-        if made is not None and made > as_of:
+        shape = (record.record_type, record.openness, record.agency)
+        reads = shapes.get(shape)
+        if reads is None:
+            reads = shapes[shape] = _reads_of(view, record)
+        visible, column, withdrawal = reads
+        if not visible:
             continue
-        withdrawn = _date(record, hidden, "withdrawn_on")
-        if withdrawn is not None and withdrawn <= as_of:
+        values = record.values
+        made = values.get(column) if column is not None else None
+        if not isinstance(made, dt.date):
+            made = None
+        elif made > as_of:
             continue
+        if withdrawal:
+            withdrawn = values.get("withdrawn_on")
+            if isinstance(withdrawn, dt.date) and withdrawn <= as_of:
+                continue
         found.append((record, made))
     return found
 
@@ -221,6 +267,7 @@ def tabulate(view: CallerView, enterprises: Sequence[Record],
     need_records = unit is Unit.RECORDS or selection.has_records_from is not None
     counts: dict[Key, int] = defaultdict(int)
     about: dict[Key, set[str]] = defaultdict(set)
+    shapes: dict[tuple[str, Openness, str], _Reads] = {}
     for enterprise in enterprises:
         if not view.sees(enterprise):
             continue
@@ -239,7 +286,7 @@ def tabulate(view: CallerView, enterprises: Sequence[Record],
                 "credit_grade" in hidden or grades is None
                 or grades.get(code) is not selection.credit_grade):
             continue
-        seen = (_counted_records(view, enterprise, records.get(code, ()), as_of)
+        seen = (_counted_records(view, enterprise, records.get(code, ()), as_of, shapes)
                 if need_records else [])
         if selection.has_records_from is not None and not any(
                 r.agency == selection.has_records_from for r, _ in seen):

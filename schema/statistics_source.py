@@ -35,6 +35,8 @@ from schema.statistics_compute import (
     Dimension,
     Selection,
     Table,
+    candidates,
+    levels_by_day,
     registry_levels,
     tabulate,
 )
@@ -179,18 +181,47 @@ class StatisticsReader:
         for failure in self._risk.failed:
             context.failures.add(failure, self._path)
 
-    async def table(self, as_of: dt.date) -> Table:
-        """The exact counts as of ``as_of`` (``read`` first)."""
+    def _wants(self, derived: str) -> bool:
         wants, selection = set(self.group_by), self.selection
+        if derived == "Enterprise.warning":
+            return Dimension.WARNING_LEVEL in wants or selection.warning_level is not None
+        return Dimension.CREDIT_GRADE in wants or selection.credit_grade is not None
+
+    async def table(self, as_of: dt.date) -> Table:
+        """The exact counts as of ``as_of`` (``read`` first). Warnings and grades are
+        those of the whole registry, kept in the risk index (the next question of the
+        same clearance on the same day reuses them)."""
         warnings = grades = None
-        if Dimension.WARNING_LEVEL in wants or selection.warning_level is not None:
+        if self._wants("Enterprise.warning"):
             warnings = await self._levels("Enterprise.warning", as_of)
-        if Dimension.CREDIT_GRADE in wants or selection.credit_grade is not None:
+        if self._wants("Enterprise.creditGrade"):
             grades = await self._levels("Enterprise.creditGrade", as_of)
         records = self._risk.by_code if self._risk is not None else {}
         with collector_paused():
-            return tabulate(self._context.view, self._enterprises, records, selection,
+            return tabulate(self._context.view, self._enterprises, records, self.selection,
                             self.group_by, as_of, warnings=warnings, grades=grades)
+
+    def tables(self, days: list[dt.date]) -> list[Table]:
+        """The exact counts as of each of ``days`` (a trend; ``read`` first). Warnings and
+        grades are computed for the enterprises meeting the filter only - a district's
+        dashboard does not pay for the whole registry - with each enterprise's records
+        gathered once for all days; they are not kept (a past month's figures are asked
+        for once per dashboard load)."""
+        view, risk, rules = self._context.view, self._risk, self._context.rules
+        records = risk.by_code if risk is not None else {}
+        with collector_paused():
+            chosen = candidates(view, self._enterprises, self.selection)
+            found: dict[str, list[dict[str, WarningLevel | Grade]]] = {}
+            for derived in ("Enterprise.warning", "Enterprise.creditGrade"):
+                if self._wants(derived):
+                    assert risk is not None
+                    found[derived] = levels_by_day(view, rules, chosen, risk,
+                                                   view.basis(derived), derived, days)
+            warnings, grades = found.get("Enterprise.warning"), found.get("Enterprise.creditGrade")
+            return [tabulate(view, chosen, records, self.selection, self.group_by, day,
+                             warnings=warnings[i] if warnings is not None else None,
+                             grades=grades[i] if grades is not None else None)
+                    for i, day in enumerate(days)]
 
     async def _levels(self, derived: str, as_of: dt.date) -> dict[str, WarningLevel | Grade]:
         context, risk = self._context, self._risk
