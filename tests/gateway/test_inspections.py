@@ -372,3 +372,24 @@ def test_plans_are_drawn_and_verified_on_postgresql(
         again["digest"]
     assert main(["draw", "verify", plan_id, "--config", str(config)]) == 0
     assert "2 draw(s) verified" in capsys.readouterr().out
+
+
+def test_a_plan_that_cannot_be_drawn_or_is_asked_wrongly_says_why(server: ServerThread) -> None:
+    # EPB has one inspector: two per visit cannot be sent
+    epb = plan(server, ADMIN, agency="EPB", count=1)
+    refused = ask(server, DRAW, ADMIN, plan=epb, seed="s")
+    assert code(refused) == "DRAW_FAILED" and "Nothing was drawn" in \
+        refused["errors"][0]["message"]
+    assert data(server, PLAN, ADMIN, plan=epb)["inspectionPlan"]["status"] == "DRAFT"
+    assert code(ask(server, PUBLISH, ADMIN, plan=epb)) == "PLAN_NOT_DRAWN"
+    for wrong, argument in (({"count": 0}, "count"), ({"inspectorsPerVisit": 11},
+                                                      "inspectorsPerVisit"),
+                            ({"filter": {"hasRecordsFrom": "EPB"}}, "filter.hasRecordsFrom"),
+                            ({"agencies": ["NOPE"]}, "agencies"), ({"name": " "}, "name")):
+        body = ask(server, CREATE, REG, input={"name": "x", "agency": "REG", "count": 1,
+                                               **wrong})
+        assert code(body) == "BAD_USER_INPUT", body
+        assert body["errors"][0]["extensions"]["argument"] == argument
+    assert code(ask(server, DRAW, REG, plan="x", seed="s")) == "BAD_USER_INPUT"
+    assert code(ask(server, DRAW, REG, plan="999", seed="s")) == "PLAN_NOT_FOUND"
+    assert code(ask(server, DRAW, REG, plan=plan(server), seed=" ")) == "BAD_USER_INPUT"
