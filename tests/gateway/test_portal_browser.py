@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ SHOWN = (f"西市监罚〔{YEAR}〕1号", f"西环罚〔{YEAR}〕7号")  # OPEN 
 PLANTED = f"西环罚〔{YEAR}〕8号"  # CONDITIONAL penalty of EPB, which has OPEN ones too
 TAX_ONLY = f"西税罚〔{YEAR}〕9号"  # CONDITIONAL penalty of TAX, its only record
 ADMIN = {"Authorization": "Bearer portal-admin-key"}
+REG_DEPARTMENT = {"Authorization": "Bearer portal-reg-key", "X-Purpose": "INSPECTION"}
 
 
 def _enterprise(code: str, name: str, openness: str) -> dict[str, Any]:
@@ -89,6 +91,8 @@ agencies:
   - {{code: TAX, name: 税务局, kind: csv, path: tax, provides: [penalty]}}
 principals:
   - {{id: portal-admin, key_sha256: "{h("portal-admin-key")}", role: admin}}
+  - {{id: portal-reg, key_sha256: "{h("portal-reg-key")}", role: department, agency: REG,
+      purposes: [INSPECTION]}}
 inspectors:
   - {{id: R1, name: 王磊, agency: REG, unit: 北京市东城区市场监督管理局}}
   - {{id: R2, name: 李娜, agency: REG, unit: 北京市朝阳区市场监督管理局}}
@@ -108,6 +112,15 @@ def portal(tmp_path: Path, serve: Callable[..., ServerThread]) -> ServerThread:
     numbers = {p["decisionNo"] for p in answer["data"]["a"]["penalties"]}
     assert numbers == {*SHOWN, PLANTED, TAX_ONLY}, answer
     assert answer["data"]["b"] == {"name": HIDDEN_NAME}
+    # a department reads the file: the public sees that it did (whoViewed, 公示)
+    query = '{ enterprise(creditCode: "%s") { name } }' % OPEN_CO
+    httpx.post(f"{gateway.url}/graphql", headers=REG_DEPARTMENT, json={"query": query})
+    deadline = time.monotonic() + 10
+    while not httpx.post(f"{gateway.url}/graphql", json={
+            "query": '{ whoViewed(creditCode: "%s") { agency } }' % OPEN_CO}).json()[
+            "data"]["whoViewed"]:
+        assert time.monotonic() < deadline, "the department's reading is not in the log"
+        time.sleep(0.2)
     return gateway
 
 
@@ -190,6 +203,8 @@ def test_search_by_name_then_open_a_file_shows_no_conditional_record(
     penalties = tab.page.locator("#sec-penalties")
     assert "行政处罚 Administrative penalties (2)" in penalties.inner_text()
     _assert_open_file_only(tab.text())
+    viewers = tab.page.locator("#sec-viewers").inner_text()
+    assert "登记机关 (REG) · 监督检查 · inspection" in viewers, viewers  # day · agency · purpose
     # each record names its agency
     records = penalties.locator("li.record")
     assert sorted(records.nth(i).locator("dd").last.inner_text() for i in range(2)) == [

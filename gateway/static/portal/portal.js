@@ -9,7 +9,7 @@
   var CODE = /^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$/;
   var TYPES = ["Query", "Enterprise", "Licence", "Penalty", "Anomaly", "SeriousViolation",
     "JudgmentDefault", "Inspection", "Warning", "WarningReason", "CreditGrade",
-    "InspectionPlan", "InspectionDraw", "InspectionDrawItem"];
+    "InspectionPlan", "InspectionDraw", "InspectionDrawItem", "Viewing"];
   var STATUS = { ACTIVE: ["存续", "active"], REVOKED: ["吊销", "revoked"],
     CANCELLED: ["注销", "cancelled"], MOVED_OUT: ["迁出", "moved out"] };
   var LICENCE = { VALID: ["有效", "valid"], SUSPENDED: ["暂停", "suspended"],
@@ -27,6 +27,11 @@
     SINGLE_AGENCY_REPEATED: ["单一部门多次记录", "repeated records of one agency"],
     CROSS_AGENCY: ["多个部门均有记录", "records of several agencies"],
     LEGAL_REPRESENTATIVE: ["法定代表人预警", "the legal representative's warning"] };
+  var PURPOSE = { INSPECTION: ["监督检查", "inspection"], CASE_HANDLING: ["案件办理", "case handling"],
+    LICENCE_APPROVAL: ["行政许可", "licence approval"], PROCUREMENT: ["政府采购", "procurement"],
+    BIDDING: ["招标投标", "bidding"], SUBSIDY: ["财政补助", "subsidy"],
+    HONOUR: ["表彰奖励", "honours"], CREDIT_REPAIR: ["信用修复", "credit repair"],
+    STATISTICS: ["统计分析", "statistics"], AUDIT: ["审计", "audit"] };
   var REGISTRATION = [["creditCode", "统一社会信用代码", "Credit code"],
     ["name", "名称", "Name"], ["entityType", "类型", "Type"],
     ["legalRepName", "法定代表人", "Legal representative"],
@@ -179,8 +184,11 @@
           s.fields.map(function (f) { return f[0]; })) + " }");
       }
     });
+    var viewed = pick("Viewing", ["agency", "purpose", "day", "requests"]);
+    var viewers = has("Query", "whoViewed") && viewed.length ?
+      " whoViewed(creditCode: $code) { " + viewed.join(" ") + " }" : "";
     return "query PortalFile($code: String!, $period: RecordPeriod!) { " +
-      "enterprise(creditCode: $code) { " + parts.join(" ") + " } }";
+      "enterprise(creditCode: $code) { " + parts.join(" ") + " }" + viewers + " }";
   }
 
   function value(item, spec) {
@@ -268,6 +276,27 @@
     return box;
   }
 
+  function viewersPanel(viewings, found) {
+    var names = {}; // the agencies' names as the file's own records give them
+    var records = [found];
+    SECTIONS.forEach(function (s) { records = records.concat(found[s.field] || []); });
+    records.forEach(function (r) { if (r.agency) names[r.agency.code] = r.agency; });
+    var box = section("sec-viewers", "部门查阅记录", "Agencies that read this file");
+    if (!viewings.length) {
+      box.append(el("p", { class: "none" }, both("无", "None")));
+      return box;
+    }
+    var list = el("ul", { class: "reasons" });
+    viewings.forEach(function (v) {
+      var purpose = PURPOSE[v.purpose] ? plain(PURPOSE[v.purpose]) : v.purpose;
+      var agency = names[v.agency] ? agencyOf(names[v.agency]) : v.agency;
+      list.append(el("li", { text: [v.day, agency, purpose].filter(Boolean).join(" · ") +
+        (v.requests ? " · " + v.requests + " 次 times" : "") }));
+    });
+    box.append(list);
+    return box;
+  }
+
   function showOnly(id) {
     ["results", "file"].forEach(function (name) { $(name).hidden = name !== id; });
   }
@@ -300,6 +329,7 @@
     if (found.warning) file.append(warningPanel(found.warning));
     if (found.creditGrade) file.append(gradePanel(found.creditGrade));
     SECTIONS.forEach(function (s) { if (found[s.field]) file.append(recordList(s, found[s.field])); });
+    if (answer.data.whoViewed) file.append(viewersPanel(answer.data.whoViewed, found));
     showOnly("file");
     say("已打开 " + (found.name || code) + " 的公示信息。 · The file of " +
       (found.name || code) + " is open.");
