@@ -164,6 +164,7 @@ def _check_data(args: argparse.Namespace) -> int:
 def _keys_new(args: argparse.Namespace) -> int:
     import yaml
 
+    from connectors.credit_code import credit_code_problem
     from gateway.callers import hash_key, new_key
     from gateway.config import PURPOSES, ROLES
 
@@ -176,6 +177,10 @@ def _keys_new(args: argparse.Namespace) -> int:
         problems.append("--agency is required for role department")
     if args.role == "public":
         problems.append("the public role needs no key: callers without one are public")
+    if (args.role == "enterprise") != bool(args.credit_code):
+        problems.append("--credit-code is required for role enterprise, and only for it")
+    elif args.credit_code and (problem := credit_code_problem(args.credit_code)) is not None:
+        problems.append(f"--credit-code {args.credit_code!r}: {problem}")
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 2
@@ -184,6 +189,8 @@ def _keys_new(args: argparse.Namespace) -> int:
                                 "key_sha256": hash_key(key), "role": args.role}
     if args.agency:
         entry["agency"] = args.agency
+    if args.credit_code:
+        entry["credit_code"] = args.credit_code
     entry["purposes"] = purposes
     print(f"API key (shown once; give it to the caller, keep it secret):\n  {key}\n")
     print("Add this to the principals: section of the configuration:")
@@ -329,8 +336,10 @@ def _parser() -> argparse.ArgumentParser:
         "new", help="print a new API key once, and the configuration entry with its hash"
     )
     key_new.add_argument("--role", required=True,
-                         help="department | approval | auditor | admin")
+                         help="department | approval | auditor | admin | enterprise")
     key_new.add_argument("--agency", help="the caller's own agency code (departments)")
+    key_new.add_argument("--credit-code",
+                         help="the enterprise an enterprise key is bound to (异议 · 信用修复)")
     key_new.add_argument("--purposes", default="",
                          help="comma-separated purposes the caller may declare")
     key_new.add_argument("--id", help="principal id (default: role and a key fragment)")

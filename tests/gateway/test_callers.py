@@ -104,13 +104,26 @@ def test_keys_new_makes_a_working_principal(
     ("arguments", "message"),
     [(["--role", "department"], "--agency is required"),
      (["--role", "public"], "needs no key"),
-     (["--role", "admin", "--purposes", "SPYING"], "unknown purpose 'SPYING'")],
+     (["--role", "admin", "--purposes", "SPYING"], "unknown purpose 'SPYING'"),
+     (["--role", "enterprise"], "--credit-code is required for role enterprise"),
+     (["--role", "admin", "--credit-code", "91350100M000100Y43"], "and only for it"),
+     (["--role", "enterprise", "--credit-code", "91350100M000100Y4Z"],
+      "--credit-code '91350100M000100Y4Z'")],
 )
 def test_keys_new_refuses_bad_requests(arguments: list[str], message: str) -> None:
     result = subprocess.run([sys.executable, "-m", "gateway.cli", "keys", "new", *arguments],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_keys_new_binds_an_enterprise_key_to_its_credit_code() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "keys", "new", "--role", "enterprise",
+         "--credit-code", "91350100M000100Y43", "--id", "acme"],
+        capture_output=True, text=True, timeout=60, check=True)
+    entry = yaml.safe_load(result.stdout.split("configuration:\n", 1)[1])[0]
+    assert (entry["role"], entry["credit_code"]) == ("enterprise", "91350100M000100Y43")
 
 
 def test_answers_never_cross_clearances_on_one_gateway(gateway: ServerThread) -> None:
