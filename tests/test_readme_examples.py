@@ -11,6 +11,9 @@ The convention (for whoever edits README.md or the READMEs beside the code,
 
   ``key``: a demo key (sent as ``Authorization: Bearer <key>``); ``purpose``: sent as
   ``X-Purpose``. No comment, or a comment without ``key``: the public.
+* A ```graphql block whose operation is a ``subscription`` is not run here: its
+  answers come over a websocket when a source changes
+  (tests/gateway/test_subscriptions.py checks that each one is valid for the schema).
 * A fenced ```json block right after the example (only blank lines between) is its
   printed answer. Keep the comment, the example and its answer together, so they
   move as one.
@@ -177,6 +180,14 @@ def _curl_examples(block: Block, where: str, printed_after: Any) -> Iterator[Exa
                       body.get("variables") or {}, headers, printed)
 
 
+_SUBSCRIPTION = re.compile(r"(?:\s|#[^\n]*)*subscription\b")
+
+
+def is_subscription(text: str) -> bool:
+    """Is this GraphQL document's (first) operation a subscription?"""
+    return _SUBSCRIPTION.match(text) is not None
+
+
 def collect(path: Path) -> list[Example]:
     """The examples of one Markdown file."""
     blocks = _blocks(path.read_text(encoding="utf-8"))
@@ -186,7 +197,7 @@ def collect(path: Path) -> list[Example]:
         printed = (_loose_json(following.text) if block.next_is_adjacent and following
                    and following.lang == "json" else None)
         where = f"{path.relative_to(ROOT)}:{block.line}"
-        if block.lang == "graphql":
+        if block.lang == "graphql" and not is_subscription(block.text):
             examples.append(Example(where, block.text, {}, _caller(block.comment), printed))
         elif block.lang == "sh":
             examples.extend(_curl_examples(block, where, printed))

@@ -14,6 +14,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -561,3 +562,22 @@ async def test_each_start_and_each_delivery_is_an_access_log_entry(
     rows = [row for row in log_rows(district, "a") if row["principal"] == "samr"]
     assert rows[0]["operation"] == "subscribe warningChanges"
     assert (rows[0]["purpose"], rows[0]["outcome"]) == ("INSPECTION", "ok")
+
+
+def test_the_readmes_subscription_examples_are_valid_for_the_schema() -> None:
+    """The README's subscriptions are not run by tests/test_readme_examples.py (their
+    answers come when a source changes): here each is checked against the schema."""
+    from graphql import parse, validate
+
+    from conftest import ACTIONS, REPOSITORY
+    from schema.build import build_schema
+    from schema.mutations import Mutation
+    from schema.subscriptions import Subscription
+
+    text = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    blocks = [block for block in re.findall(r"^```graphql\n(.*?)^```", text, re.M | re.S)
+              if block.lstrip().startswith("subscription")]
+    assert blocks, "the README shows a subscription"
+    schema = build_schema(actions=ACTIONS, mutation=Mutation, subscription=Subscription)
+    for block in blocks:
+        assert validate(schema._schema, parse(block)) == [], block

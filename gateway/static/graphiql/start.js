@@ -4,7 +4,13 @@
 (function () {
   "use strict";
   var settings = JSON.parse(document.getElementById("graphiql-settings").textContent);
-  var fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+  // subscriptions over a websocket on the same path (graphql-transport-ws); the Headers
+  // pane's values become connection_init's payload (gateway/ws_endpoint.py)
+  var here = window.location;
+  var fetcher = GraphiQL.createFetcher({
+    url: here.pathname,
+    subscriptionUrl: (here.protocol === "https:" ? "wss://" : "ws://") + here.host + here.pathname,
+  });
   var explorer = GraphiQLPluginExplorer.explorerPlugin();
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(
