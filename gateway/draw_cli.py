@@ -85,6 +85,10 @@ def differences(plan: Plan, kept: PlanDraw, logged: Mapping[str, str] | None) ->
         if made[code] != stored[code]:
             found.append(f"{where}: {code}: inspectors {', '.join(stored[code])} stored, "
                          f"the draw sends {', '.join(made[code])}")
+    special = {item.credit_code for item in again.items if item.mandatory}
+    for code in sorted(special ^ kept.mandatory):
+        found.append(f"{where}: {code}: stored as {'' if code in kept.mandatory else 'not '}"
+                     f"on the special list, the draw says the opposite")
     if again.digest != kept.digest:
         found.append(f"{where}: digest {kept.digest} stored, the draw gives {again.digest}")
     if logged is not None and logged.get("digest") != again.digest:

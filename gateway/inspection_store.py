@@ -61,14 +61,15 @@ def _plan(row: sa.Row[Any]) -> Plan:
 
 
 def _draw(row: sa.Row[Any]) -> PlanDraw:
-    items = tuple((str(code), tuple(str(i) for i in ids))
-                  for code, ids in json.loads(row.items))
+    stored = json.loads(row.items)  # [credit code, [inspector ids], on the special list]
+    items = tuple((str(code), tuple(str(i) for i in ids)) for code, ids, _ in stored)
+    mandatory = frozenset(str(code) for code, _, special in stored if special)
     team = {key: Inspector(key, value["name"], value["agency"], value["unit"],
                            frozenset(value["avoid"]))
             for key, value in json.loads(row.team).items()}
     return PlanDraw(int(row.plan_id), int(row.seq), row.seed, row.drawn_at, row.drawn_by,
                     row.reason, row.inputs.encode("utf-8"), items, row.digest,
-                    row.inputs_digest, team)
+                    row.inputs_digest, team, mandatory)
 
 
 # -- the roster ----------------------------------------------------------------------
@@ -170,7 +171,8 @@ async def save_draw(store: PlatformStore, draw: PlanDraw) -> None:
                 plan_id=draw.plan_id, seq=draw.seq, seed=draw.seed, drawn_at=draw.drawn_at,
                 drawn_by=draw.drawn_by, reason=draw.reason,
                 inputs=draw.inputs.decode("utf-8"),
-                items=_json([[code, list(team)] for code, team in draw.items]),
+                items=_json([[code, list(team), code in draw.mandatory]
+                             for code, team in draw.items]),
                 team=_json({key: {"name": i.name, "agency": i.agency, "unit": i.unit,
                                   "avoid": sorted(i.avoid)} for key, i in draw.team.items()}),
                 digest=draw.digest, inputs_digest=draw.inputs_digest))

@@ -151,7 +151,8 @@ class CallerInspections:
                 self._principal, reason, inputs,
                 tuple((item.credit_code, item.inspectors) for item in made.items),
                 made.digest, made.inputs_digest,
-                {i.id: i for i in roster if i.id in sent})
+                {i.id: i for i in roster if i.id in sent},
+                frozenset(item.credit_code for item in made.items if item.mandatory))
 
         try:  # CPU-bound over a large registry: off the event loop
             kept = await asyncio.to_thread(make)

@@ -41,7 +41,7 @@ _E = TypeVar("_E", bound=enum.Enum)
 # What the public schema leaves out (gateway.app merges it into the fields classed
 # above OPEN): the people sent, and the results recorded.
 PUBLIC_WITHOUT: Mapping[str, frozenset[str]] = {
-    "InspectionDrawItem": frozenset({"inspectors"}),
+    "InspectionDrawItem": frozenset({"inspectors", "mandatory"}),
     "InspectionPlan": frozenset({"results"}),
 }
 
@@ -95,6 +95,9 @@ class InspectionDrawItem:
     inspectors: list[PlanInspector] | None = strawberry.field(description=(
         "The inspectors sent (随机选派), as on the roster when drawn; null unless you "
         "take part in the plan (its agencies, admins, auditors). Never public."))
+    mandatory: bool | None = strawberry.field(description=(
+        "Drawn from the special list (重点监管名单: D grade, RED warning), whatever the "
+        "seed; null unless you take part in the plan. Never public."))
 
     @strawberry.field(description="The enterprise drawn (随机抽取), as you may see it.")
     async def enterprise(self, info: Info) -> Enterprise | None:
@@ -112,6 +115,10 @@ class InspectionDraw:
         "SHA-256 over the draw's inputs and items (gateway draw verify checks it)."))
     inputs_digest: str = strawberry.field(description="SHA-256 of the canonical inputs.")
     redraws: int = strawberry.field(description="How many times the plan was drawn again.")
+    over_count: int = strawberry.field(description=(
+        "Enterprises drawn beyond the plan's count: the special list alone was longer."))
+    short_count: int = strawberry.field(description=(
+        "Enterprises the count asked for that could not be drawn (too few candidates)."))
     reason: str | None = strawberry.field(description="Why it was drawn again (null: never).")
     items: list[InspectionDrawItem] = strawberry.field(
         description="The enterprises drawn, by credit code.")
@@ -155,9 +162,11 @@ class InspectionPlan:
         found = None if port is None else await port.latest_draw(self.plan.id)
         if found is None:
             return None
+        count = self.plan.count
         if self.takes_part:
-            return draw_of(found, True)
-        return draw_of(found, False, await seen_codes(info, [c for c, _ in found.items]))
+            return draw_of(found, count, True)
+        return draw_of(found, count, False,
+                       await seen_codes(info, [c for c, _ in found.items]))
 
     @strawberry.field(description=(
         "Results recorded so far; null unless you take part in the plan. Never public."))
@@ -209,11 +218,13 @@ async def seen_codes(info: Info, codes: Sequence[str]) -> frozenset[str]:
     return frozenset(seen)
 
 
-def draw_of(found: PlanDraw, takes_part: bool,
+def draw_of(found: PlanDraw, count: int, takes_part: bool,
             shown: Collection[str] | None = None) -> InspectionDraw:
-    """The graph's draw: its items (those in ``shown``, when given) and their
-    inspectors (as on the roster when it was drawn) only for a participant."""
+    """The graph's draw of a plan drawing ``count``: its items (those in ``shown``,
+    when given), and their inspectors (as on the roster when it was drawn) and special
+    list only for a participant. The counts are of the whole draw."""
     members = found.team
+    drawn = len(found.items)
 
     def inspectors(ids: tuple[str, ...]) -> list[PlanInspector] | None:
         if not takes_part:
@@ -226,7 +237,9 @@ def draw_of(found: PlanDraw, takes_part: bool,
         plan_id=strawberry.ID(str(found.plan_id)), seed=found.seed, drawn_at=found.drawn_at,
         digest=found.digest, inputs_digest=found.inputs_digest, redraws=found.seq - 1,
         reason=found.reason or None,
-        items=[InspectionDrawItem(credit_code=code, inspectors=inspectors(ids))
+        over_count=max(0, len(found.mandatory) - count), short_count=max(0, count - drawn),
+        items=[InspectionDrawItem(credit_code=code, inspectors=inspectors(ids),
+                                  mandatory=(code in found.mandatory) if takes_part else None)
                for code, ids in found.items if shown is None or code in shown])
 
 

@@ -78,6 +78,9 @@ class PlanDraw:
     digest: str
     inputs_digest: str
     team: Mapping[str, Inspector]  # the inspectors sent, as on the roster when drawn
+    # the enterprises drawn from the special list (重点监管名单: D grade, RED...), drawn
+    # whatever the seed
+    mandatory: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

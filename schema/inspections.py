@@ -222,7 +222,7 @@ class InspectionMutation:
                        {"seed": made.seed, "digest": made.digest,
                         "inputsDigest": made.inputs_digest, "seq": str(made.seq),
                         "reason": made.reason}))
-        return draw_of(made, participant(info.context.view.clearance, plan))
+        return draw_of(made, plan.count, participant(info.context.view.clearance, plan))
 
     @strawberry.mutation(description=(
         "Publish a drawn plan (公开): from now on everyone sees it and the enterprises "

@@ -48,8 +48,8 @@ CREATE = """mutation Create($input: InspectionPlanInput!) {
   createInspectionPlan(input: $input) { id name agency agencies count status } }"""
 DRAW = """mutation Draw($plan: ID!, $seed: String!, $reason: String) {
   drawInspection(planId: $plan, seed: $seed, reason: $reason) {
-    planId seed drawnAt digest redraws reason
-    items { enterprise { creditCode name } inspectors { id agency unit } } } }"""
+    planId seed drawnAt digest redraws reason overCount shortCount
+    items { enterprise { creditCode name } inspectors { id agency unit } mandatory } } }"""
 PUBLISH = """mutation Publish($plan: ID!) { publishInspectionPlan(planId: $plan) { status } }"""
 PLAN = """query Plan($plan: ID!) { inspectionPlan(id: $plan) {
   id name status draw { seed digest items { enterprise { creditCode name } } } } }"""
@@ -192,6 +192,11 @@ def test_a_drawn_enterprise_hidden_from_a_caller_is_absent_from_the_draw_it_is_s
     drawn = data(server, DRAW, REG, plan=plan_id, seed="s")["drawInspection"]
     everyone = sorted([ACME, BETA, DELTA, EPSILON])
     assert sorted(i["enterprise"]["creditCode"] for i in drawn["items"]) == everyone
+    assert {i["enterprise"]["creditCode"]: i["mandatory"] for i in drawn["items"]} == {
+        ACME: True, BETA: True, DELTA: False, EPSILON: False}
+    assert (drawn["overCount"], drawn["shortCount"]) == (0, 0)
+    many = data(server, DRAW, REG, plan=plan(server, count=9), seed="s")["drawInspection"]
+    assert (many["overCount"], many["shortCount"], len(many["items"])) == (0, 5, 4)
     data(server, PUBLISH, REG, plan=plan_id)
     query = "query P($p: ID!) { inspectionPlan(id: $p) { draw { items { creditCode } } } }"
     public = data(server, query, PUBLIC, p=plan_id)["inspectionPlan"]["draw"]["items"]
@@ -261,6 +266,9 @@ def test_nobody_outside_the_agency_creates_draws_or_publishes_its_plans(
     drawn = data(server, DRAW, REG, plan=joint, seed="s")["drawInspection"]
     for item in drawn["items"]:  # one inspector of each agency per visit
         assert sorted(i["agency"] for i in item["inspectors"]) == ["EPB", "REG"]
+    # count 1, but both RED enterprises are on the special list: drawn whatever the seed
+    assert drawn["overCount"] == 1 and drawn["shortCount"] == 0
+    assert [i["mandatory"] for i in drawn["items"]] == [True, True]
     assert code(ask(server, PUBLISH, EPB, plan=joint)) == "FORBIDDEN"
     # the admin may do anything, anywhere
     assert plan(server, ADMIN, agency="EPB", count=1)
@@ -347,7 +355,8 @@ def test_verify_detects_inputs_and_digests_rewritten_together(
         db.execute("UPDATE inspection_draws SET inputs = ?, seed = ?, digest = ?, "
                    "inputs_digest = ?, items = ?",
                    (text, "forged", again.digest, again.inputs_digest,
-                    json.dumps([[i.credit_code, list(i.inspectors)] for i in again.items])))
+                    json.dumps([[i.credit_code, list(i.inspectors), i.mandatory]
+                                for i in again.items])))
     assert main(["draw", "verify", plan_id, "--config", str(config)]) == 1
     assert "the access log recorded digest" in capsys.readouterr().out
 
