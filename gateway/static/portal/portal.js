@@ -94,6 +94,12 @@
   function plain(pair) { return pair[0] + " · " + pair[1]; }
   function has(type, name) { return !!(fields[type] && fields[type][name]); }
   function pick(type, names) { return names.filter(function (n) { return has(type, n); }); }
+  // "name { a b }" for the fields of `inside` that exist, or nothing when none does
+  function sub(name, inside) {
+    var kept = inside.filter(Boolean);
+    return kept.length ? name + " { " + kept.join(" ") + " }" : "";
+  }
+  function when(type, field, selection) { return has(type, field) ? selection : ""; }
 
   function PortalError(code, message) { this.code = code; this.message = message; }
 
@@ -147,7 +153,7 @@
     return ask("query PortalSchema { " + parts.join(" ") + " }").then(function (answer) {
       TYPES.forEach(function (type) {
         var found = answer.data["t" + type];
-        fields[type] = {};
+        fields[type] = Object.create(null);
         ((found && found.fields) || []).forEach(function (f) {
           fields[type][f.name] = true;
           (f.args || []).forEach(function (a) { fields[type][f.name + "(" + a.name] = true; });
@@ -156,39 +162,28 @@
     });
   }
 
-  function recordSelection(type, wanted) {
-    var names = pick(type, wanted.concat(["disputed", "repairedOn", "withdrawnOn"]));
-    if (has(type, "agency")) names.push("agency { code name }");
-    return names.join(" ");
-  }
   function fileQuery() {
-    var parts = pick("Enterprise", REGISTRATION.map(function (f) { return f[0]; }));
-    if (has("Enterprise", "agency")) parts.push("agency { code name }");
-    if (has("Enterprise", "warning")) {
-      var reason = pick("WarningReason", ["rule", "level"]);
-      if (has("WarningReason", "agencies")) reason.push("agencies { code name }");
-      if (has("WarningReason", "withheld")) reason.push("withheld { message }");
-      var warning = pick("Warning", ["level", "partial", "asOf"]);
-      warning.push("reasons { " + reason.join(" ") + " }");
-      if (has("Warning", "missingAgencies")) warning.push("missingAgencies { code name }");
-      parts.push("warning { " + warning.join(" ") + " }");
-    }
-    if (has("Enterprise", "creditGrade")) {
-      var grade = pick("CreditGrade", ["grade", "name", "basis", "partial", "asOf"]);
-      if (has("CreditGrade", "withheld")) grade.push("withheld { message }");
-      parts.push("creditGrade { " + grade.join(" ") + " }");
-    }
+    var AGENCY = "agency { code name }";
+    var parts = pick("Enterprise", REGISTRATION.map(function (f) { return f[0]; })).concat([
+      when("Enterprise", "agency", AGENCY),
+      when("Enterprise", "warning", sub("warning", pick("Warning", ["level", "partial", "asOf"])
+        .concat([sub("reasons", pick("WarningReason", ["rule", "level"]).concat([
+          when("WarningReason", "agencies", "agencies { code name }"),
+          when("WarningReason", "withheld", "withheld { message }")])),
+        when("Warning", "missingAgencies", "missingAgencies { code name }")]))),
+      when("Enterprise", "creditGrade", sub("creditGrade",
+        pick("CreditGrade", ["grade", "name", "basis", "partial", "asOf"])
+          .concat([when("CreditGrade", "withheld", "withheld { message }")])))]);
     SECTIONS.forEach(function (s) {
-      if (has("Enterprise", s.field)) {
-        parts.push(s.field + "(period: $period) { " + recordSelection(s.type,
-          s.fields.map(function (f) { return f[0]; })) + " }");
-      }
+      var wanted = s.fields.map(function (f) { return f[0]; })
+        .concat(["disputed", "repairedOn", "withdrawnOn"]);
+      parts.push(when("Enterprise", s.field, sub(s.field + "(period: $period)",
+        pick(s.type, wanted).concat([when(s.type, "agency", AGENCY)]))));
     });
-    var viewed = pick("Viewing", ["agency", "purpose", "day", "requests"]);
-    var viewers = has("Query", "whoViewed") && viewed.length ?
-      " whoViewed(creditCode: $code) { " + viewed.join(" ") + " }" : "";
+    var viewers = when("Query", "whoViewed", sub("whoViewed(creditCode: $code)",
+      pick("Viewing", ["agency", "purpose", "day", "requests"])));
     return "query PortalFile($code: String!, $period: RecordPeriod!) { " +
-      "enterprise(creditCode: $code) { " + parts.join(" ") + " }" + viewers + " }";
+      sub("enterprise(creditCode: $code)", parts) + " " + viewers + " }";
   }
 
   function value(item, spec) {
@@ -393,18 +388,14 @@
   }
   async function loadPlans() {
     if (!has("Query", "inspectionPlans")) return;
+    var items = sub("items", pick("InspectionDrawItem", ["creditCode"])
+      .concat([when("InspectionDrawItem", "enterprise", "enterprise { name }")]));
     var plan = pick("InspectionPlan", ["id", "name", "agency", "agencies", "items", "count",
-      "publishedAt"]);
-    if (has("InspectionPlan", "draw")) {
-      var item = pick("InspectionDrawItem", ["creditCode"]);
-      if (has("InspectionDrawItem", "enterprise")) item.push("enterprise { name }");
-      var draw = pick("InspectionDraw", ["seed", "drawnAt", "digest", "redraws", "reason"]);
-      draw.push("items { " + item.join(" ") + " }");
-      plan.push("draw { " + draw.join(" ") + " }");
-    }
+      "publishedAt"]).concat([when("InspectionPlan", "draw", sub("draw",
+        pick("InspectionDraw", ["seed", "drawnAt", "digest", "redraws", "reason"])
+          .concat([items])))]);
     var args = has("Query", "inspectionPlans(status") ? "(status: PUBLISHED)" : "";
-    var answer = await ask("query PortalPlans { inspectionPlans" + args + " { " +
-      plan.join(" ") + " } }");
+    var answer = await ask("query PortalPlans { " + sub("inspectionPlans" + args, plan) + " }");
     var plans = answer.data.inspectionPlans || [];
     var list = $("plan-list");
     list.replaceChildren();
