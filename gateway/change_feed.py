@@ -17,11 +17,15 @@ Every source is compared whole once per ``changes.reconcile_s`` too: a deleted r
 has no change time.
 
 The first poll (and the first after this replica became leader: ``reset``) reads
-every source whole and makes no event; so does the first read of a source that
-failed until then. A level may also change with the date alone (a publicity period
-ends) or with the platform's own record facts (an objection upheld, a credit repair:
-the record overlay): on a new day, and when the overlay's version changes, every
-enterprise's level is computed again.
+every source whole and makes no event - unless the cluster's memory
+(``gateway.feed_memory``) says what the last leader told: then it tells what
+differs, so nothing changed while nobody led goes untold. The first read of a
+source that failed until then makes no event.
+
+A level may also change with the date alone (a publicity period ends) or with the
+platform's own record facts (an objection upheld, a credit repair: the record
+overlay): on a new day, and when the overlay's version changes, every enterprise's
+level is computed again.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from connectors.base import Changes, Connector, Watermark
 from connectors.errors import SourceError, SourceUnsupported
 from connectors.records import Record
 from gateway.events import Event, Registered, WarningChanged
+from gateway.feed_memory import FeedMemory
 from schema.access import Basis
 from schema.registry_index import RegistrySnapshot
 from schema.registry_risk import RegistryRisk, RiskRecords, Touched, read_by_key
@@ -73,12 +78,14 @@ class ChangeFeed:
 
     ``amend`` applies the platform's own record facts to the risk records (the
     record overlay, ``schema.overlay``) and ``amended`` says their version; ``today``
-    and ``now`` are the clocks the levels and the events' times come from."""
+    and ``now`` are the clocks the levels and the events' times come from; ``memory``
+    what the cluster's leader last told (``gateway.feed_memory``)."""
 
     def __init__(self, sources: Sources, risk: RegistryRisk, rules: Callable[[], RuleSet], *,
                  today: Callable[[], dt.date] = dt.date.today,
                  amend: Callable[[RiskRecords], RiskRecords] | None = None,
                  amended: Callable[[], int] = lambda: 0,
+                 memory: FeedMemory | None = None,
                  reconcile_s: float = 3600.0,
                  clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], dt.datetime] = _utc_now) -> None:
@@ -88,6 +95,7 @@ class ChangeFeed:
         self._today = today
         self._amend = amend
         self._amended = amended
+        self._memory = memory
         self._reconcile_s = reconcile_s
         self._clock = clock
         self._now = now
@@ -103,6 +111,10 @@ class ChangeFeed:
         self._levels: dict[str, WarningLevel] = {}
         self._day: dt.date | None = None
         self._version = 0  # of the record overlay the levels were computed with
+        # what changed since the memory was last written
+        self._moved: dict[str, WarningLevel] = {}
+        self._added: set[str] = set()
+        self._removed: set[str] = set()
 
     @property
     def ready(self) -> bool:
@@ -112,8 +124,11 @@ class ChangeFeed:
     async def poll(self) -> list[Event]:
         """One round: every source's changes applied; the events they make."""
         first = not self.ready
+        recalled = await self._memory.recall() if first and self._memory else None
         events: list[Event] = []
-        touched = await self._registry_changes(events, silent=first)
+        touched = await self._registry_changes(
+            events, silent=first and recalled is None,
+            known=None if recalled is None else recalled.codes)
         if not self.ready and not self._enterprises and touched is None:
             return events  # the registry could not be read: nothing to compare with
         parts = [(connector, record_type) for record_type in RISK_TYPES
@@ -122,6 +137,8 @@ class ChangeFeed:
         codes = set(touched or ())
         silent_codes: set[str] = set()
         riskless = riskless_counted(self._rules())
+        if recalled is not None and None in found:
+            recalled = None  # levels without a source would tell changes that are none
         for (connector, record_type), read in zip(parts, found, strict=True):
             if read is None:
                 continue
@@ -135,30 +152,46 @@ class ChangeFeed:
                     concerned |= self._people.get(person, set())
                 (silent_codes if silent or first else codes).update(concerned)
         today, version = self._today(), self._amended()
-        if first:  # every level as it is now: what later changes are told against
+        if first and recalled is not None:  # told against what the last leader told
+            self._levels = dict(recalled.levels)
+            codes, silent_codes = set(self._enterprises), set()
+        elif first:  # every level as it is now: what later changes are told against
             codes, silent_codes = set(), set(self._enterprises)
         elif today != self._day or version != self._version:  # no source changed
             codes = set(self._enterprises) - silent_codes
         self._day, self._version = today, version
         events += self._level_changes(codes - silent_codes, silent_codes, today)
+        await self._remember(first)
         return events
 
-    async def _registry_changes(self, events: list[Event], *, silent: bool) -> set[str] | None:
+    async def _remember(self, first: bool) -> None:
+        """Write what changed (all of it, after a first poll) to the cluster's memory."""
+        if self._memory is not None:
+            if first:
+                await self._memory.replace(self._levels, self._enterprises.keys())
+            else:
+                await self._memory.update(self._moved, self._added, self._removed)
+        self._moved, self._added, self._removed = {}, set(), set()
+
+    async def _registry_changes(self, events: list[Event], *, silent: bool,
+                                known: frozenset[str] | None) -> set[str] | None:
         """Apply the registry's changes; the credit codes whose registry row changed
-        (None when it could not be read). New credit codes are ``Registered`` events
-        unless ``silent``."""
+        (None when it could not be read). Credit codes new to this feed - and not
+        ``known`` to the last leader - are ``Registered`` events unless ``silent``."""
         registry = self._sources.registry
         read = await self._read(registry, "enterprise", columns=False)
         if read is None:
             return None
         changes, first_read = read
-        silent = silent or first_read
+        silent = silent or (first_read and known is None)
         touched: set[str] = set()
         if changes.whole:
             present = {r.credit_code for r in changes.records if r.credit_code}
             for gone in set(self._enterprises) - present:  # left the registry
                 self._link(self._enterprises.pop(gone), None)
                 self._levels.pop(gone, None)
+                self._moved[gone] = WarningLevel.NONE
+                self._removed.add(gone)
         at = self._now()
         for record in changes.records:
             code = record.credit_code
@@ -168,8 +201,11 @@ class ChangeFeed:
             self._enterprises[code] = record
             self._link(old, record)
             touched.add(code)
-            if old is None and not silent:
-                events.append(_registered(record, at))
+            if old is None:
+                self._added.add(code)
+                self._removed.discard(code)
+                if not silent and (known is None or code not in known):
+                    events.append(_registered(record, at))
         return touched
 
     def _link(self, old: Record | None, new: Record | None) -> None:
@@ -255,6 +291,8 @@ class ChangeFeed:
             level = warning_level_of(rules, found, today)  # reasons only for a change
             before = self._levels.get(code, WarningLevel.NONE)
             self._levels[code] = level
+            if level is not before:
+                self._moved[code] = level
             if code in silent or level is before:
                 continue
             warning = warning_of(rules, found, subject.person_id, today)

@@ -17,6 +17,7 @@ import logging
 from gateway.change_feed import ChangeFeed
 from gateway.change_settings import ChangeSettings
 from gateway.events import EventBus
+from gateway.feed_memory import FeedMemory
 from gateway.leader import LeaderLock, lead
 from gateway.runtime import Runtime
 from schema.registry_risk import RiskRecords
@@ -35,6 +36,7 @@ class ChangeService:
         self.settings = settings
         self.bus = EventBus(redis_url)
         self.feed: ChangeFeed | None = None
+        self.memory: FeedMemory | None = None
         self.lock = LeaderLock(redis_url, ttl_s=settings.lock_ttl_s)
         self._redis = redis_url is not None
         self._tasks: list[asyncio.Task[None]] = []
@@ -46,9 +48,12 @@ class ChangeService:
             overlays = runtime.overlays  # set later in the lifespan, when there is one
             return records if overlays is None else overlays.current().amend_risk(records)
 
+        if redis_url is not None:  # what the last leader told, for the next one
+            self.memory = FeedMemory(redis_url, max_age_s=max(10 * settings.lock_ttl_s,
+                                                              3 * settings.poll_s))
         self.feed = ChangeFeed(runtime.sources, risk, lambda: runtime.rules,
                                today=lambda: runtime.today(), amend=amend,
-                               amended=runtime.overlay_version,
+                               amended=runtime.overlay_version, memory=self.memory,
                                reconcile_s=settings.reconcile_s)
 
     def leads(self) -> bool:
@@ -88,4 +93,6 @@ class ChangeService:
                 await task
         self._tasks = []
         await self.lock.aclose()
+        if self.memory is not None:
+            await self.memory.aclose()
         await self.bus.aclose()

@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,10 +26,11 @@ from gateway.change_settings import ChangeSettings
 from gateway.config import load_config
 from gateway.demo.agency_service import create_agency_app
 from gateway.events import Event, Registered, Subscription, WarningChanged
+from gateway.feed_memory import FeedMemory
 from gateway.runtime import Runtime, open_runtime
 from schema.registry_risk import RiskRecords
 from schema.rules.columns import riskless_counted
-from tests.conftest import ServerThread, write_csv
+from tests.conftest import RedisServer, ServerThread, write_csv
 
 ACME = with_check_char("91110102MA0000001")
 BETA = with_check_char("91110102MA0000002")
@@ -281,5 +283,47 @@ def test_a_new_overlay_version_computes_every_level_again(sources: Sources) -> N
             ACME, "YELLOW", "NONE", ())
         assert await feed.poll() == []
         await runtime.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_new_leader_tells_what_changed_while_nobody_led(
+        sources: Sources, private_redis: RedisServer) -> None:
+    """The cluster's memory (gateway.feed_memory): a replica that becomes leader tells
+    what differs from what the last leader told - and, from a memory too old, nothing."""
+    def feed(runtime: Runtime, memory: FeedMemory) -> ChangeFeed:
+        assert runtime.registry_risk is not None
+        return ChangeFeed(runtime.sources, runtime.registry_risk, lambda: runtime.rules,
+                          today=lambda: TODAY, memory=memory)
+
+    async def run() -> None:
+        first, second, third = (_runtime(sources.config) for _ in range(3))
+        memories = [FeedMemory(private_redis.url, max_age_s=30),
+                    FeedMemory(private_redis.url, max_age_s=30),
+                    FeedMemory(private_redis.url, max_age_s=30,
+                               clock=lambda: time.time() + 60)]  # 60 s later
+        old_leader = feed(first, memories[0])
+        assert await old_leader.poll() == [] and await old_leader.poll() == []
+        # the leader is gone; meanwhile a listing turns HIGH and an enterprise registers
+        sources.sql("UPDATE anomaly SET risk_level = 'HIGH', "
+                    "updated_at = '2026-12-01T09:00:00.000000' WHERE record_id = 'REG-1'")
+        sources.sql(f"INSERT INTO enterprise VALUES ({', '.join('?' * 12)})",
+                    *_enterprise(NEW, "北京丁食品有限公司", "P9"), "2026-12-01T09:30:00.000000")
+        new_leader = feed(second, memories[1])
+        told = await new_leader.poll()
+        assert sorted((type(e).__name__, e.credit_code) for e in told) == [
+            ("Registered", NEW), ("WarningChanged", ACME)]
+        [changed] = [e for e in told if isinstance(e, WarningChanged)]
+        assert (changed.from_level, changed.to_level) == ("YELLOW", "ORANGE")
+        assert await new_leader.poll() == []  # told once
+        # that leader is gone too; the cluster stays down past the memory's age
+        sources.sql("UPDATE anomaly SET risk_level = 'LOW', "
+                    "updated_at = '2026-12-01T10:00:00.000000' WHERE record_id = 'REG-1'")
+        too_late = feed(third, memories[2])
+        assert await too_late.poll() == []  # history, not news
+        for runtime in (first, second, third):
+            await runtime.aclose()
+        for memory in memories:
+            await memory.aclose()
 
     asyncio.run(run())
