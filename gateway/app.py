@@ -180,7 +180,8 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
     # subscriptions: the websocket side of /graphql (licensing.yaml checked here: no start
     # when invalid)
     licensing = load_licensing(options.policy_dir)
-    subscriptions = SubscriptionEndpoint(gate.schema_for, loopback_keys, lambda: licensing)
+    subscriptions = SubscriptionEndpoint(gate.schema_for, loopback_keys, lambda: licensing,
+                                         allowed_origins=config.cors.allow_origins)
 
     def follow_catalogue(new: RuleSet, policy: AccessPolicy) -> None:
         """New rule documents are in force: when the catalogue's actions changed, both

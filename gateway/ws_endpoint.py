@@ -29,7 +29,7 @@ import dataclasses
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, get_operation_ast, parse
@@ -252,16 +252,20 @@ class _Transport(BaseGraphQLTransportWSHandler[Any, None]):
 class SubscriptionEndpoint(GraphQL[Any, None]):
     """The websocket side of ``/graphql``. ``schemas(role)``: the schema a role is
     served with now (``AuthGate.schema_for``); ``licensing()``: the licensing rules in
-    force. The event bus is the app's (``app.state.events``, made in its lifespan)."""
+    force; ``allowed_origins``: the pages of other origins that may connect (the CORS
+    settings' origins; any other cross-origin browser handshake is refused with 403).
+    The event bus is the app's (``app.state.events``, made in its lifespan)."""
 
     graphql_transport_ws_handler_class = _Transport
 
     def __init__(self, schemas: Callable[[str], BaseSchema], loopback_keys: LoopbackOnlyKeys,
-                 licensing: Callable[[], LicensingRules],
-                 *, init_timeout: dt.timedelta = _INIT_TIMEOUT) -> None:
+                 licensing: Callable[[], LicensingRules], *,
+                 allowed_origins: Sequence[str] = (),
+                 init_timeout: dt.timedelta = _INIT_TIMEOUT) -> None:
         super().__init__(schemas("public"), graphql_ide=None,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-                         connection_init_wait_timeout=init_timeout)
+                         connection_init_wait_timeout=init_timeout,
+                         allowed_origins=allowed_origins)
         self.schemas = schemas
         self.licensing = licensing
         self.fresh = FreshRecords()

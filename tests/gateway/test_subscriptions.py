@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from ws_client import PROTOCOL, Subscriber
 
 from conftest import ServerThread, free_port, h
@@ -581,3 +581,18 @@ def test_the_readmes_subscription_examples_are_valid_for_the_schema() -> None:
     schema = build_schema(actions=ACTIONS, mutation=Mutation, subscription=Subscription)
     for block in blocks:
         assert validate(schema._schema, parse(block)) == [], block
+
+
+async def test_a_page_of_another_origin_may_not_open_the_websocket(
+        district: District, serve: Callable[..., ServerThread]) -> None:
+    """A browser sends its page's origin: another site's page is refused at the
+    handshake (403) unless the CORS settings allow that origin; the same origin is not."""
+    server = start(district, serve)
+    with pytest.raises(InvalidStatus) as refused:
+        await Subscriber.open(server.url, {}, {"Origin": "https://elsewhere.example"})
+    assert refused.value.response.status_code == 403
+    same = await Subscriber.open(server.url, {}, {"Origin": server.url})
+    try:
+        await same.ack()
+    finally:
+        await same.aclose()
