@@ -7,12 +7,15 @@ replicas told), and one access-log entry named for the step - ``objection file``
 ``objection resolve``, ``repair request``, ``repair resolve`` - with the enterprise
 it concerns and the step's details (id, agency, record, status) as its decision, so
 auditors find every step with ``accessLog(filter: {creditCode: ...})`` and
-``gateway audit export``. A step refused (not the owner, already resolved) is logged
-too, with its refusal code.
+``gateway audit export``. A step done answers once its entry is written (at most
+2 s: with the database away it stays queued); a step refused (not the owner,
+already resolved) is logged too, with its refusal code.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable, Mapping
@@ -33,6 +36,7 @@ from schema.record_workflows import ObjectionRow, RepairRow, StepRefused, Workfl
 __all__ = ["CallerWorkflows", "RecordWorkflows"]
 
 T = TypeVar("T")
+_DURABLE_WAIT_S = 2.0  # how long a step waits for its access-log entry to be written
 
 
 class RecordWorkflows:
@@ -70,7 +74,7 @@ class CallerWorkflows:
                                lambda conn: db.file_objection(
                                    conn, record, reason, clearance=self._caller.clearance,
                                    principal=self.principal, at=at, day=day))
-        self._note("objection file", row.credit_code,
+        await self._noted("objection file", row.credit_code,
                    {**_about(record), "objection": str(row.id), "status": row.status})
         return row
 
@@ -82,7 +86,7 @@ class CallerWorkflows:
                                lambda conn: db.resolve_objection(
                                    conn, objection.id, upheld, note, principal=self.principal,
                                    at=at, day=day))
-        self._note("objection resolve", row.credit_code, {**details, "status": row.status})
+        await self._noted("objection resolve", row.credit_code, {**details, "status": row.status})
         return row
 
     async def objections(self, *, objection_id: int | None = None,
@@ -98,7 +102,7 @@ class CallerWorkflows:
                                lambda conn: db.request_repair(
                                    conn, record, evidence, clearance=self._caller.clearance,
                                    principal=self.principal, at=at))
-        self._note("repair request", row.credit_code,
+        await self._noted("repair request", row.credit_code,
                    {**_about(record), "repair": str(row.id), "status": row.status})
         return row
 
@@ -109,7 +113,7 @@ class CallerWorkflows:
                                lambda conn: db.resolve_repair(
                                    conn, repair.id, approved, note, principal=self.principal,
                                    at=at, day=day))
-        self._note("repair resolve", row.credit_code, {**details, "status": row.status})
+        await self._noted("repair resolve", row.credit_code, {**details, "status": row.status})
         return row
 
     async def repairs(self, *, repair_id: int | None = None,
@@ -142,6 +146,17 @@ class CallerWorkflows:
                 return await read(conn)
         except (SQLAlchemyError, OSError) as error:
             raise WorkflowUnavailable(describe_error(error)) from None
+
+    async def _noted(self, operation: str, credit_code: str | None,
+                     details: Mapping[str, str]) -> None:
+        """Log a step done, and answer once its entry is in the access log: an auditor
+        asking right after finds it (waiting at most ``_DURABLE_WAIT_S``: with the
+        database away the entry stays queued, and /readyz says so)."""
+        self._note(operation, credit_code, details)
+        log = self._service.log
+        if log is not None:
+            with contextlib.suppress(TimeoutError, RuntimeError):
+                await asyncio.wait_for(log.flush(), _DURABLE_WAIT_S)
 
     def _note(self, operation: str, credit_code: str | None, details: Mapping[str, str],
               refusal: str = "") -> None:
