@@ -173,8 +173,8 @@ def _keys_new(args: argparse.Namespace) -> int:
                 for p in purposes if p not in PURPOSES]
     if args.role not in ROLES:
         problems.append(f"unknown role {args.role!r} (roles: {', '.join(ROLES)})")
-    if args.role == "department" and not args.agency:
-        problems.append("--agency is required for role department")
+    if args.role in ("department", "supervisor") and not args.agency:
+        problems.append(f"--agency is required for role {args.role}")
     if args.role == "public":
         problems.append("the public role needs no key: callers without one are public")
     if (args.role == "enterprise") != bool(args.credit_code):
