@@ -79,13 +79,15 @@ class ChangeFeed:
     ``amend`` applies the platform's own record facts to the risk records (the
     record overlay, ``schema.overlay``) and ``amended`` says their version; ``today``
     and ``now`` are the clocks the levels and the events' times come from; ``memory``
-    what the cluster's leader last told (``gateway.feed_memory``)."""
+    what the cluster's leader last told (``gateway.feed_memory``), written while
+    ``leading`` (a replica that lost the lead mid-poll leaves it to the new leader)."""
 
     def __init__(self, sources: Sources, risk: RegistryRisk, rules: Callable[[], RuleSet], *,
                  today: Callable[[], dt.date] = dt.date.today,
                  amend: Callable[[RiskRecords], RiskRecords] | None = None,
                  amended: Callable[[], int] = lambda: 0,
                  memory: FeedMemory | None = None,
+                 leading: Callable[[], bool] = lambda: True,
                  reconcile_s: float = 3600.0,
                  clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], dt.datetime] = _utc_now) -> None:
@@ -96,6 +98,7 @@ class ChangeFeed:
         self._amend = amend
         self._amended = amended
         self._memory = memory
+        self._leading = leading
         self._reconcile_s = reconcile_s
         self._clock = clock
         self._now = now
@@ -166,7 +169,7 @@ class ChangeFeed:
 
     async def _remember(self, first: bool) -> None:
         """Write what changed (all of it, after a first poll) to the cluster's memory."""
-        if self._memory is not None:
+        if self._memory is not None and self._leading():
             if first:
                 await self._memory.replace(self._levels, self._enterprises.keys())
             else:

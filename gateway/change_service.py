@@ -54,6 +54,7 @@ class ChangeService:
         self.feed = ChangeFeed(runtime.sources, risk, lambda: runtime.rules,
                                today=lambda: runtime.today(), amend=amend,
                                amended=runtime.overlay_version, memory=self.memory,
+                               leading=self.leads,
                                reconcile_s=settings.reconcile_s)
 
     def leads(self) -> bool:
