@@ -26,8 +26,9 @@ FILE = "licensing.yaml"
 _DEFAULT_CLAIM_DAYS = 5
 
 
-class LicensingError(Exception):
-    """licensing.yaml is missing or invalid; ``problems`` name the file and field."""
+class LicensingError(ValueError):
+    """licensing.yaml is missing or invalid; ``problems`` name the file and field (a
+    ``ValueError``: ``gateway serve`` reports it as a configuration problem, no start)."""
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid licensing rules:\n  " + "\n  ".join(problems))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,5 +61,22 @@ def test_an_invalid_file_is_refused_naming_file_and_field(text: str, expected: s
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(LicensingError, match="licensing.yaml: cannot be read"):
+    with pytest.raises(LicensingError, match=r"licensing\.yaml: cannot be read"):
         load_licensing(tmp_path)
+
+
+def test_the_gateway_does_not_start_with_an_invalid_file(
+        tmp_path: Path, user_agencies: dict[str, Any]) -> None:
+    from gateway.app import AppOptions, create_app
+    from gateway.config import load_config
+
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    text = (policies / "licensing.yaml").read_text(encoding="utf-8")
+    (policies / "licensing.yaml").write_text(
+        text.replace("claim_within_days: 5", "claim_within_days: soon"), encoding="utf-8")
+    with pytest.raises(LicensingError) as raised:
+        create_app(load_config(user_agencies["config"]), AppOptions(policy_dir=policies))
+    assert raised.value.problems == [
+        f"{policies / 'licensing.yaml'}: push.claim_within_days: 'soon' is not a whole "
+        "number of days from 1 to 365"]
