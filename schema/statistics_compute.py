@@ -243,17 +243,28 @@ def _enterprise_key(group_by: tuple[Dimension, ...], values: Mapping[str, object
     return key
 
 
-def _record_key(group_by: tuple[Dimension, ...], base: list[str | None], record: Record,
-                made: dt.date | None) -> Key:
-    key = list(base)
-    for position, dimension in enumerate(group_by):
-        if dimension is Dimension.AGENCY:
-            key[position] = record.agency
-        elif dimension is Dimension.RECORD_TYPE:
-            key[position] = GRAPH_TYPES[record.record_type]
-        elif dimension is Dimension.MONTH:
-            key[position] = f"{made.year:04d}-{made.month:02d}" if made is not None else None
-    return tuple(key)
+class _RecordKeys:
+    """Keys of records under one grouping: the enterprise's part given, the record's
+    agency, type and month filled in (a month's text made once per day)."""
+
+    def __init__(self, group_by: tuple[Dimension, ...]) -> None:
+        self._slots = [(position, dimension) for position, dimension in enumerate(group_by)
+                       if dimension.of_records]
+        self._months: dict[dt.date, str] = {}
+
+    def __call__(self, base: list[str | None], record: Record, made: dt.date | None) -> Key:
+        key = base.copy()
+        for position, dimension in self._slots:
+            if dimension is Dimension.AGENCY:
+                key[position] = record.agency
+            elif dimension is Dimension.RECORD_TYPE:
+                key[position] = GRAPH_TYPES[record.record_type]
+            elif made is not None:
+                month = self._months.get(made)
+                if month is None:
+                    month = self._months[made] = f"{made.year:04d}-{made.month:02d}"
+                key[position] = month
+        return tuple(key)
 
 
 def tabulate(view: CallerView, enterprises: Sequence[Record],
@@ -268,6 +279,7 @@ def tabulate(view: CallerView, enterprises: Sequence[Record],
     counts: dict[Key, int] = defaultdict(int)
     about: dict[Key, set[str]] = defaultdict(set)
     shapes: dict[tuple[str, Openness, str], _Reads] = {}
+    record_key = _RecordKeys(group_by)
     for enterprise in enterprises:
         if not view.sees(enterprise):
             continue
@@ -296,7 +308,7 @@ def tabulate(view: CallerView, enterprises: Sequence[Record],
             counts[tuple(base)] += 1  # each enterprise once: count = enterprises
             continue
         for record, made in seen:
-            key = _record_key(group_by, base, record, made)
+            key = record_key(base, record, made)
             counts[key] += 1
             about[key].add(code)
     cells = {key: Counted(count, count if unit is Unit.ENTERPRISES else len(about[key]))
