@@ -121,17 +121,19 @@ class Portal:
 
 def _respond(request: Request, found: _File, headers: dict[str, str]) -> Response:
     """``found``, gzip-compressed when the browser takes it, or 304 when the browser's
-    copy (``If-None-Match``) is current."""
-    headers = {**headers, "ETag": found.etag, "Vary": "Accept-Encoding",
+    copy (``If-None-Match``) is current. The compressed bytes are another
+    representation, so they have a tag of their own (``"<digest>-gzip"``)."""
+    packed = "gzip" in request.headers.get("accept-encoding", "")
+    tag = f'"{found.digest}-gzip"' if packed else found.etag
+    headers = {**headers, "ETag": tag, "Vary": "Accept-Encoding",
                "X-Content-Type-Options": "nosniff"}
     known = request.headers.get("if-none-match", "")
-    if found.etag in (tag.strip() for tag in known.split(",")):
+    if tag in (given.strip() for given in known.split(",")):
         return Response(status_code=304, headers=headers)
-    body = found.body
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        body = found.compressed
-        headers["Content-Encoding"] = "gzip"
-    return Response(body, media_type=found.content_type, headers=headers)
+    if not packed:
+        return Response(found.body, media_type=found.content_type, headers=headers)
+    headers["Content-Encoding"] = "gzip"
+    return Response(found.compressed, media_type=found.content_type, headers=headers)
 
 
 def _read(folder: Traversable, name: str) -> bytes:

@@ -103,7 +103,7 @@ def test_every_file_is_cached_by_its_digest_and_the_page_revalidated(
     response, page = _page(gateway.url)
     assert response.headers["cache-control"] == "no-cache"
     etag = response.headers["etag"]
-    again = httpx.get(f"{gateway.url}/portal", headers={"If-None-Match": etag})
+    again = httpx.get(f"{gateway.url}/portal", headers={**BROWSER, "If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
     kinds = {"portal.js": "text/javascript; charset=utf-8",
              "portal.css": "text/css; charset=utf-8"}
@@ -122,8 +122,17 @@ def test_every_file_is_cached_by_its_digest_and_the_page_revalidated(
         assert packed.headers["content-encoding"] == "gzip"
         assert packed.num_bytes_downloaded < len(body) / 2  # compressed on the wire
         assert packed.content == body
-        tag = plain.headers["etag"]
-        assert httpx.get(gateway.url + url, headers={"If-None-Match": tag}).status_code == 304
+        tag, packed_tag = plain.headers["etag"], packed.headers["etag"]
+        assert tag != packed_tag  # two representations, two tags
+        assert httpx.get(gateway.url + url, headers={"If-None-Match": tag,
+                                                     "Accept-Encoding": "identity"}
+                         ).status_code == 304
+        assert httpx.get(gateway.url + url, headers={"If-None-Match": packed_tag,
+                                                     "Accept-Encoding": "gzip"}
+                         ).status_code == 304
+        assert httpx.get(gateway.url + url, headers={"If-None-Match": tag,
+                                                     "Accept-Encoding": "gzip"}
+                         ).status_code == 200
         # a file that changed is a new URL: its digest is part of the one the page names
         assert url.endswith(Portal().url(name).split("?v=")[1])
 
