@@ -18,8 +18,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.records import Record
 from connectors.standard import Openness, RiskLevel
@@ -39,7 +42,7 @@ from gateway.inspection_store import (
 )
 from gateway.inspector_settings import RosterEntry
 from gateway.platform_store.entry import AccessEntry, text_hash
-from gateway.platform_store.store import PlatformStore
+from gateway.platform_store.store import PlatformStore, describe_error
 from gateway.platform_store.writer import AccessLogWriter
 from schema.inspection_draw import DrawError, draw_with_inputs
 from schema.inspection_port import (
@@ -55,6 +58,18 @@ from schema.inspection_types import Candidate, DrawPlan, Inspector
 from schema.rules.inspections import DrawWeights
 
 __all__ = ["Inspections", "RecordAdder", "inspector_of", "merged_roster", "result_record"]
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """The platform database away (a driver error, a lock not granted) as the caller's
+    INSPECTIONS_UNAVAILABLE, never a masked internal error."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as error:
+        raise InspectionRefused(
+            "INSPECTIONS_UNAVAILABLE", f"The platform database cannot be used now "
+            f"({describe_error(error)}); retry later.") from None
 
 
 class RecordAdder(Protocol):
@@ -122,25 +137,29 @@ class CallerInspections:
         self._principal = caller.principal or ""
 
     async def create_plan(self, plan: NewPlan) -> Plan:
-        return await create_plan(self._store, plan, principal=self._principal,
-                                 at=self._service.clock())
+        with _reachable():
+            return await create_plan(self._store, plan, principal=self._principal,
+                                     at=self._service.clock())
 
     async def plan(self, plan_id: int) -> Plan | None:
-        return await load_plan(self._store, plan_id)
+        with _reachable():
+            return await load_plan(self._store, plan_id)
 
     async def plans(self, *, statuses: Sequence[str] | None, agency: str | None,
                     published_or_agency: str | None, after_id: int | None,
                     first: int) -> list[Plan]:
-        return await load_plans(self._store, statuses=statuses, agency=agency,
-                                published_or_agency=published_or_agency, after_id=after_id,
-                                first=first)
+        with _reachable():
+            return await load_plans(self._store, statuses=statuses, agency=agency,
+                                    published_or_agency=published_or_agency,
+                                    after_id=after_id, first=first)
 
     async def draw(self, plan: Plan, seed: str, reason: str,
                    candidates: Sequence[Candidate]) -> PlanDraw:
-        roster = await self._service.roster()
+        with _reachable():
+            roster = await self._service.roster()
+            previous = await latest_draw(self._store, plan.id)
         weights = self._service.weights()
         drawn_at = self._service.clock()
-        previous = await latest_draw(self._store, plan.id)
         spec = DrawPlan(str(plan.id), plan.agencies, plan.count, plan.inspectors_per_visit)
 
         def make() -> PlanDraw:
@@ -160,26 +179,33 @@ class CallerInspections:
             raise InspectionRefused("DRAW_FAILED", f"Plan {plan.id} cannot be drawn: {error}. "
                                     "Nothing was drawn.") from None
         try:
-            await save_draw(self._store, kept)
+            with _reachable():
+                await save_draw(self._store, kept)
         except DrawConflict as error:
             raise InspectionRefused("PLAN_CHANGED", f"{error}; nothing was saved: read the "
                                     "plan again.") from None
         return kept
 
     async def latest_draw(self, plan_id: int) -> PlanDraw | None:
-        return await latest_draw(self._store, plan_id)
+        with _reachable():
+            return await latest_draw(self._store, plan_id)
 
     async def publish(self, plan: Plan) -> Plan:
         try:
-            await publish(self._store, plan.id, principal=self._principal,
-                          at=self._service.clock())
+            with _reachable():
+                await publish(self._store, plan.id, principal=self._principal,
+                              at=self._service.clock())
+                published = await load_plan(self._store, plan.id)
         except DrawConflict as error:
             raise InspectionRefused("PLAN_CHANGED", f"{error}: read the plan again.") from None
-        published = await load_plan(self._store, plan.id)
         assert published is not None  # plans are never deleted
         return published
 
     async def record_result(self, result: NewResult) -> RecordedResult:
+        with _reachable():
+            return await self._record(result)
+
+    async def _record(self, result: NewResult) -> RecordedResult:
         adder = self._service.records
         if adder is None:
             raise InspectionRefused("INSPECTIONS_UNAVAILABLE", "This gateway keeps no record "
@@ -204,7 +230,8 @@ class CallerInspections:
         return recorded
 
     async def results(self, plan_id: int) -> list[RecordedResult]:
-        return await results(self._store, plan_id)
+        with _reachable():
+            return await results(self._store, plan_id)
 
     def note(self, step: Step) -> None:
         log = self._service.log

@@ -8,16 +8,20 @@
     ├── PlanNotDrawn            PLAN_NOT_DRAWN (publishing a plan not drawn)
     ├── PlanPublished           PLAN_PUBLISHED (drawing a published plan)
     ├── NotDrawnForPlan         NOT_DRAWN_FOR_PLAN (a result for an enterprise not drawn)
-    └── StepRefused             DRAW_FAILED, PLAN_CHANGED, RESULT_EXISTS, RESULT_REFUSED
+    └── StepRefused             DRAW_FAILED, PLAN_CHANGED, RESULT_EXISTS, RESULT_REFUSED,
+                                INSPECTIONS_UNAVAILABLE (the platform database away)
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from schema.errors import GraphError
 from schema.inspection_port import InspectionRefused
 
 __all__ = ["InspectionsUnavailable", "NotDrawnForPlan", "PlanAlreadyDrawn", "PlanNotDrawn",
-           "PlanNotFound", "PlanPublished", "StepRefused"]
+           "PlanNotFound", "PlanPublished", "StepRefused", "refusals"]
 
 
 class InspectionsUnavailable(GraphError):
@@ -50,3 +54,12 @@ class StepRefused(GraphError):
     def __init__(self, refused: InspectionRefused) -> None:
         self.code = refused.code
         super().__init__(str(refused))
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """A refusal of the port (the platform database away...) as the caller's error."""
+    try:
+        yield
+    except InspectionRefused as refused:
+        raise StepRefused(refused) from None

@@ -26,6 +26,7 @@ from connectors.errors import SourceError
 from schema.access import Clearance
 from schema.context import RequestContext
 from schema.enums import EnterpriseStatus, Openness, RiskLevel
+from schema.inspection_errors import refusals
 from schema.inspection_port import PUBLISHED, Plan, PlanDraw, RecordedResult
 from schema.page import load_enterprise
 from schema.rules.model import Grade, WarningLevel
@@ -159,7 +160,8 @@ class InspectionPlan:
         "drawn that you may see (unless you take part in the plan: then all)."))
     async def draw(self, info: Info) -> InspectionDraw | None:
         port = info.context.inspections
-        found = None if port is None else await port.latest_draw(self.plan.id)
+        with refusals():
+            found = None if port is None else await port.latest_draw(self.plan.id)
         if found is None:
             return None
         count = self.plan.count
@@ -174,7 +176,8 @@ class InspectionPlan:
         port = info.context.inspections
         if port is None or not self.takes_part:
             return None
-        return [result_of(r) for r in await port.results(self.plan.id)]
+        with refusals():
+            return [result_of(r) for r in await port.results(self.plan.id)]
 
 
 def plan_of(plan: Plan, clearance: Clearance) -> InspectionPlan:

@@ -43,6 +43,7 @@ from schema.inspection_errors import (
     PlanNotFound,
     PlanPublished,
     StepRefused,
+    refusals,
 )
 from schema.inspection_graph import (
     InspectionDraw,
@@ -108,9 +109,13 @@ async def _visible_plan(info: Info, port: InspectionPort, plan_id: strawberry.ID
 
 @contextmanager
 def _step(port: InspectionPort, operation: str, plan_id: int | None) -> Iterator[None]:
-    """Note a refused step in the access log (a done one is noted by its resolver)."""
+    """Note a refused step in the access log (a done one is noted by its resolver); a
+    refusal of the port becomes the caller's error with the port's code."""
     try:
         yield
+    except InspectionRefused as refused:
+        port.note(Step(operation, plan_id, refusal_code=refused.code))
+        raise StepRefused(refused) from None
     except GraphError as error:
         code = (error.extensions or {}).get("code", "")
         port.note(Step(operation, plan_id, refusal_code=str(code)))
@@ -143,10 +148,11 @@ class InspectionQuery:
         statuses = None if status is None else [status.value]
         if not sees_all and mine is None:
             statuses = [PUBLISHED] if status in (None, InspectionPlanStatus.PUBLISHED) else []
-        found = await port.plans(
-            statuses=statuses, agency=agency,
-            published_or_agency=None if sees_all else mine,
-            after_id=None if after is None else _plan_id(after), first=first)
+        after_id = None if after is None else _plan_id(after)
+        with refusals():
+            found = await port.plans(statuses=statuses, agency=agency,
+                                     published_or_agency=None if sees_all else mine,
+                                     after_id=after_id, first=first)
         return [plan_of(p, clearance) for p in found if visible(clearance, p)]
 
     @strawberry.field(description=(
@@ -154,7 +160,8 @@ class InspectionQuery:
         "plan of another agency)."))
     async def inspection_plan(self, info: Info, id: strawberry.ID) -> InspectionPlan | None:
         port = _port(info)
-        plan = await port.plan(_plan_id(id))
+        with refusals():
+            plan = await port.plan(_plan_id(id))
         clearance = info.context.view.clearance
         if plan is None or not visible(clearance, plan):
             return None
@@ -213,11 +220,8 @@ class InspectionMutation:
                     "(drawInspection(..., reason: \"...\")): the redraw is kept and logged.")
             found = await candidates(info.context, info.path.as_list(),
                                      filter_of(plan.filter))
-            try:
-                made = await port.draw(plan, seed.strip(),
-                                       why if plan.status != DRAFT else "", found)
-            except InspectionRefused as refused:
-                raise StepRefused(refused) from None
+            made = await port.draw(plan, seed.strip(), why if plan.status != DRAFT else "",
+                                   found)
         port.note(Step("inspection draw", plan.id, [code for code, _ in made.items],
                        {"seed": made.seed, "digest": made.digest,
                         "inputsDigest": made.inputs_digest, "seq": str(made.seq),
@@ -236,10 +240,7 @@ class InspectionMutation:
             if plan.status != DRAWN:
                 raise PlanNotDrawn(f"Plan {plan.id} is {plan.status}: only a drawn, "
                                    "unpublished plan is published.")
-            try:
-                published = await port.publish(plan)
-            except InspectionRefused as refused:
-                raise StepRefused(refused) from None
+            published = await port.publish(plan)
         port.note(Step("inspection publish", plan.id))
         return plan_of(published, info.context.view.clearance)
 
@@ -285,12 +286,9 @@ class InspectionMutation:
             if not result_code.strip() or not result.strip():
                 raise BadUserInput("resultCode and result are required (检查结果).",
                                    argument="result")
-            try:
-                recorded = await port.record_result(NewResult(
-                    plan.id, code, agency, result_code.strip(), result.strip(),
-                    openness.value, None if risk_level is None else risk_level.value, day))
-            except InspectionRefused as refused:
-                raise StepRefused(refused) from None
+            recorded = await port.record_result(NewResult(
+                plan.id, code, agency, result_code.strip(), result.strip(),
+                openness.value, None if risk_level is None else risk_level.value, day))
         port.note(Step("inspection result", plan.id, [code],
                        {"agency": agency, "recordId": recorded.record_id,
                         "resultCode": result_code.strip()}))

@@ -402,3 +402,30 @@ def test_a_plan_that_cannot_be_drawn_or_is_asked_wrongly_says_why(server: Server
     assert code(ask(server, DRAW, REG, plan="x", seed="s")) == "BAD_USER_INPUT"
     assert code(ask(server, DRAW, REG, plan="999", seed="s")) == "PLAN_NOT_FOUND"
     assert code(ask(server, DRAW, REG, plan=plan(server), seed=" ")) == "BAD_USER_INPUT"
+
+
+async def test_the_platform_database_away_is_inspections_unavailable() -> None:
+    """No masked internal error: the port says the database cannot be used now."""
+    from gateway.callers import Caller
+    from gateway.inspections import Inspections
+    from gateway.platform_store.settings import PlatformSettings
+    from gateway.platform_store.store import open_store
+    from policies import policy_dir
+    from schema.access import Clearance
+    from schema.inspection_port import InspectionRefused
+    from schema.rules.inspections import load_inspections
+
+    # nothing listens on port 1: the connection is refused
+    store = open_store(PlatformSettings("postgresql+asyncpg://gateway@127.0.0.1:1/platform"))
+    weights = load_inspections(policy_dir())
+    port = Inspections(store, (), lambda: weights, log=None, records=None).for_caller(
+        Caller("p", Clearance("department", "REG")), "127.0.0.1", "r")
+    try:
+        with pytest.raises(InspectionRefused) as refused:
+            await port.plan(1)
+    finally:
+        await store.aclose()
+    assert refused.value.code == "INSPECTIONS_UNAVAILABLE"
+    message = str(refused.value)
+    assert message.startswith("The platform database cannot be used now (")
+    assert message.endswith("); retry later.") and "Traceback" not in message
