@@ -106,8 +106,9 @@ class ChangeFeed:
         self.reset()
 
     def reset(self) -> None:
-        """Forget what was read: the next poll reads every source whole, silently (a
-        replica that just became leader does not know what the last one told)."""
+        """Forget what was read: the next poll reads every source whole and tells only
+        what differs from the cluster's memory, if any (a replica that just became
+        leader knows of what the last one told only what that memory says)."""
         self._marks: dict[tuple[str, str], _Mark] = {}
         self._enterprises: dict[str, Record] = {}
         self._people: dict[str, set[str]] = {}  # legal representative -> credit codes
