@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
@@ -65,6 +66,14 @@ __all__ = ["SubscriptionEndpoint"]
 
 _INIT_TIMEOUT = dt.timedelta(seconds=10)
 _CREDENTIALS = ("authorization", "x-purpose")
+
+
+def _origin_matches(pattern: str, origin: str) -> bool:
+    if pattern in ("*", origin):
+        return True
+    if pattern.endswith(":*"):
+        return re.fullmatch(re.escape(pattern[:-2]) + r"(:\d{1,5})?", origin) is not None
+    return False
 
 
 class _Refused(Exception):
@@ -264,12 +273,17 @@ class SubscriptionEndpoint(GraphQL[Any, None]):
                  init_timeout: dt.timedelta = _INIT_TIMEOUT) -> None:
         super().__init__(schemas("public"), graphql_ide=None,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-                         connection_init_wait_timeout=init_timeout,
-                         allowed_origins=allowed_origins)
+                         connection_init_wait_timeout=init_timeout)
         self.schemas = schemas
         self.licensing = licensing
         self.fresh = FreshRecords()
         self._loopback_keys = loopback_keys
+        self._origins = tuple(allowed_origins)
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        """A page of another origin may connect when the CORS settings allow it: an
+        origin as listed, ``*``, or ``scheme://host:*`` (any port of that host)."""
+        return any(_origin_matches(pattern, origin) for pattern in self._origins)
 
     def authenticate(self, websocket: WebSocket, payload: Mapping[str, object]) -> Caller:
         """The caller of a ``connection_init`` (``AuthError`` when refused)."""

@@ -596,3 +596,19 @@ async def test_a_page_of_another_origin_may_not_open_the_websocket(
         await same.ack()
     finally:
         await same.aclose()
+
+
+@pytest.mark.parametrize(("pattern", "origin", "allowed"), [
+    ("*", "https://any.example", True),
+    ("https://portal.example.gov.cn", "https://portal.example.gov.cn", True),
+    ("https://portal.example.gov.cn", "https://portal.example.gov.cn.evil", False),
+    ("http://127.0.0.1:*", "http://127.0.0.1:5173", True),
+    ("http://127.0.0.1:*", "http://127.0.0.1", True),
+    ("http://127.0.0.1:*", "http://127.0.0.10:5173", False),
+    ("http://127.0.0.1:*", "https://127.0.0.1:5173", False),
+])
+def test_websocket_origins_follow_the_cors_settings(pattern: str, origin: str,
+                                                   allowed: bool) -> None:
+    from gateway.ws_endpoint import _origin_matches
+
+    assert _origin_matches(pattern, origin) is allowed
