@@ -155,4 +155,4 @@ class StatisticsQuery:
                                   _selection(filter))
         await reader.read()
         return [_present(table, how, reader.missing)
-                for table in reader.tables(month_ends(context.today, months))]
+                for table in await reader.tables(month_ends(context.today, months))]
