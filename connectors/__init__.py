@@ -1,12 +1,13 @@
 """Agency sources, read batch-first and normalised to the collection standard."""
 
-from connectors.base import Connector, KeyResult, RawBatch
+from connectors.base import Changes, Connector, KeyResult, RawBatch, Watermark
 from connectors.errors import SourceError, SourceUnavailable, SourceUnsupported
 from connectors.records import Record, RowProblem
 from connectors.spec import AgencySpec
 
 __all__ = [
     "AgencySpec",
+    "Changes",
     "Connector",
     "KeyResult",
     "RawBatch",
@@ -15,4 +16,5 @@ __all__ = [
     "SourceError",
     "SourceUnavailable",
     "SourceUnsupported",
+    "Watermark",
 ]
