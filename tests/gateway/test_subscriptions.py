@@ -562,6 +562,13 @@ async def test_each_start_and_each_delivery_is_an_access_log_entry(
     rows = [row for row in log_rows(district, "a") if row["principal"] == "samr"]
     assert rows[0]["operation"] == "subscribe warningChanges"
     assert (rows[0]["purpose"], rows[0]["outcome"]) == ("INSPECTION", "ok")
+    # whoViewed counts the delivery like a viewing (asked by the public: an OPEN enterprise)
+    async with httpx.AsyncClient() as client:
+        answer = (await client.post(f"{server.url}/graphql", timeout=10, json={
+            "query": '{ whoViewed(creditCode: "%s") { agency purpose requests } }' % code(1)},
+        )).json()
+    assert {"agency": "SAMR", "purpose": "INSPECTION", "requests": 1} in (
+        answer["data"]["whoViewed"])
 
 
 def test_the_readmes_subscription_examples_are_valid_for_the_schema() -> None:
