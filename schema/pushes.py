@@ -148,6 +148,12 @@ def _port(info: Info) -> PushPort:
     return port
 
 
+def _not_found(item_id: strawberry.ID) -> PushNotFound:
+    """The one answer for an item that does not exist and one the caller may not see."""
+    return PushNotFound(f"No pushed registration {item_id} of your agency that you may "
+                        "see; list yours with pushedRegistrations.", argument="id")
+
+
 def _item_id(value: strawberry.ID | str) -> int:
     try:
         return int(str(value))
@@ -226,12 +232,13 @@ class PushMutation:
         row = await port.item(item_id)
         found = await _visible(info, [row]) if row is not None and _mine(info, row) else []
         if row is None or not found:
-            raise PushNotFound(f"No pushed registration {id} of your agency that you may "
-                               "see; list yours with pushedRegistrations.", argument="id")
+            raise _not_found(id)
         try:
             claimed = await port.claim(item_id)
         except PushRefused as refused:
             port.note("push claim", row, refused.code)
-            raise PushAlreadyClaimed(str(refused), argument="id") from None
+            if refused.code == PushAlreadyClaimed.code:
+                raise PushAlreadyClaimed(str(refused), argument="id") from None
+            raise _not_found(id) from None
         port.note("push claim", claimed)
         return _graph(claimed, found[0].raw)
