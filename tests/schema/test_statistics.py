@@ -8,11 +8,14 @@ never sees a small cell, and a trend is the same figures day by day.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -107,6 +110,8 @@ def expected(nodes: list[dict[str, Any]], group_by: list[str], condition: dict[s
         if "nameContains" in condition and condition["nameContains"].casefold() not in (
                 node["name"] or "").casefold():
             continue
+        if "status" in condition and node["status"] != condition["status"]:
+            continue
         level = (node["warning"] or {}).get("level")
         grade = (node["creditGrade"] or {}).get("grade")
         if "warningLevel" in condition and level != condition["warningLevel"]:
@@ -158,6 +163,8 @@ def conditions(draw: st.DrawFn, nodes: list[dict[str, Any]]) -> dict[str, Any]:
         found["hasRecordsFrom"] = draw(st.sampled_from(["SAMR", "TAX", "COURT", "FIRE"]))
     if draw(st.integers(0, 4)) == 0:
         found["nameContains"] = (sample["name"] or "")[1:3]
+    if draw(st.integers(0, 3)) == 0:
+        found["status"] = sample["status"]
     return found
 
 
@@ -199,6 +206,43 @@ async def test_statistics_equal_counts_made_from_each_callers_graph(runtime: Run
             assert answer["protected"] is False and answer["suppressedCells"] == 0
             assert answer["unit"] == ("RECORDS" if {"AGENCY", "RECORD_TYPE", "MONTH"}
                                       & set(group_by) else "ENTERPRISES")
+
+
+async def test_levels_follow_the_callers_basis(demo: Demo, tmp_path: Path) -> None:
+    """With derivation.yaml giving departments the platform's warning and grade (ALL),
+    their statistics group by those - as their graph shows them - and the public's
+    stay on its own view."""
+    folder = tmp_path / "policies"
+    shutil.copytree(DEFAULT_POLICY_DIR, folder)
+    bases = folder / "derivation.yaml"
+    document = yaml.safe_load(bases.read_text(encoding="utf-8"))
+    document["Enterprise.warning"] = {"default": "VISIBLE", "department": "ALL"}
+    document["Enterprise.creditGrade"] = {"default": "VISIBLE", "department": "ALL"}
+    bases.write_text(yaml.safe_dump(document), encoding="utf-8")
+    runtime = open_runtime(demo.config, policies=PolicyStore(folder))
+    runtime.today = lambda: DEMO_DAY
+    try:
+        by_clearance = {}
+        for clearance in (Clearance("department", "TAX", "STATISTICS"), Clearance("admin")):
+            nodes = await everything(runtime, clearance)
+            for group_by in (["WARNING_LEVEL"], ["CREDIT_GRADE", "AGENCY"]):
+                answer = (await run(runtime, clearance, STATISTICS, {"g": group_by}))[
+                    "statistics"]
+                assert figures(answer) == expected(nodes, group_by, {}, DEMO_DAY)
+                by_clearance[clearance.role, tuple(group_by)] = figures(answer)
+        # the platform's warning: a department's levels are the admin's
+        assert (by_clearance["department", ("WARNING_LEVEL",)]
+                == by_clearance["admin", ("WARNING_LEVEL",)])
+    finally:
+        await runtime.aclose()
+    shipped = open_runtime(demo.config, policies=POLICY)
+    shipped.today = lambda: DEMO_DAY
+    try:  # on its own view (the shipped policy) the department's levels differ
+        own = (await run(shipped, Clearance("department", "TAX", "STATISTICS"), STATISTICS,
+                         {"g": ["WARNING_LEVEL"]}))["statistics"]
+        assert figures(own) != by_clearance["department", ("WARNING_LEVEL",)]
+    finally:
+        await shipped.aclose()
 
 
 async def test_a_department_must_declare_statistics(runtime: Runtime) -> None:
