@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from conftest import ServerThread, free_port, h
 from connectors.credit_code import with_check_char
 from gateway.app import AppOptions, create_app
 from gateway.config import load_config
+from policies import policy_dir
 
 WARNINGS = """subscription($f: WarningChangeFilter) { warningChanges(filter: $f) {
   creditCode name from to at derivedFrom
@@ -329,6 +331,38 @@ async def test_a_level_the_subscriber_cannot_see_change_is_not_told(
     finally:
         await public.aclose()
         await epb.aclose()
+
+
+@pytest.mark.slow
+async def test_on_the_all_basis_a_hidden_record_moves_the_level_and_is_only_counted(
+        district: District, serve: Callable[..., ServerThread], tmp_path: Path) -> None:
+    """derivation.yaml giving departments the platform's warning (ALL): SAMR's
+    department hears the level an EPB NOT_OPEN record makes, the record only counted as
+    withheld; the public (VISIBLE) hears nothing of it."""
+    policies = tmp_path / "policies"
+    shutil.copytree(policy_dir(), policies)
+    derivation = policies / "derivation.yaml"
+    derivation.write_text(derivation.read_text(encoding="utf-8").replace(
+        "Enterprise.warning:\n  default: VISIBLE\n",
+        "Enterprise.warning:\n  default: VISIBLE\n  department: ALL\n"), encoding="utf-8")
+    config = load_config(district.config(district.folder / "a"))
+    server = serve(create_app(config, AppOptions(graphiql=False, policy_dir=policies,
+                                                 freeze_heap_after_start=False)))
+    samr, public = await subscribed(server, "samr"), await subscribed(server, "public")
+    try:
+        await live(district, [samr, public])
+        district.penalty("EPB", code(1), openness="NOT_OPEN", risk="HIGH")
+        change = (await samr.next(10))["data"]["warningChanges"]
+        assert (change["creditCode"], change["from"], change["to"], change["derivedFrom"]) == (
+            code(1), "NONE", "ORANGE", "ALL")
+        [reason] = change["reasons"]
+        assert reason["evidence"] == []
+        assert reason["withheld"] == [{"count": 1}]
+        district.penalty("SAMR", code(2), risk="LOW")  # the sentinel
+        assert [c["creditCode"] for c in await heard_until(public, code(2))] == [code(2)]
+    finally:
+        await samr.aclose()
+        await public.aclose()
 
 
 @pytest.mark.slow
