@@ -70,6 +70,7 @@ from schema.licensing import load_licensing
 from schema.limits import QueryLimits
 from schema.mutations import Mutation
 from schema.overlay import Overlay
+from schema.pushes import PUBLIC_WITHOUT as PUBLIC_PUSHES
 from schema.rules.model import ActionRules, RuleSet
 from schema.subscriptions import PUBLIC_WITHOUT as PUBLIC_SUBSCRIPTIONS
 from schema.subscriptions import Subscription
@@ -171,6 +172,8 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
                                  for t in PUBLIC_WITHOUT}}
         without = {**without, **{t: without.get(t, frozenset()) | PUBLIC_SUBSCRIPTIONS[t]
                                  for t in PUBLIC_SUBSCRIPTIONS}}
+        without = {**without, **{t: without.get(t, frozenset()) | PUBLIC_PUSHES[t]
+                                 for t in PUBLIC_PUSHES}}
         return GraphQLEndpoint(build_schema(without=without, limits=limits, actions=actions,
                                             subscription=Subscription), page)
 

@@ -36,13 +36,15 @@ from schema.errors import BadUserInput, Forbidden, GraphError
 from schema.gather import gather_checked
 from schema.subjects import Enterprise, enterprise_from
 
-__all__ = ["CLAIMED", "ESCALATED", "PUSHED", "PushMutation", "PushNotFound", "PushPort",
-           "PushQuery", "PushRefused", "PushRow", "PushStatus", "PushedRegistration"]
+__all__ = ["CLAIMED", "ESCALATED", "PUBLIC_WITHOUT", "PUSHED", "PushMutation", "PushNotFound",
+           "PushPort", "PushQuery", "PushRefused", "PushRow", "PushStatus", "PushedRegistration"]
 
 Info = strawberry.Info[RequestContext, None]
 
 PUSHED, CLAIMED, ESCALATED = "PUSHED", "CLAIMED", "ESCALATED"
 _ROLES = ("department", "supervisor", "admin")
+# never in the public schema: pushed items are an agency's work
+PUBLIC_WITHOUT = {"Query": frozenset({"pushedRegistrations"})}
 _MAX_FIRST = 1000
 
 
