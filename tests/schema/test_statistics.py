@@ -296,6 +296,28 @@ async def test_a_trend_is_the_figures_of_each_month_end(runtime: Runtime,
             assert point["total"] is None or point["total"] > 0
 
 
+async def test_a_value_the_caller_may_never_read_is_refused(demo: Demo, tmp_path: Path) -> None:
+    """With Enterprise.industry classed CONDITIONAL the public may neither group nor
+    filter by it (the answer would tell what it may not read)."""
+    folder = tmp_path / "policies"
+    shutil.copytree(DEFAULT_POLICY_DIR, folder)
+    path = folder / "fields.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count("  industry: OPEN") == 1
+    path.write_text(text.replace("  industry: OPEN", "  industry: CONDITIONAL"), encoding="utf-8")
+    runtime = open_runtime(demo.config, policies=PolicyStore(folder))
+    try:
+        public = Clearance("public")
+        assert await errors_of(runtime, public, STATISTICS, {"g": ["INDUSTRY"]}) == [
+            "GROUPING_NOT_ALLOWED"]
+        assert await errors_of(runtime, public, STATISTICS,
+                               {"g": ["DISTRICT"], "f": {"industry": "餐饮"}}) == [
+            "FILTER_NOT_ALLOWED"]
+        assert await errors_of(runtime, DEPARTMENT, STATISTICS, {"g": ["INDUSTRY"]}) == []
+    finally:
+        await runtime.aclose()
+
+
 async def test_bad_questions_are_refused(runtime: Runtime) -> None:
     future = (DEMO_DAY + dt.timedelta(days=1)).isoformat()
     assert await errors_of(runtime, DEPARTMENT, STATISTICS,
