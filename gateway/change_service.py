@@ -6,25 +6,42 @@ listen to it. Every replica also tries to lead (``gateway.leader``; ``leads()`` 
 whether it does, for any job one replica of the cluster should do); the leader polls
 the sources (``gateway.change_feed``) every ``changes.poll_s`` and publishes what
 changed - to its own listeners and, through Redis, to every other replica's.
+
+A cluster is the replicas serving the same agencies (``cluster_of``: the agencies'
+codes, kinds, locations and record types): its lock, memory and events are its own,
+so deployments sharing one Redis neither wait for each other's leader nor hear each
+other's events. Replicas of one deployment must configure the same agencies alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 
 from gateway.change_feed import ChangeFeed
 from gateway.change_settings import ChangeSettings
+from gateway.config import GatewayConfig
 from gateway.events import EventBus
 from gateway.feed_memory import FeedMemory
-from gateway.leader import LeaderLock, lead
+from gateway.leader import LEADER_KEY, LeaderLock, lead
 from gateway.runtime import Runtime
 from schema.registry_risk import RiskRecords
 
-__all__ = ["ChangeService"]
+__all__ = ["ChangeService", "cluster_of"]
 
 log = logging.getLogger(__name__)
+
+
+def cluster_of(config: GatewayConfig) -> str:
+    """A short id of the deployment ``config`` describes: the same for every replica
+    serving the same agencies."""
+    agencies = sorted((a.code, a.kind, a.location, sorted(a.provides), dict(a.tables))
+                      for a in config.agencies)
+    digest = hashlib.sha256(json.dumps(agencies, ensure_ascii=False).encode())
+    return digest.hexdigest()[:16]
 
 
 class ChangeService:
@@ -34,10 +51,12 @@ class ChangeService:
     def __init__(self, settings: ChangeSettings, runtime: Runtime,
                  redis_url: str | None) -> None:
         self.settings = settings
-        self.bus = EventBus(redis_url)
+        self.cluster = cluster = cluster_of(runtime.config)
+        self.bus = EventBus(redis_url, cluster=cluster)
         self.feed: ChangeFeed | None = None
         self.memory: FeedMemory | None = None
-        self.lock = LeaderLock(redis_url, ttl_s=settings.lock_ttl_s)
+        self.lock = LeaderLock(redis_url, ttl_s=settings.lock_ttl_s,
+                               key=f"{LEADER_KEY}:{cluster}")
         self._redis = redis_url is not None
         self._tasks: list[asyncio.Task[None]] = []
         risk = runtime.registry_risk
@@ -49,8 +68,8 @@ class ChangeService:
             return records if overlays is None else overlays.current().amend_risk(records)
 
         if redis_url is not None:  # what the last leader told, for the next one
-            self.memory = FeedMemory(redis_url, max_age_s=max(10 * settings.lock_ttl_s,
-                                                              3 * settings.poll_s))
+            self.memory = FeedMemory(redis_url, cluster=cluster,
+                                     max_age_s=max(10 * settings.lock_ttl_s, 3 * settings.poll_s))
         self.feed = ChangeFeed(runtime.sources, risk, lambda: runtime.rules,
                                today=lambda: runtime.today(), amend=amend,
                                amended=runtime.overlay_version, memory=self.memory,

@@ -6,8 +6,11 @@ and webhooks listen here.
 
 ``publish`` hands an event to this process's listeners at once and sends it on the
 Redis channel ``rg:events``; every bus of the cluster listens on that channel and
-hands what *other* buses sent to its own listeners - so each bus's listeners get
-every event exactly once, wherever it was published. Without Redis (or while Redis
+hands what *other* buses of its cluster sent to its own listeners - so each bus's
+listeners get every event exactly once, wherever it was published. A cluster is
+the replicas serving the same agencies (``cluster``, from the configuration:
+``gateway.change_service.cluster_of``): deployments sharing one Redis ignore each
+other's events. Without Redis (or while Redis
 is down) a bus is local only: a single process loses nothing, and a cluster's
 replicas miss what is published meanwhile (logged; the leader goes on).
 
@@ -211,9 +214,11 @@ class EventBus:
     other bus listening on ``rg:events``. Start the Redis listener with ``start()``
     (the app's lifespan) and stop it with ``aclose()``."""
 
-    def __init__(self, redis_url: str | None = None, *, channel: str = CHANNEL,
-                 timeout_s: float = 0.5, retry_after_s: float = 1.0) -> None:
+    def __init__(self, redis_url: str | None = None, *, cluster: str = "",
+                 channel: str = CHANNEL, timeout_s: float = 0.5,
+                 retry_after_s: float = 1.0) -> None:
         self.channel = channel
+        self.cluster = cluster
         self.origin = uuid.uuid4().hex  # this bus's own messages are not heard twice
         self._listeners: list[Listener] = []
         self._retry_after_s = retry_after_s
@@ -256,7 +261,8 @@ class EventBus:
         self._deliver(event)
         if self._publisher is None:
             return
-        message = json.dumps({"origin": self.origin, "event": event_to_json(event)})
+        message = json.dumps({"origin": self.origin, "cluster": self.cluster,
+                              "event": event_to_json(event)})
         started = asyncio.get_running_loop().time()
         try:
             await self._publisher.publish(self.channel, message)
@@ -277,8 +283,8 @@ class EventBus:
             message = json.loads(data)
             if not isinstance(message, dict) or not isinstance(message.get("event"), str):
                 raise ValueError("not an event message")
-            if message.get("origin") == self.origin:
-                return  # delivered locally when published
+            if message.get("origin") == self.origin or message.get("cluster") != self.cluster:
+                return  # delivered locally when published; another deployment's
             event = event_from_json(message["event"])
         except ValueError as error:
             log.warning("ignored a malformed message on %s: %s", self.channel, error)

@@ -1,9 +1,10 @@
 """What the change feed last told, kept in Redis, so a new leader tells what changed
 while nobody led (``gateway.change_feed``).
 
-The leader keeps every enterprise's warning level (``rg:feed:levels``: credit code ->
-level, NONE left out), the registry's credit codes (``rg:feed:codes``) and when it
-last polled (``rg:feed:at``, Unix seconds). A replica that becomes leader reads them
+The leader keeps every enterprise's warning level (``rg:feed:<cluster>:levels``:
+credit code -> level, NONE left out), the registry's credit codes
+(``rg:feed:<cluster>:codes``) and when it last polled (``rg:feed:<cluster>:at``, Unix
+seconds). A replica that becomes leader reads them
 first: its first poll then tells the differences - a level that moved, a credit
 code the last leader never saw - instead of telling nothing. A memory older than
 ``max_age_s`` is not used (the whole cluster was down: what changed meanwhile is
@@ -44,17 +45,18 @@ class Recalled:
 
 
 class FeedMemory:
-    """The memory of the change feed of the cluster using ``namespace`` on Redis."""
+    """The memory of the change feed of one cluster (``gateway.change_service``)."""
 
-    def __init__(self, url: str, *, max_age_s: float, namespace: str = "rg",
+    def __init__(self, url: str, *, max_age_s: float, cluster: str = "",
                  timeout_s: float = 2.0, clock: Callable[[], float] = time.time) -> None:
         self._redis = Redis.from_url(url, socket_timeout=timeout_s,
                                      socket_connect_timeout=timeout_s)
         self._max_age_s = max_age_s
         self._clock = clock
-        self._levels = f"{namespace}:feed:levels"
-        self._codes = f"{namespace}:feed:codes"
-        self._at = f"{namespace}:feed:at"
+        prefix = f"rg:feed:{cluster}" if cluster else "rg:feed"
+        self._levels = f"{prefix}:levels"
+        self._codes = f"{prefix}:codes"
+        self._at = f"{prefix}:at"
         self._down = False
 
     async def recall(self) -> Recalled | None:

@@ -285,3 +285,29 @@ def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"no {what} within {timeout_s} s")
         time.sleep(0.02)
+
+
+def test_clusters_sharing_a_redis_keep_their_events_and_leaders_apart(
+        private_redis: RedisServer) -> None:
+    async def run() -> None:
+        ours, same, theirs = (EventBus(private_redis.url, cluster=name)
+                              for name in ("district-a", "district-a", "district-b"))
+        heard = {bus: bus.subscribe() for bus in (same, theirs)}
+        for bus in (ours, same, theirs):
+            bus.start()
+            await asyncio.wait_for(bus.connected.wait(), 5)
+        await ours.publish(CHANGED)
+        assert await asyncio.wait_for(anext(heard[same]), 2) == CHANGED
+        try:
+            leaked = await asyncio.wait_for(anext(heard[theirs]), 1.0)
+        except TimeoutError:
+            leaked = None
+        assert leaked is None  # another deployment's event is not its news
+        for bus in (ours, same, theirs):
+            await bus.aclose()
+        a, b = (LeaderLock(private_redis.url, key=f"rg:leader:{name}") for name in "ab")
+        assert await a.attempt() and await b.attempt()  # one leader each
+        await a.aclose()
+        await b.aclose()
+
+    asyncio.run(run())
