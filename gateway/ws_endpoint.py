@@ -13,7 +13,9 @@ The gate of the websocket, as ``gateway.auth_gate`` is the gate of a POST:
   ``SUBSCRIPTIONS_ONLY``; send it to ``POST /graphql``, where it is logged and cached
   as every answer). Each subscription start passes what a request passes: the access
   log must be writable for a non-public caller (``AUDIT_UNAVAILABLE``), the policy
-  loaded (``POLICY_UPDATING``), the role's rate limit (``RATE_LIMITED``).
+  loaded (``POLICY_UPDATING``), the role's rate limit (``RATE_LIMITED``). A non-public
+  subscription also ends with ``AUDIT_UNAVAILABLE`` when an event would be delivered
+  while the log cannot be written.
 - Traced. Each start and each refusal is an access-log entry (operation ``subscribe
   <fields>``), and so is each delivered event (``deliver <field>``, with the
   enterprises and fields it returned). The connection's id is the upgrade request's
@@ -60,6 +62,7 @@ from gateway.policy_sync import DatabasePolicies
 from gateway.rate_limits import RateLimiter, caller_key
 from gateway.runtime import Runtime
 from schema.context import RequestContext
+from schema.errors import AuditUnavailable
 from schema.licensing import LicensingRules
 
 __all__ = ["SubscriptionEndpoint"]
@@ -160,6 +163,13 @@ class _Connection:
             return context  # the resolvers say subscriptions are unavailable
 
         def delivered(field: str, used: RequestContext) -> None:
+            writer: AccessLogWriter | None = self.state.access_log
+            if writer is not None and self.caller.role != "public" and not writer.healthy():
+                # fail closed, as a request would be refused: who cannot be traced is
+                # not told
+                raise AuditUnavailable(
+                    "The access log cannot be written, so this subscription ends before "
+                    "telling more; subscribe again in a moment.")
             self.log(dataclasses.replace(facts, at=dt.datetime.now(dt.UTC),
                                          operation=f"deliver {field}"),
                      200, b"", used, time.perf_counter())

@@ -66,5 +66,6 @@ class SubscriptionPort(Protocol):
 
     def delivered(self, field: str, context: RequestContext) -> None:
         """Note in the access log what one delivered event returned (``context``'s view
-        reports it), ``field`` the subscription's root field."""
+        reports it), ``field`` the subscription's root field - before it is sent: raises
+        ``AuditUnavailable`` when the delivery could not be traced (it is then not sent)."""
         ...

@@ -122,7 +122,7 @@ class District:
             db.execute("UPDATE penalty SET risk_level = ?, updated_at = ? WHERE record_id = ?",
                        (risk, now_stamp(), record_id))
 
-    def config(self, folder: Path) -> Path:
+    def config(self, folder: Path, audit_fail_after_s: float = 5.0) -> Path:
         """A gateway configuration over these files, its platform database in ``folder``."""
         folder.mkdir(exist_ok=True)
         principals = "".join(
@@ -147,6 +147,8 @@ class District:
 {agencies}principals:
 {principals}changes:
   poll_s: 0.2
+platform:
+  audit_fail_after_s: {audit_fail_after_s}
 """, encoding="utf-8")
         return path
 
@@ -458,6 +460,36 @@ async def logged(district: District, which: Callable[[dict[str, Any]], bool],
         if rows or time.monotonic() > deadline:
             return rows
         await asyncio.sleep(0.1)
+
+
+@pytest.mark.slow
+async def test_a_department_is_told_nothing_while_the_access_log_cannot_be_written(
+        district: District, serve: Callable[..., ServerThread]) -> None:
+    """Fail closed: a delivery that could not be traced ends a non-public subscription
+    with AUDIT_UNAVAILABLE instead; the public is still told."""
+    config = load_config(district.config(district.folder / "a", audit_fail_after_s=0.5))
+    server = serve(create_app(config, AppOptions(graphiql=False,
+                                                 freeze_heap_after_start=False)))
+    samr, public = await subscribed(server, "samr"), await subscribed(server, "public")
+    await live(district, [samr, public])
+    blocker = sqlite3.connect(district.folder / "a" / "platform.db", timeout=0.1)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the database
+    try:
+        district.penalty("SAMR", code(1), risk="LOW")  # told, its entry not written
+        for subscriber in (samr, public):
+            assert (await subscriber.next(10))["data"]["warningChanges"]["to"] == "YELLOW"
+        await asyncio.sleep(1.2)  # entries waited longer than audit_fail_after_s
+        district.penalty("SAMR", code(1), risk="HIGH")
+        refused = await samr.next(10)
+        assert refused["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
+        assert refused["data"] is None
+        assert (await samr.receive(10))["type"] == "complete"
+        assert (await public.next(10))["data"]["warningChanges"]["to"] == "ORANGE"
+    finally:
+        blocker.rollback()
+        blocker.close()
+        await samr.aclose()
+        await public.aclose()
 
 
 # --- who may connect, and what it may do -------------------------------------------------
