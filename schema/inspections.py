@@ -222,10 +222,13 @@ class InspectionMutation:
                                      filter_of(plan.filter))
             made = await port.draw(plan, seed.strip(), why if plan.status != DRAFT else "",
                                    found)
-        port.note(Step("inspection draw", plan.id, [code for code, _ in made.items],
+        # the enterprises drawn are not the entry's creditCodes: a draw reads no
+        # enterprise's file, and whoViewed must not announce an unpublished draw; they
+        # are kept with the draw, which the digest pins
+        port.note(Step("inspection draw", plan.id, (),
                        {"seed": made.seed, "digest": made.digest,
                         "inputsDigest": made.inputs_digest, "seq": str(made.seq),
-                        "reason": made.reason}))
+                        "reason": made.reason, "drawn": str(len(made.items))}))
         return draw_of(made, plan.count, participant(info.context.view.clearance, plan))
 
     @strawberry.mutation(description=(
