@@ -5,8 +5,6 @@ see, nor a new enterprise it may not see (canaries)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 import json
 import sqlite3
 import time
@@ -15,104 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlite_district import District, code
 from webhook_receiver import Receiver, documented_verification
 
-from conftest import ServerThread, h
-from connectors.credit_code import with_check_char
+from conftest import ServerThread
 from gateway.app import AppOptions, create_app
 from gateway.config import load_config
 
 SECRET = "webhook-secret-of-the-tests"
 CANARY = "CNRY"
-_SERIAL = itertools.count(1)
-
-
-def code(n: int) -> str:
-    return with_check_char(f"91110102MA{n:07d}")
-
-
-def stamp() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-
-
-class District:
-    """The registry (REG) and SAMR's and EPB's penalties, each row with ``updated_at``."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.registry = folder / "registry.db"
-        self.agencies = {name: folder / f"{name.lower()}.db" for name in ("SAMR", "EPB")}
-        with sqlite3.connect(self.registry) as db:
-            db.execute("CREATE TABLE enterprise (record_id, credit_code, openness, risk_level, "
-                       "name, status, district_code, industry, business_scope, updated_at)")
-            db.execute("CREATE TABLE person (record_id, person_id, name, openness, risk_level, "
-                       "updated_at)")
-        for path in self.agencies.values():
-            with sqlite3.connect(path) as db:
-                db.execute("CREATE TABLE penalty (record_id, credit_code, openness, risk_level, "
-                           "decision_no, penalty_type, decided_on, updated_at)")
-        for agency in self.agencies:  # a change time to start from
-            self.penalty(agency, code(9000), risk="LOW")
-
-    def register(self, credit_code: str, name: str, *, openness: str = "OPEN",
-                 industry: str = "软件和信息技术服务业", scope: str = "软件开发") -> None:
-        with sqlite3.connect(self.registry) as db:
-            db.execute("INSERT INTO enterprise VALUES (?, ?, ?, NULL, ?, 'ACTIVE', '110102', "
-                       "?, ?, ?)", (f"E-{credit_code}", credit_code, openness, name, industry,
-                                    scope, stamp()))
-
-    def penalty(self, agency: str, credit_code: str, *, openness: str = "OPEN",
-                risk: str | None = "HIGH", record_id: str | None = None) -> str:
-        record_id = record_id or f"{agency}-P{next(_SERIAL)}"
-        today = dt.date.today().isoformat()
-        with sqlite3.connect(self.agencies[agency]) as db:
-            db.execute("INSERT INTO penalty VALUES (?, ?, ?, ?, ?, 'FINE', ?, ?)",
-                       (record_id, credit_code, openness, risk, f"罚〔2026〕{record_id}号",
-                        today, stamp()))
-        return record_id
-
-    def set_risk(self, agency: str, record_id: str, risk: str | None) -> None:
-        with sqlite3.connect(self.agencies[agency]) as db:
-            db.execute("UPDATE penalty SET risk_level = ?, updated_at = ? WHERE record_id = ?",
-                       (risk, stamp(), record_id))
-
-    def config(self, all_url: str, epb_url: str) -> Path:
-        agencies = "".join(f"""  - code: {name}
-    name: {name} agency
-    kind: sql
-    url: sqlite+aiosqlite:///{path}
-    provides: [penalty]
-""" for name, path in self.agencies.items())
-        path = self.folder / "gateway.yaml"
-        path.write_text(f"""agencies:
-  - code: REG
-    name: 登记机关
-    kind: sql
-    url: sqlite+aiosqlite:///{self.registry}
-    provides: [enterprise, person]
-{agencies}principals:
-  - id: admin-system
-    key_sha256: "{h('admin-system-key')}"
-    role: admin
-  - id: epb-system
-    key_sha256: "{h('epb-system-key')}"
-    role: department
-    agency: EPB
-changes:
-  poll_s: 0.2
-webhooks:
-  - id: everything
-    url: {all_url}
-    secret: {SECRET}
-    principal: admin-system
-    events: [warningChanges]
-  - id: epb-cases
-    url: {epb_url}
-    secret: {SECRET}
-    principal: epb-system
-    events: [warningChanges, registrations]
-""", encoding="utf-8")
-        return path
 
 
 def bodies(receiver: Receiver) -> list[dict[str, Any]]:
@@ -141,7 +50,18 @@ def test_a_webhook_is_told_only_what_its_principal_may_see(
         district.register(enterprise, f"北京{number}科技有限公司")
     everything, epb = Receiver(), Receiver()
     urls = [serve(r.app).url + "/hook" for r in (everything, epb)]
-    app = create_app(load_config(district.config(*urls)),
+    app = create_app(load_config(district.config(f"""webhooks:
+  - id: everything
+    url: {urls[0]}
+    secret: {SECRET}
+    principal: admin-system
+    events: [warningChanges]
+  - id: epb-cases
+    url: {urls[1]}
+    secret: {SECRET}
+    principal: epb-system
+    events: [warningChanges, registrations]
+""")),
                      AppOptions(graphiql=False, freeze_heap_after_start=False, portal=False))
     serve(app)
     state: Any = app.state
