@@ -444,3 +444,18 @@ async def test_the_platform_database_away_is_inspections_unavailable() -> None:
     message = str(refused.value)
     assert message.startswith("The platform database cannot be used now (")
     assert message.endswith("); retry later.") and "Traceback" not in message
+
+
+def test_inspectors_imported_while_the_gateway_runs_are_drawn_at_the_next_draw(
+    server: ServerThread, config: Path, tmp_path: Path,
+) -> None:
+    epb = plan(server, ADMIN, agency="EPB", count=1)
+    assert code(ask(server, DRAW, ADMIN, plan=epb, seed="s")) == "DRAW_FAILED"  # E1 alone
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name,agency,unit,avoid\nE2,郑浩,EPB,生态环境局执法二队,\n",
+                      encoding="utf-8")
+    assert main(["inspectors", "import", str(roster), "--config", str(config)]) == 0
+    drawn = data(server, DRAW, ADMIN, plan=epb, seed="s")["drawInspection"]
+    for item in drawn["items"]:
+        assert sorted(i["id"] for i in item["inspectors"]) == ["E1", "E2"]
+        assert "生态环境局执法二队" in {i["unit"] for i in item["inspectors"]}
