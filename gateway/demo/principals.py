@@ -18,6 +18,8 @@ APPROVAL_PURPOSES = ["LICENCE_APPROVAL", "PROCUREMENT", "BIDDING", "SUBSIDY", "H
 DEMO_KEYS: dict[str, tuple[str, str, str | None, list[str]]] = {
     "demo-samr-department": ("demo-department-key", "department", "SAMR",
                              ["INSPECTION", "CASE_HANDLING", "STATISTICS"]),
+    # SAMR's supervisor (督办): the pushed registrations SAMR's departments did not claim
+    "demo-samr-supervisor": ("demo-supervisor-key", "supervisor", "SAMR", ["INSPECTION"]),
     "demo-approval-system": ("demo-approval-key", "approval", None, APPROVAL_PURPOSES),
     "demo-auditor": ("demo-auditor-key", "auditor", None, ["AUDIT", "STATISTICS"]),
     "demo-admin": ("demo-admin-key", "admin", None,

@@ -102,7 +102,8 @@ def test_config_follows_the_standard_and_validates(written: Path) -> None:
     assert text.startswith("# ") and "generated" in text.splitlines()[0]
     document = yaml.safe_load(text)
     roles = {p["id"]: p["role"] for p in document["principals"]}
-    assert sorted(roles.values()) == ["admin", "approval", "auditor", "department"]
+    assert sorted(roles.values()) == ["admin", "approval", "auditor", "department",
+                                      "enterprise", "supervisor"]
     agencies = {agency["code"]: agency for agency in document["agencies"]}
     assert list(agencies) == ["SAMR", "TAX", "EPB", "FDA", "COURT", "FIRE"]
     assert agencies["SAMR"]["url"] == "sqlite+aiosqlite:///samr.db"
