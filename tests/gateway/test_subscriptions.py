@@ -1,16 +1,15 @@
 """Subscriptions (推送) on a running gateway: a real uvicorn server, a real websocket
 client (graphql-transport-ws), agencies in real SQLite files whose rows are changed
-with their ``updated_at``, the change feed polling them.
+with their ``updated_at``, the change feed polling them (``change_district``).
 
 Must show (issue 16): a change reaches a subscriber within 2 s, on another replica
 too (two gateways on one Redis); a subscriber never hears of a record it may not see
-(canaries, many cases); a bad key is closed with the protocol's code and nothing else.
+(canaries, many cases). Who may connect: ``test_ws_endpoint.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import itertools
 import json
 import os
@@ -26,131 +25,22 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from ws_client import PROTOCOL, Subscriber
+from change_district import (
+    REGISTRATIONS,
+    District,
+    code,
+    heard_until,
+    live,
+    log_rows,
+    logged,
+    start,
+    subscribed,
+)
 
-from conftest import ServerThread, free_port, h
-from connectors.credit_code import with_check_char
+from conftest import ServerThread, free_port
 from gateway.app import AppOptions, create_app
 from gateway.config import load_config
 from policies import policy_dir
-
-WARNINGS = """subscription($f: WarningChangeFilter) { warningChanges(filter: $f) {
-  creditCode name from to at derivedFrom
-  reasons { rule level agencies { code } evidence { recordId agency { code } openness }
-            withheld { count } } } }"""
-REGISTRATIONS = """subscription { registrations {
-  creditCode name industry businessScope licences at } }"""
-
-KEYS = {  # principal -> (key, role, agency, purposes)
-    "admin": ("sub-admin-key", "admin", None, []),
-    "samr": ("sub-samr-key", "department", "SAMR", ["INSPECTION"]),
-    "epb": ("sub-epb-key", "department", "EPB", ["INSPECTION"]),
-    "fda": ("sub-fda-key", "department", "FDA", ["INSPECTION"]),
-}
-# how each subscriber connects: its connection_init payload
-PAYLOADS: dict[str, dict[str, str]] = {
-    "public": {},
-    "admin": {"Authorization": "Bearer sub-admin-key"},
-    "samr": {"Authorization": "Bearer sub-samr-key", "X-Purpose": "INSPECTION"},
-    "epb": {"Authorization": "Bearer sub-epb-key"},  # no purpose: no CONDITIONAL of others
-    "fda": {"Authorization": "Bearer sub-fda-key", "X-Purpose": "INSPECTION"},
-}
-_SERIAL = itertools.count(1)
-
-
-def code(n: int) -> str:
-    return with_check_char(f"91110102MA{n:07d}")
-
-
-def now_stamp() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-
-
-class District:
-    """The agencies' SQLite files: the registry (REG), SAMR, EPB and FDA."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.registry = folder / "registry.db"
-        self.agencies = {name: folder / f"{name.lower()}.db" for name in ("SAMR", "EPB", "FDA")}
-        enterprise_columns = ("record_id", "credit_code", "openness", "risk_level", "name",
-                              "entity_type", "legal_rep_id", "legal_rep_name",
-                              "registered_capital", "established_on", "status", "address",
-                              "district_code", "industry", "registering_agency",
-                              "business_scope", "updated_at")
-        with sqlite3.connect(self.registry) as db:
-            db.execute(f"CREATE TABLE enterprise ({', '.join(enterprise_columns)})")
-            db.execute("CREATE TABLE person (record_id, person_id, name, id_number, openness, "
-                       "risk_level, updated_at)")
-        for path in self.agencies.values():
-            with sqlite3.connect(path) as db:
-                db.execute("CREATE TABLE penalty (record_id, credit_code, openness, risk_level, "
-                           "person_id, decision_no, violation_type, penalty_type, content, "
-                           "amount, decided_on, published_on, repaired_on, updated_at)")
-                db.execute("CREATE TABLE licence (record_id, credit_code, openness, risk_level, "
-                           "licence_no, licence_name, content, valid_from, valid_to, status, "
-                           "updated_at)")
-        for agency in self.agencies:  # each table has a change time to start from
-            self.penalty(agency, code(500), risk="LOW")  # not in the registry: no warning
-
-    def register(self, credit_code: str, name: str, *, openness: str = "OPEN",
-                 district: str = "110102", industry: str = "软件和信息技术服务业",
-                 scope: str = "软件开发") -> None:
-        with sqlite3.connect(self.registry) as db:
-            db.execute(
-                "INSERT INTO enterprise VALUES (?, ?, ?, NULL, ?, '有限责任公司', NULL, NULL, "
-                "'100', '2026-01-05', 'ACTIVE', '北京市西城区', ?, ?, '西城区市场监管局', ?, ?)",
-                (f"E-{credit_code}", credit_code, openness, name, district, industry, scope,
-                 now_stamp()))
-
-    def penalty(self, agency: str, credit_code: str, *, openness: str = "OPEN",
-                risk: str | None = "HIGH") -> str:
-        """A new current penalty of ``agency`` (its risk level decides the warning)."""
-        record_id = f"{agency}-P{next(_SERIAL)}"
-        today = dt.date.today().isoformat()
-        with sqlite3.connect(self.agencies[agency]) as db:
-            db.execute("INSERT INTO penalty VALUES (?, ?, ?, ?, NULL, ?, '违规', 'FINE', '罚款', "
-                       "'50000', ?, ?, NULL, ?)",
-                       (record_id, credit_code, openness, risk, f"罚〔2026〕{record_id}号",
-                        today, today, now_stamp()))
-        return record_id
-
-    def set_risk(self, agency: str, record_id: str, risk: str | None) -> None:
-        with sqlite3.connect(self.agencies[agency]) as db:
-            db.execute("UPDATE penalty SET risk_level = ?, updated_at = ? WHERE record_id = ?",
-                       (risk, now_stamp(), record_id))
-
-    def config(self, folder: Path, audit_fail_after_s: float = 5.0) -> Path:
-        """A gateway configuration over these files, its platform database in ``folder``."""
-        folder.mkdir(exist_ok=True)
-        principals = "".join(
-            f"""  - id: {name}
-    key_sha256: "{h(key)}"
-    role: {role}
-{f"    agency: {agency}{chr(10)}" if agency else ""}    purposes: [{", ".join(purposes)}]
-""" for name, (key, role, agency, purposes) in KEYS.items())
-        agencies = "".join(f"""  - code: {name}
-    name: {name} agency
-    kind: sql
-    url: sqlite+aiosqlite:///{path}
-    provides: [penalty, licence]
-""" for name, path in self.agencies.items())
-        path = folder / "gateway.yaml"
-        path.write_text(f"""agencies:
-  - code: REG
-    name: 登记机关
-    kind: sql
-    url: sqlite+aiosqlite:///{self.registry}
-    provides: [enterprise, person]
-{agencies}principals:
-{principals}changes:
-  poll_s: 0.2
-platform:
-  audit_fail_after_s: {audit_fail_after_s}
-""", encoding="utf-8")
-        return path
 
 
 @pytest.fixture
@@ -159,45 +49,6 @@ def district(tmp_path: Path) -> District:
     found.register(code(1), "北京甲科技有限公司")
     found.register(code(2), "北京乙科技有限公司", district="110105")
     return found
-
-
-def start(district: District, serve: Callable[..., ServerThread], name: str = "a",
-          redis_url: str | None = None) -> ServerThread:
-    config = load_config(district.config(district.folder / name))
-    return serve(create_app(config, AppOptions(graphiql=False, redis_url=redis_url,
-                                               freeze_heap_after_start=False)))
-
-
-async def subscribed(server: ServerThread | Replica, who: str, query: str = WARNINGS,
-                     variables: dict[str, Any] | None = None) -> Subscriber:
-    subscriber = await Subscriber.open(server.url, PAYLOADS[who])
-    await subscriber.ack()
-    await subscriber.subscribe(query, variables)
-    return subscriber
-
-
-async def live(district: District, subscribers: list[Subscriber], within: float = 20.0,
-               ) -> None:
-    """Wait until the change feed polls and every subscription listens: flip a warm-up
-    enterprise's level (a SAMR record, OPEN, so everyone sees it) until each subscriber
-    has heard a flip, then let the last flip settle and drain what it brought."""
-    warm = code(999)
-    district.register(warm, "预热企业")
-    record = district.penalty("SAMR", warm, risk=None)
-    heard = [False] * len(subscribers)
-    deadline = time.monotonic() + within
-    risk: str | None = None
-    while not all(heard):
-        assert time.monotonic() < deadline, "the subscriptions never heard a change"
-        risk = None if risk else "LOW"
-        district.set_risk("SAMR", record, risk)
-        for index, subscriber in enumerate(subscribers):
-            while True:
-                try:
-                    await subscriber.next(0.6)
-                    heard[index] = True
-                except TimeoutError:
-                    break
 
 
 @pytest.mark.slow
@@ -250,19 +101,6 @@ CASES = [  # (registry openness, record owner, record openness, risk), each its 
     (registry, owner, openness, "HIGH" if index % 2 else "LOW")
     for index, (registry, owner, openness) in enumerate(itertools.product(
         ("OPEN", "NOT_OPEN"), ("SAMR", "EPB"), ("OPEN", "CONDITIONAL", "NOT_OPEN")))]
-
-
-async def heard_until(subscriber: Subscriber, sentinel: str,
-                      within: float = 10.0) -> list[dict[str, Any]]:
-    """Every change heard up to and including the one about ``sentinel``."""
-    heard = []
-    while True:
-        payload = await subscriber.next(within)
-        assert "errors" not in payload, payload
-        change = payload["data"]["warningChanges"]
-        heard.append(change)
-        if change["creditCode"] == sentinel:
-            return heard
 
 
 @pytest.mark.slow
@@ -441,27 +279,6 @@ async def test_a_change_reaches_subscribers_on_both_replicas_within_2_seconds(
             replica.stop()
 
 
-def log_rows(district: District, name: str) -> list[dict[str, Any]]:
-    with sqlite3.connect(district.folder / name / "platform.db") as db:
-        db.row_factory = sqlite3.Row
-        try:
-            return [dict(row) for row in db.execute("SELECT * FROM access_log ORDER BY id")]
-        except sqlite3.OperationalError:  # not migrated yet
-            return []
-
-
-async def logged(district: District, which: Callable[[dict[str, Any]], bool],
-                 ) -> list[dict[str, Any]]:
-    """The access log's rows ``which`` selects, once there is one (the writer appends
-    every 0.25 s)."""
-    deadline = time.monotonic() + 10
-    while True:
-        rows = [row for row in log_rows(district, "a") if which(row)]
-        if rows or time.monotonic() > deadline:
-            return rows
-        await asyncio.sleep(0.1)
-
-
 @pytest.mark.slow
 async def test_a_department_is_told_nothing_while_the_access_log_cannot_be_written(
         district: District, serve: Callable[..., ServerThread]) -> None:
@@ -492,88 +309,6 @@ async def test_a_department_is_told_nothing_while_the_access_log_cannot_be_writt
         await public.aclose()
 
 
-# --- who may connect, and what it may do -------------------------------------------------
-
-@pytest.mark.parametrize(("payload", "headers", "closed"), [
-    ({"Authorization": "Bearer not-a-key"}, {}, (4401, "UNAUTHENTICATED")),
-    ({"authorization": "Basic c3ViOnB3"}, {}, (4401, "UNAUTHENTICATED")),
-    ({}, {"Authorization": "Bearer not-a-key"}, (4401, "UNAUTHENTICATED")),
-    ({"Authorization": "Bearer sub-samr-key", "X-Purpose": "AUDIT"}, {},
-     (4403, "PURPOSE_NOT_ALLOWED")),
-    ({"X-Purpose": "INSPECTION"}, {}, (4403, "PURPOSE_NOT_ALLOWED")),
-])
-async def test_a_refused_key_is_closed_with_the_protocols_code_and_nothing_else(
-        district: District, serve: Callable[..., ServerThread], payload: dict[str, str],
-        headers: dict[str, str], closed: tuple[int, str]) -> None:
-    server = start(district, serve)
-    subscriber = await Subscriber.open(server.url, payload, headers)
-    with pytest.raises(ConnectionClosed) as error:
-        # no ack, no message: nothing about the key or the gateway before the close
-        await asyncio.wait_for(subscriber.socket.recv(), 5)
-    assert error.value.rcvd is not None
-    assert (error.value.rcvd.code, error.value.rcvd.reason) == closed
-    # and the refusal is in the access log, like a 401/403 over HTTP
-    refused = await logged(district, lambda row: row["operation"] == "subscribe")
-    assert [row["outcome"] for row in refused] == [str(closed[0] - 4000)]
-
-
-async def test_a_key_in_the_upgrade_headers_is_accepted(
-        district: District, serve: Callable[..., ServerThread]) -> None:
-    server = start(district, serve)
-    subscriber = await Subscriber.open(server.url, {}, {"Authorization": "Bearer sub-fda-key",
-                                                        "X-Purpose": "INSPECTION"})
-    try:
-        await subscriber.ack()
-    finally:
-        await subscriber.aclose()
-
-
-async def test_subscribing_before_connection_init_is_closed_4401(
-        district: District, serve: Callable[..., ServerThread]) -> None:
-    server = start(district, serve)
-    url = server.url.replace("http://", "ws://") + "/graphql"
-    async with connect(url, subprotocols=[PROTOCOL]) as socket:  # type: ignore[list-item]
-        await socket.send(json.dumps({"id": "1", "type": "subscribe",
-                                      "payload": {"query": WARNINGS}}))
-        with pytest.raises(ConnectionClosed) as error:
-            await asyncio.wait_for(socket.recv(), 5)
-        assert error.value.rcvd is not None and error.value.rcvd.code == 4401
-
-
-async def test_only_subscriptions_are_served_on_the_websocket(
-        district: District, serve: Callable[..., ServerThread]) -> None:
-    server = start(district, serve)
-    subscriber = await Subscriber.open(server.url, PAYLOADS["admin"])
-    try:
-        await subscriber.ack()
-        await subscriber.subscribe('{ enterprise(creditCode: "%s") { name } }' % code(1))
-        message = await subscriber.receive(5)
-        assert message["type"] == "error"
-        assert message["payload"][0]["extensions"]["code"] == "SUBSCRIPTIONS_ONLY"
-        # registrations are for an agency's departments
-        await subscriber.subscribe(REGISTRATIONS, id="2")
-        message = await subscriber.receive(5)
-        assert message["type"] == "next"
-        assert message["payload"]["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    finally:
-        await subscriber.aclose()
-
-
-async def test_the_public_schema_has_no_registrations(
-        district: District, serve: Callable[..., ServerThread]) -> None:
-    server = start(district, serve)
-    subscriber = await subscribed(server, "public", REGISTRATIONS)
-    try:
-        message = await subscriber.receive(5)
-        assert message["type"] == "error"
-        assert "registrations" in message["payload"][0]["message"]
-    finally:
-        await subscriber.aclose()
-    async with httpx.AsyncClient() as client:
-        introspect = (await client.post(f"{server.url}/graphql", timeout=10, json={
-            "query": "{ __schema { subscriptionType { fields { name } } } }"})).json()
-    assert introspect["data"]["__schema"]["subscriptionType"]["fields"] == [
-        {"name": "warningChanges"}]
 
 
 # --- registrations (双告知) ---------------------------------------------------------------
@@ -654,34 +389,3 @@ def test_the_readmes_subscription_examples_are_valid_for_the_schema() -> None:
     schema = build_schema(actions=ACTIONS, mutation=Mutation, subscription=Subscription)
     for block in blocks:
         assert validate(schema._schema, parse(block)) == [], block
-
-
-async def test_a_page_of_another_origin_may_not_open_the_websocket(
-        district: District, serve: Callable[..., ServerThread]) -> None:
-    """A browser sends its page's origin: another site's page is refused at the
-    handshake (403) unless the CORS settings allow that origin; the same origin is not."""
-    server = start(district, serve)
-    with pytest.raises(InvalidStatus) as refused:
-        await Subscriber.open(server.url, {}, {"Origin": "https://elsewhere.example"})
-    assert refused.value.response.status_code == 403
-    same = await Subscriber.open(server.url, {}, {"Origin": server.url})
-    try:
-        await same.ack()
-    finally:
-        await same.aclose()
-
-
-@pytest.mark.parametrize(("pattern", "origin", "allowed"), [
-    ("*", "https://any.example", True),
-    ("https://portal.example.gov.cn", "https://portal.example.gov.cn", True),
-    ("https://portal.example.gov.cn", "https://portal.example.gov.cn.evil", False),
-    ("http://127.0.0.1:*", "http://127.0.0.1:5173", True),
-    ("http://127.0.0.1:*", "http://127.0.0.1", True),
-    ("http://127.0.0.1:*", "http://127.0.0.10:5173", False),
-    ("http://127.0.0.1:*", "https://127.0.0.1:5173", False),
-])
-def test_websocket_origins_follow_the_cors_settings(pattern: str, origin: str,
-                                                   allowed: bool) -> None:
-    from gateway.ws_endpoint import _origin_matches
-
-    assert _origin_matches(pattern, origin) is allowed
