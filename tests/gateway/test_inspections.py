@@ -1,132 +1,52 @@
 """Double-random inspections through the gateway (双随机一公开): a plan's lifecycle, a
 draw made once and again only with a reason, who may do what, what the public sees,
-the access log, a result in the graph changing the grade, and ``gateway draw verify``
-catching a tampered draw."""
+the access log, a result in the graph changing the grade (``gateway draw verify``:
+test_draw_verify.py)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from inspection_world import (
+    AUDITOR,
+    CREATE,
+    DELTA,
+    DRAW,
+    EPB,
+    EPSILON,
+    GRADE,
+    PLAN,
+    PLANS,
+    PUBLIC,
+    PUBLISH,
+    REG,
+    RESULT,
+    ask,
+    code,
+    data,
+    inspections_config,
+    log_entries,
+    plan,
+    start,
+)
 
-from conftest import ACME, ADMIN, BETA, GAMMA, ServerThread, h
-from connectors.credit_code import with_check_char
-from gateway.app import AppOptions, create_app
+from conftest import ACME, ADMIN, BETA, GAMMA, ServerThread
 from gateway.cli import main
-from gateway.config import load_config
-
-REG = {"Authorization": "Bearer test-reg-key", "X-Purpose": "INSPECTION"}
-EPB = {"Authorization": "Bearer test-epb-key"}
-AUDITOR = {"Authorization": "Bearer test-auditor-key", "X-Purpose": "AUDIT"}
-PUBLIC: dict[str, str] = {}
-DELTA = with_check_char("91110102MA0000004")
-EPSILON = with_check_char("91110102MA0000005")
-
-ROSTER = f"""  - id: test-epb-department
-    key_sha256: "{h('test-epb-key')}"
-    role: department
-    agency: EPB
-  - id: test-auditor
-    key_sha256: "{h('test-auditor-key')}"
-    role: auditor
-    purposes: [AUDIT]
-inspectors:
-  - {{id: R1, name: 王磊, agency: REG, unit: 北京市东城区市场监督管理局}}
-  - {{id: R2, name: 李娜, agency: REG, unit: 北京市朝阳区市场监督管理局}}
-  - {{id: R3, name: 张伟, agency: REG, unit: 北京市西城区市场监督管理局}}
-  - {{id: R4, name: 刘洋, agency: REG, unit: 北京市海淀区市场监督管理局, avoid: [{ACME}]}}
-  - {{id: E1, name: 陈静, agency: EPB, unit: 生态环境局执法支队}}
-"""
-
-CREATE = """mutation Create($input: InspectionPlanInput!) {
-  createInspectionPlan(input: $input) { id name agency agencies count status } }"""
-DRAW = """mutation Draw($plan: ID!, $seed: String!, $reason: String) {
-  drawInspection(planId: $plan, seed: $seed, reason: $reason) {
-    planId seed drawnAt digest redraws reason overCount shortCount
-    items { enterprise { creditCode name } inspectors { id agency unit } mandatory } } }"""
-PUBLISH = """mutation Publish($plan: ID!) { publishInspectionPlan(planId: $plan) { status } }"""
-PLAN = """query Plan($plan: ID!) { inspectionPlan(id: $plan) {
-  id name status draw { seed digest items { enterprise { creditCode name } } } } }"""
-PLANS = "{ inspectionPlans { id status } }"
-RESULT = """mutation Result($plan: ID!, $code: String!, $risk: RiskLevel) {
-  recordInspectionResult(planId: $plan, creditCode: $code, resultCode: "02",
-                         result: "未按规定公示应当公示的信息", riskLevel: $risk) {
-    agency recordId resultCode riskLevel openness } }"""
-GRADE = """query Grade($code: String!) { enterprise(creditCode: $code) {
-  creditGrade { grade } warning { level }
-  inspections { recordId result resultCode agency { code } } } }"""
 
 
 @pytest.fixture
 def config(user_agencies: dict[str, Any]) -> Path:
-    """``user_agencies`` with an EPB department, an auditor, an inspector roster, and two
-    active enterprises without any record (grade A): DELTA, and EPSILON, whose registry
-    record is not open (暂不开放)."""
-    with sqlite3.connect(user_agencies["dir"] / "registry.db") as db:
-        db.row_factory = sqlite3.Row
-        row = dict(db.execute("SELECT * FROM qyjbxx WHERE credit_code = ?", (BETA,)).fetchone())
-        for code, name, openness in ((DELTA, "北京丁咨询有限公司", "完全开放"),
-                                     (EPSILON, "北京戊咨询有限公司", "暂不开放")):
-            row.update(record_id=f"E-{code[-4:]}", credit_code=code, qymc=name,
-                       legal_rep_id="P9", legal_rep_name="王五", openness=openness)
-            db.execute(f"INSERT INTO qyjbxx ({', '.join(row)}) "
-                       f"VALUES ({', '.join('?' * len(row))})", list(row.values()))
-    path: Path = user_agencies["config"]
-    path.write_text(path.read_text(encoding="utf-8") + ROSTER, encoding="utf-8")
-    return path
+    return inspections_config(user_agencies)
 
 
 @pytest.fixture
 def server(config: Path, serve: Callable[..., ServerThread]) -> ServerThread:
-    return serve(create_app(load_config(config), AppOptions(freeze_heap_after_start=False)))
-
-
-def ask(server: ServerThread, query: str, headers: dict[str, str],
-        **variables: Any) -> dict[str, Any]:
-    response = httpx.post(f"{server.url}/graphql", headers=headers, timeout=30,
-                          json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def data(server: ServerThread, query: str, headers: dict[str, str], **variables: Any) -> Any:
-    body = ask(server, query, headers, **variables)
-    assert "errors" not in body, body["errors"]
-    return body["data"]
-
-
-def code(body: dict[str, Any]) -> str:
-    found: str = body["errors"][0]["extensions"]["code"]
-    return found
-
-
-def plan(server: ServerThread, headers: dict[str, str] = REG, **changes: Any) -> str:
-    spec = {"name": "2026年第四季度抽查", "agency": "REG", "count": 2,
-            "items": ["登记事项", "公示信息"], **changes}
-    made: dict[str, Any] = data(server, CREATE, headers, input=spec)["createInspectionPlan"]
-    return str(made["id"])
-
-
-def log_entries(folder: Path, operation: str, at_least: int = 1,
-                wait_s: float = 5.0) -> list[dict[str, Any]]:
-    """The access log's entries of ``operation``, once there are ``at_least`` (the
-    writer appends in batches)."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        with sqlite3.connect(folder / "platform.db") as db:
-            db.row_factory = sqlite3.Row
-            rows = [dict(r) for r in db.execute(
-                "SELECT * FROM access_log WHERE operation = ? ORDER BY id", (operation,))]
-        if len(rows) >= at_least or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.1)
+    return start(config, serve)
 
 
 def test_a_plan_is_created_drawn_and_published_and_the_public_sees_it_only_then(
@@ -328,76 +248,6 @@ def test_a_result_is_an_inspection_record_in_the_graph_and_changes_the_grade(
     assert json.loads(entries[0]["credit_codes"]) == [DELTA]
 
 
-def test_verify_recomputes_the_draw_and_detects_a_tampered_one(
-    server: ServerThread, config: Path, user_agencies: dict[str, Any],
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    plan_id = plan(server)
-    data(server, DRAW, REG, plan=plan_id, seed="公开 2026")
-    log_entries(user_agencies["dir"], "inspection draw")  # the draw's entry is written
-    assert main(["draw", "verify", plan_id, "--config", str(config)]) == 0
-    assert "identical" in capsys.readouterr().out
-    with sqlite3.connect(user_agencies["dir"] / "platform.db") as db:
-        (items,) = db.execute("SELECT items FROM inspection_draws").fetchone()
-        drawn = json.loads(items)
-        drawn[0][1] = ["R3", drawn[0][1][1]]  # the registering agency's own inspector
-        db.execute("UPDATE inspection_draws SET items = ?", (json.dumps(drawn),))
-    assert main(["draw", "verify", plan_id, "--config", str(config)]) == 1
-    out = capsys.readouterr().out
-    assert f"{drawn[0][0]}: inspectors R3" in out and "differs" in out
-    assert main(["draw", "verify", "99", "--config", str(config)]) == 2
-    assert [e["outcome"] for e in log_entries(user_agencies["dir"], "inspection verify", 2)
-            ] == ["ok", "refused"]
-
-
-def test_verify_detects_inputs_and_digests_rewritten_together(
-    server: ServerThread, config: Path, user_agencies: dict[str, Any],
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """Whoever rewrites the inputs, the items and the digests consistently still
-    meets the digest the hash-chained access log kept."""
-    from schema.inspection_draw import draw_from_canonical
-
-    plan_id = plan(server, count=1)
-    data(server, DRAW, REG, plan=plan_id, seed="s")
-    log_entries(user_agencies["dir"], "inspection draw")
-    with sqlite3.connect(user_agencies["dir"] / "platform.db") as db:
-        (inputs,) = db.execute("SELECT inputs FROM inspection_draws").fetchone()
-        forged = json.loads(inputs)
-        forged["seed"] = "forged"
-        text = json.dumps(forged, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        again = draw_from_canonical(text.encode())
-        db.execute("UPDATE inspection_draws SET inputs = ?, seed = ?, digest = ?, "
-                   "inputs_digest = ?, items = ?",
-                   (text, "forged", again.digest, again.inputs_digest,
-                    json.dumps([[i.credit_code, list(i.inspectors), i.mandatory]
-                                for i in again.items])))
-    assert main(["draw", "verify", plan_id, "--config", str(config)]) == 1
-    assert "the access log recorded digest" in capsys.readouterr().out
-
-
-@pytest.mark.postgres
-def test_plans_are_drawn_and_verified_on_postgresql(
-    config: Path, postgres_url: str, postgres_schema: str, serve: Callable[..., ServerThread],
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    config.write_text(config.read_text(encoding="utf-8") + f"""platform:
-  database: {postgres_url}
-  schema: {postgres_schema}
-""", encoding="utf-8")
-    server = serve(create_app(load_config(config), AppOptions(freeze_heap_after_start=False)))
-    plan_id = plan(server)
-    first = data(server, DRAW, REG, plan=plan_id, seed="s")["drawInspection"]
-    assert code(ask(server, DRAW, REG, plan=plan_id, seed="t")) == "PLAN_ALREADY_DRAWN"
-    again = data(server, DRAW, REG, plan=plan_id, seed="t", reason="r")["drawInspection"]
-    assert again["redraws"] == 1 and first["digest"] != again["digest"]
-    data(server, PUBLISH, REG, plan=plan_id)
-    assert data(server, PLAN, PUBLIC, plan=plan_id)["inspectionPlan"]["draw"]["digest"] == \
-        again["digest"]
-    assert main(["draw", "verify", plan_id, "--config", str(config)]) == 0
-    assert "2 draw(s) verified" in capsys.readouterr().out
-
-
 def test_a_plan_that_cannot_be_drawn_or_is_asked_wrongly_says_why(server: ServerThread) -> None:
     # EPB has one inspector: two per visit cannot be sent
     epb = plan(server, ADMIN, agency="EPB", count=1)
@@ -417,33 +267,6 @@ def test_a_plan_that_cannot_be_drawn_or_is_asked_wrongly_says_why(server: Server
     assert code(ask(server, DRAW, REG, plan="x", seed="s")) == "BAD_USER_INPUT"
     assert code(ask(server, DRAW, REG, plan="999", seed="s")) == "PLAN_NOT_FOUND"
     assert code(ask(server, DRAW, REG, plan=plan(server), seed=" ")) == "BAD_USER_INPUT"
-
-
-async def test_the_platform_database_away_is_inspections_unavailable() -> None:
-    """No masked internal error: the port says the database cannot be used now."""
-    from gateway.callers import Caller
-    from gateway.inspections import Inspections
-    from gateway.platform_store.settings import PlatformSettings
-    from gateway.platform_store.store import open_store
-    from policies import policy_dir
-    from schema.access import Clearance
-    from schema.inspection_port import InspectionRefused
-    from schema.rules.inspections import load_inspections
-
-    # nothing listens on port 1: the connection is refused
-    store = open_store(PlatformSettings("postgresql+asyncpg://gateway@127.0.0.1:1/platform"))
-    weights = load_inspections(policy_dir())
-    port = Inspections(store, (), lambda: weights, log=None, records=None).for_caller(
-        Caller("p", Clearance("department", "REG")), "127.0.0.1", "r")
-    try:
-        with pytest.raises(InspectionRefused) as refused:
-            await port.plan(1)
-    finally:
-        await store.aclose()
-    assert refused.value.code == "INSPECTIONS_UNAVAILABLE"
-    message = str(refused.value)
-    assert message.startswith("The platform database cannot be used now (")
-    assert message.endswith("); retry later.") and "Traceback" not in message
 
 
 def test_inspectors_imported_while_the_gateway_runs_are_drawn_at_the_next_draw(
