@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -98,6 +99,7 @@ class _SqliteFile:
 
     def __init__(self, location: str, name: str) -> None:
         url = make_url(location).set(drivername="sqlite")
+        self.path = str(url.database)
         # a connection is used by one thread at a time, not always the same one
         self.engine: Engine = sa.create_engine(
             url, poolclass=QueuePool, pool_size=_SQLITE_THREADS, max_overflow=0,
@@ -132,14 +134,35 @@ class _SqliteFile:
                                                   if name in present]
             return _dicts(conn.execute(sa.select(*chosen).select_from(source)))
 
+    def stamp(self) -> tuple[int, int]:
+        """The latest modification time and the size of the file and its write-ahead
+        log: every committed write changes them."""
+        latest = size = 0
+        for path in (self.path, self.path + "-wal"):
+            try:
+                status = os.stat(path)
+            except FileNotFoundError:
+                continue
+            latest, size = max(latest, status.st_mtime_ns), size + status.st_size
+        return latest, size
+
     def changed(self, table: str, columns: Sequence[str] | None, change_column: str,
                 since: Watermark) -> tuple[list[dict[str, Any]], Watermark, bool]:
+        """By the change-time column where the table has it; otherwise by the file's
+        stamp (nothing while the file is unchanged, every row once it changed)."""
+        stamp = self.stamp()  # before reading: a write meanwhile is read again next time
+        if isinstance(since, tuple) and since == stamp:
+            return [], since, False
         source = sa.table(table)
         with self.engine.connect() as conn:
             present = set(conn.execute(sa.select(sa.text("*")).select_from(source).limit(0))
                           .keys())
-            statement, tells = _changes_statement(table, present, columns, change_column, since)
-            return _changes_found(_dicts(conn.execute(statement)), tells, change_column, since)
+            after = None if isinstance(since, tuple) else since  # a stamp: read whole
+            statement, tells = _changes_statement(table, present, columns, change_column, after)
+            rows = _dicts(conn.execute(statement))
+        if not tells:
+            return rows, stamp, True
+        return _changes_found(rows, tells, change_column, after)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -222,8 +245,8 @@ class SqlConnector(Connector):
     async def _changed(
         self, table: str, columns: Sequence[str] | None, change_column: str, since: Watermark,
     ) -> tuple[Sequence[Mapping[str, Any]], Watermark, bool]:
-        """By the ``updated_at`` column (or its rename) where the table has it; every
-        row otherwise."""
+        """By the ``updated_at`` column (or its rename) where the table has it; else,
+        for a SQLite file, by the file's stamp; every row otherwise."""
         file = self._file
         if file is not None:
             return await file.run(lambda: file.changed(table, columns, change_column, since))

@@ -10,9 +10,13 @@ records, its legal representative's, its registry row. A level that differs from
 the one last computed is a ``WarningChanged``; a credit code new to the registry a
 ``Registered`` (``gateway.events``, where what events may carry is set out).
 
-A source that cannot tell its changes (a table without ``updated_at``, an agency
-answering no ``since`` query) is read whole - by key for an agency that cannot list
-- at most once per its agency's ``cache_ttl_s``, and compared record by record.
+A source that cannot tell its changes (a table without ``updated_at`` outside a
+SQLite file, an agency answering no ``since`` query) is read whole - by key for an
+agency that cannot list - at most once per its agency's ``cache_ttl_s``, and
+compared record by record. One that tells only that it changed (a file's stamp) is
+read whole when it did, but not again before ten times that read's duration has
+passed: a large source written to all the time costs the leader a tenth of its
+time at most.
 Every source is compared whole once per ``changes.reconcile_s`` too: a deleted row
 has no change time.
 
@@ -44,7 +48,7 @@ from gateway.events import Event, Registered, WarningChanged
 from gateway.feed_memory import FeedMemory
 from schema.access import Basis
 from schema.registry_index import RegistrySnapshot
-from schema.registry_risk import RegistryRisk, RiskRecords, Touched, read_by_key
+from schema.registry_risk import RegistryRisk, RiskRecords, read_by_key
 from schema.risk import RISK_TYPES, enterprise_subject, indexed, warning_level_of, warning_of
 from schema.rules.columns import RULE_COLUMNS, riskless_counted
 from schema.rules.model import RuleSet, WarningLevel
@@ -55,7 +59,9 @@ __all__ = ["ChangeFeed"]
 
 log = logging.getLogger(__name__)
 
-_NO_CHANGE = Touched(frozenset(), frozenset())
+# a source read whole because it changed is not read again before this many times
+# the read's duration has passed
+_WHOLE_SPACING = 10.0
 
 
 def _utc_now() -> dt.datetime:
@@ -71,6 +77,7 @@ class _Mark:
     tells: bool = True  # it says what changed (else it is compared whole)
     by_key: bool = False  # an agency answering no ``since`` query: asked by key
     failing: bool = False  # its last read failed (logged once until it is read again)
+    not_before: float = 0.0  # after a whole read because it changed: spacing them out
 
 
 class ChangeFeed:
@@ -238,6 +245,8 @@ class ChangeFeed:
             if now - (mark.whole_at or 0.0) < connector.spec.cache_ttl_s:
                 return None  # compared whole once per cache lifetime
             reconcile = True
+        if not reconcile and now < mark.not_before:
+            return None
         if reconcile:
             mark.by_key = False  # an agency may have learnt ``since`` meanwhile
         try:
@@ -262,6 +271,7 @@ class ChangeFeed:
         mark.watermark, mark.tells = changes.watermark, changes.watermark is not None
         if changes.whole:
             mark.whole_at = now
+            mark.not_before = now + _WHOLE_SPACING * (self._clock() - now)
         return changes, first
 
     async def _read_by_key(self, connector: Connector, record_type: str) -> Changes:

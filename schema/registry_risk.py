@@ -207,6 +207,10 @@ class RegistryRisk:
         read now. Returns the credit codes and person ids whose records changed."""
         key = (agency, record_type)
         kept = self._parts.get(key)
+        now = self._clock()
+        if kept is not None and not whole and not records and kept.risky_only == risky_only:
+            self._parts[key] = replace(kept, read_at=now, registry_at=registry_at)
+            return Touched(frozenset(), frozenset())  # the usual poll: nothing changed
         old: dict[str, Record] = {}
         if kept is not None:
             for record in (*kept.by_code, *kept.by_person):
@@ -217,7 +221,6 @@ class RegistryRisk:
                 new.pop(record.record_id, None)
             else:
                 new[record.record_id] = record
-        now = self._clock()
         changed = [(old.get(i), new.get(i)) for i in old.keys() | new.keys()
                    if old.get(i) != new.get(i)]
         if kept is not None and not changed and kept.risky_only == risky_only:

@@ -93,15 +93,41 @@ def test_sql_reads_rows_written_after_the_watermark(tmp_path: Path) -> None:
     asyncio.run(_closing(_sql(path), run))
 
 
-def test_sql_table_without_change_times_answers_whole(tmp_path: Path) -> None:
+def test_sqlite_table_without_change_times_tells_by_the_file_stamp(tmp_path: Path) -> None:
     path = _table(tmp_path / "samr.db", change_column=None)
 
     async def run(connector: Connector) -> None:
-        for since in (None, "2026-12-01T00:00:00"):
-            found = await connector.changed_since("anomaly", since)
-            assert (_ids(found), found.whole, found.watermark) == (["A-1", "A-2"], True, None)
+        first = await connector.changed_since("anomaly", None)
+        assert (_ids(first), first.whole) == (["A-1", "A-2"], True)
+        assert isinstance(first.watermark, tuple)
+        same = await connector.changed_since("anomaly", first.watermark)
+        assert (same.records, same.whole, same.watermark) == ([], False, first.watermark)
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE anomaly SET risk_level = 'HIGH' WHERE record_id = 'A-2'")
+        changed = await connector.changed_since("anomaly", first.watermark)
+        assert (_ids(changed), changed.whole) == (["A-1", "A-2"], True)  # compared whole
+        assert changed.watermark != first.watermark
 
     asyncio.run(_closing(_sql(path), run))
+
+
+def test_a_database_without_change_times_or_file_answers_whole() -> None:
+    async def run() -> None:
+        engine = create_async_engine("sqlite+aiosqlite:///:memory:",
+                                     poolclass=sa.pool.StaticPool)
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f"CREATE TABLE anomaly ({', '.join(COLUMNS)})"))
+            await conn.execute(sa.text("INSERT INTO anomaly VALUES (:r, :c, 'OPEN', 'LOW', "
+                                       "'x', '2026-05-01')"), {"r": "A-1", "c": ACME})
+        spec = AgencySpec("SAMR", "市场监管局", "sql", "sqlite+aiosqlite:///:memory:",
+                          ("anomaly",))
+        connector = SqlConnector(spec, report=_ignore, engine=engine)
+        for since in (None, "2026-12-01T00:00:00"):
+            found = await connector.changed_since("anomaly", since)
+            assert (_ids(found), found.whole, found.watermark) == (["A-1"], True, None)
+        await connector.aclose()
+
+    asyncio.run(run())
 
 
 def test_sql_change_column_renamed_and_columns_narrowed(tmp_path: Path) -> None:

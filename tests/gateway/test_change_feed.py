@@ -79,6 +79,8 @@ def sources(tmp_path: Path, serve: Callable[..., ServerThread]) -> Sources:
         db.execute(f"CREATE TABLE anomaly ({', '.join(ANOMALY)}, updated_at TEXT)")
         db.execute(f"INSERT INTO anomaly VALUES ({', '.join('?' * 8)})",
                    (*_anomaly("REG-1", ACME, "LOW").values(), "2026-11-30T08:00:00.000000"))
+    with sqlite3.connect(tmp_path / "tax.db") as db:  # no change times: the file's stamp
+        db.execute(f"CREATE TABLE anomaly ({', '.join(ANOMALY)})")
     write_csv(tmp_path / "epb" / "anomaly.csv", [_anomaly("EPB-1", BETA, "LOW")])
     court = create_agency_app({"judgment_default": [
         {**_anomaly("COURT-1", GAMMA, "LOW"), "person_id": "", "court": "西城法院",
@@ -89,6 +91,8 @@ def sources(tmp_path: Path, serve: Callable[..., ServerThread]) -> Sources:
 agencies:
   - {{code: REG, name: 登记机关, kind: sql, url: "sqlite+aiosqlite:///{registry}",
       provides: [enterprise, anomaly]}}
+  - {{code: TAX, name: 税务局, kind: sql, url: "sqlite+aiosqlite:///{tmp_path / 'tax.db'}",
+      provides: [anomaly], cache_ttl_s: 60}}
   - {{code: EPB, name: 生态环境局, kind: csv, path: epb, provides: [anomaly]}}
   - {{code: COURT, name: 人民法院, kind: http, base_url: "{server.url}",
       provides: [judgment_default], cache_ttl_s: 0.5}}
@@ -172,6 +176,18 @@ def test_sql_row_with_newer_change_time_is_one_warning_change(sources: Sources) 
     assert event.reasons[0] == "SINGLE_AGENCY_HIGH_RISK" and event.agencies == ("REG",)
     assert (event.district_code, event.industry) == ("110102", "餐饮业")
     assert event.at.tzinfo is dt.UTC
+
+
+def test_sqlite_file_without_change_times_is_one_warning_change(sources: Sources) -> None:
+    def insert() -> None:
+        with sqlite3.connect(sources.folder / "tax.db") as db:
+            db.execute(f"INSERT INTO anomaly VALUES ({', '.join('?' * 7)})",
+                       tuple(_anomaly("TAX-1", GAMMA, "LOW").values()))
+
+    event = _one_change(sources, insert)  # within 2 s, not within cache_ttl_s (60 s)
+    assert isinstance(event, WarningChanged)
+    assert (event.credit_code, event.from_level, event.to_level) == (GAMMA, "YELLOW", "RED")
+    assert event.agencies == ("COURT", "TAX")
 
 
 def test_rewritten_csv_file_is_one_warning_change(sources: Sources) -> None:
