@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from change_district import (
+    PAYLOADS,
     REGISTRATIONS,
     District,
     code,
@@ -141,9 +142,29 @@ async def test_no_subscriber_hears_of_a_record_or_enterprise_it_may_not_see(
                 if change["creditCode"] in records:
                     assert shown == {records[change["creditCode"]]}, (who, change)
                 assert all(r["withheld"] == [] for r in change["reasons"])  # VISIBLE basis
+            # what each was told is what it reads by asking: the level it was told, and
+            # for a case it was not told, no warning it could see
+            told = {c["creditCode"]: c["to"] for c in heard}
+            for credit_code in codes:
+                asked = await level_asked(server, who, credit_code)
+                if credit_code in told:
+                    assert asked == told[credit_code], (who, credit_code)
+                else:
+                    assert asked in (None, "NONE"), (who, credit_code)
     finally:
         for subscriber in subscribers.values():
             await subscriber.aclose()
+
+
+async def level_asked(server: ServerThread, who: str, credit_code: str) -> str | None:
+    """The enterprise's warning level as ``who`` reads it by a query (None: the
+    enterprise is not visible to it)."""
+    async with httpx.AsyncClient() as client:
+        answer = (await client.post(f"{server.url}/graphql", headers=PAYLOADS[who], json={
+            "query": '{ enterprise(creditCode: "%s") { warning { level } } }' % credit_code},
+            timeout=10)).json()
+    enterprise = answer["data"]["enterprise"]
+    return None if enterprise is None else str(enterprise["warning"]["level"])
 
 
 @pytest.mark.slow
