@@ -205,7 +205,7 @@ def parse_config(document: Any, path: Path) -> GatewayConfig:
                                   set(codes), problems)
     changes = parse_changes(document.get("changes"), f"{name}: changes", problems)
     webhooks = parse_webhooks(document.get("webhooks"), f"{name}: webhooks",
-                              {p.id: p for p in principals}, problems)
+                              {p.id: p for p in principals}, problems, agencies=set(codes))
     if problems:
         raise ConfigError(problems)
     return GatewayConfig(path, tuple(agencies), tuple(principals), platform, cors, metrics,

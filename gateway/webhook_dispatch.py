@@ -57,6 +57,9 @@ QUERIES = {
     creditCode name districtCode industry businessScope establishedOn licences at } }""",
 }
 _RESTART_S = 5.0
+# refusals a restart cannot change (the principal's clearance, the filter): not retried
+_FINAL = frozenset({"FORBIDDEN", "FILTER_NOT_ALLOWED", "BAD_USER_INPUT",
+                    "GRAPHQL_VALIDATION_FAILED", "SUBSCRIPTIONS_UNAVAILABLE"})
 _QUEUE = 10_000
 
 
@@ -149,16 +152,22 @@ class WebhookDispatcher:
                                               spec.purpose, principal.credit_code or ""))
 
     async def _follow(self, spec: WebhookSpec, event: str, listening: asyncio.Event) -> None:
-        """Run the subscription of ``event`` for ``spec`` (started again after a failure)."""
+        """Run the subscription of ``event`` for ``spec``: started again after a failure,
+        never after a refusal (fix the configuration and restart)."""
         while True:
             try:
-                await self._subscribe(spec, event, listening)
+                if not await self._subscribe(spec, event, listening):
+                    listening.set()  # refused for good: nothing to wait for
+                    return
             except Exception:
                 log.exception("webhook %s: the %s subscription failed; started again in "
                               "%g s", spec.id, event, _RESTART_S)
             await asyncio.sleep(_RESTART_S)
 
-    async def _subscribe(self, spec: WebhookSpec, event: str, listening: asyncio.Event) -> None:
+    async def _subscribe(self, spec: WebhookSpec, event: str,
+                         listening: asyncio.Event) -> bool:
+        """Follow the subscription until it ends: True to start it again, False when it
+        was refused (logged)."""
         caller = self._caller(spec)
         context = self._runtime.new_context(caller.clearance)
 
@@ -177,11 +186,17 @@ class WebhookDispatcher:
         if isinstance(results, ExecutionResult):
             log.error("webhook %s: the %s subscription was refused: %s", spec.id, event,
                       "; ".join(e.message for e in results.errors or ()))
-            return
+            return False
         async for result in results:
             if result.errors:
+                codes = {(e.extensions or {}).get("code") for e in result.errors}
                 log.error("webhook %s: %s: %s", spec.id, event,
                           "; ".join(e.message for e in result.errors))
+                if codes & _FINAL:
+                    log.error("webhook %s: its %s subscription is refused for its principal "
+                              "%s: nothing will be sent; fix the configuration", spec.id,
+                              event, spec.principal)
+                    return False
                 continue
             if not self._leads() or not result.data:
                 continue
@@ -195,6 +210,7 @@ class WebhookDispatcher:
                 log.error("webhook %s: too many deliveries waiting; dropped one of %s",
                           spec.id, dropped.credit_code)
             queue.put_nowait(delivery)
+        return True
 
     async def _send(self, spec: WebhookSpec, queue: asyncio.Queue[Delivery]) -> None:
         """Deliver in order, one at a time (a failing receiver holds up only its own)."""

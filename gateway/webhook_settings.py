@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,8 +59,10 @@ class WebhookSpec:
 
 
 def parse_webhooks(raw: Any, where: str, principals: Mapping[str, Any],
-                   problems: list[str]) -> tuple[WebhookSpec, ...]:
-    """Check ``webhooks:`` (``principals``: id -> ``PrincipalSpec``); problems are
+                   problems: list[str], *,
+                   agencies: Collection[str] = ()) -> tuple[WebhookSpec, ...]:
+    """Check ``webhooks:`` (``principals``: id -> ``PrincipalSpec``; ``agencies``: the
+    configuration's agency codes, which ``filter.agency`` must name); problems are
     appended, each naming the file, the webhook and the field."""
     if raw is None:
         return ()
@@ -71,7 +73,7 @@ def parse_webhooks(raw: Any, where: str, principals: Mapping[str, Any],
     found: list[WebhookSpec] = []
     seen: set[str] = set()
     for number, entry in enumerate(raw, start=1):
-        spec = _webhook(entry, f"{where}[{number}]", principals, problems)
+        spec = _webhook(entry, f"{where}[{number}]", principals, agencies, problems)
         if spec is None:
             continue
         if spec.id in seen:
@@ -82,7 +84,7 @@ def parse_webhooks(raw: Any, where: str, principals: Mapping[str, Any],
     return tuple(found)
 
 
-def _webhook(raw: Any, where: str, principals: Mapping[str, Any],
+def _webhook(raw: Any, where: str, principals: Mapping[str, Any], agencies: Collection[str],
              problems: list[str]) -> WebhookSpec | None:
     if not isinstance(raw, Mapping):
         problems.append(f"{where}: must be a mapping")
@@ -122,6 +124,10 @@ def _webhook(raw: Any, where: str, principals: Mapping[str, Any],
         problems.append(f"{where}: purpose: {purpose!r} is not one of {principal}'s purposes "
                         f"({', '.join(spec.purposes) or 'none'})")
     condition = _filter(raw.get("filter"), where, events, problems)
+    agency = condition.get("agency")
+    if agency is not None and agencies and agency not in agencies:
+        problems.append(f"{where}: filter.agency: {agency!r} is not an agency of this "
+                        "configuration")
     if len(problems) > before:
         return None
     assert isinstance(url, str) and isinstance(principal, str)

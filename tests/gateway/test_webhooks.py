@@ -177,6 +177,9 @@ def test_a_failing_receiver_gets_five_attempts_then_a_dead_letter_that_can_be_re
      "events: [registrations], filter: {minLevel: RED}}",
      "webhooks[1] (w): filter.minLevel: applies only to warningChanges"),
     ("{id: w, url: 'http://x/h', secret: " + SECRET + ", principal: fda-system, "
+     "events: [warningChanges], filter: {agency: NOPE}}",
+     "webhooks[1] (w): filter.agency: 'NOPE' is not an agency of this configuration"),
+    ("{id: w, url: 'http://x/h', secret: " + SECRET + ", principal: fda-system, "
      "purpose: AUDIT, events: [warningChanges]}",
      "webhooks[1] (w): purpose: 'AUDIT' is not one of fda-system's purposes"),
 ])
