@@ -293,6 +293,10 @@ async def test_a_change_reaches_subscribers_on_both_replicas_within_2_seconds(
             change = (await subscriber.next(2.0))["data"]["warningChanges"]
             assert (change["creditCode"], change["to"]) == (code(1), "ORANGE")
         assert time.monotonic() - changed < 2.0
+        # one of them polled; the other's subscriber heard it through Redis
+        leading = ["now leads the cluster" in replica.log.read_text(errors="replace")
+                   for replica in replicas]
+        assert sorted(leading) == [False, True]
     finally:
         for subscriber in subscribers:
             await subscriber.aclose()
