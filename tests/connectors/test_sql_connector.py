@@ -197,6 +197,7 @@ async def test_bursts_of_queries_reuse_the_connections_they_opened(
                 first_burst = len(opened)
     finally:
         await source.aclose()
-    # (SQLite: at most one connection per worker thread)
-    assert 1 < first_burst <= len(keys)
+    # (SQLite: at most one connection per worker thread, and under load one thread may
+    # have served the whole burst)
+    assert 1 <= first_burst <= len(keys)
     assert len(opened) == first_burst  # the later bursts opened none
