@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from conftest import ServerThread, write_csv
 from connectors.base import Changes, Connector
 from connectors.credit_code import with_check_char
 from connectors.csv_folder import CsvConnector
@@ -26,7 +27,6 @@ from connectors.records import RowProblem
 from connectors.spec import AgencySpec
 from connectors.sql import SqlConnector
 from gateway.demo.agency_service import create_agency_app
-from tests.conftest import ServerThread, write_csv
 
 ACME = with_check_char("91110102MA0000001")
 BETA = with_check_char("91110102MA0000002")

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
+from conftest import RedisServer, ServerThread, write_csv
 from connectors.credit_code import with_check_char
 from gateway.change_feed import ChangeFeed
 from gateway.change_service import ChangeService
@@ -30,7 +31,6 @@ from gateway.feed_memory import FeedMemory
 from gateway.runtime import Runtime, open_runtime
 from schema.registry_risk import RiskRecords
 from schema.rules.columns import riskless_counted
-from tests.conftest import RedisServer, ServerThread, write_csv
 
 ACME = with_check_char("91110102MA0000001")
 BETA = with_check_char("91110102MA0000002")

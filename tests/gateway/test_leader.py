@@ -17,11 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from conftest import BETA, GAMMA, RedisServer, ServerThread
 from gateway.app import AppOptions, create_app
 from gateway.config import load_config
 from gateway.events import Event, EventBus, Registered, WarningChanged, event_from_json
 from gateway.leader import LeaderLock
-from tests.conftest import BETA, GAMMA, RedisServer, ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
