@@ -45,8 +45,9 @@ class InspectionPlanInput:
         "Which enterprises it draws from (status ACTIVE unless given; not hasRecordsFrom)."))
     items: list[str] | None = strawberry.field(default=None,
                                                description="What is checked (抽查事项).")
-    inspectors_per_visit: int = strawberry.field(default=2, description=(
-        "Inspectors sent per visit (1-10; at least two by the rules of 双随机)."))
+    inspectors_per_visit: int | None = strawberry.field(default=2, description=(
+        "Inspectors sent per visit (1-10; at least two by the rules of 双随机); null "
+        "means the default, 2."))
 
 
 def plan_filter(condition: EnterpriseFilter | None) -> dict[str, str]:

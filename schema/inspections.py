@@ -183,7 +183,8 @@ class InspectionMutation:
                                 f"create a plan led by {input.agency}.", argument="agency")
             spec = new_plan(input.name, input.agency, input.agencies, input.count,
                             plan_filter(input.filter), input.items,
-                            input.inspectors_per_visit, info.context.agencies)
+                            2 if input.inspectors_per_visit is None
+                            else input.inspectors_per_visit, info.context.agencies)
             plan = await port.create_plan(spec)
         port.note(Step("inspection create-plan", plan.id,
                        details={"name": plan.name, "agencies": ",".join(plan.agencies),
