@@ -143,6 +143,9 @@ def describe_change(row: VersionRow) -> str:
                 f"+{change.get('lines_added')} -{change.get('lines_removed')} lines")
     if kind == "seed":
         return f"seeded from {change.get('seeded_from')}"
+    if kind == "seed-documents":
+        return (f"added {', '.join(change.get('names') or [])} from "
+                f"{change.get('seeded_from')}")
     return str(change)
 
 

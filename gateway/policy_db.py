@@ -121,11 +121,28 @@ async def stored_version(store: PlatformStore) -> int:
 
 async def seed(store: PlatformStore, folder: Path) -> bool:
     """Fill the policy tables from ``folder`` unless they hold a policy already (once
-    across processes: under the ``policies`` lock). True when this call seeded."""
+    across processes: under the ``policies`` lock). True when this call seeded.
+
+    A database seeded by an earlier gateway version lacks the rule files added since
+    (``inspections.yaml``, ``statistics.yaml``, ...): those are added from ``folder``
+    as a new version of their own, so they too are read from, and changed in, the
+    database; the documents it holds are never replaced."""
     data, documents = await asyncio.to_thread(_folder, folder)
     async with store.transaction("policies") as conn:
-        if await conn.scalar(sa.select(sa.func.count()).select_from(policy_versions)):
-            return False
+        version = int(await conn.scalar(sa.select(sa.func.max(policy_versions.c.version)))
+                      or 0)
+        if version:
+            present = set((await conn.scalars(sa.select(policy_documents.c.name))).all())
+            missing = {name: text for name, text in documents.items() if name not in present}
+            if not missing:
+                return False
+            await conn.execute(policy_documents.insert(),
+                               [{"name": name, "text": text} for name, text in missing.items()])
+            await _record(conn, version + 1, "seed",
+                          {"kind": "seed-documents", "seeded_from": str(folder),
+                           "names": sorted(missing)},
+                          "rule files new in this gateway version")
+            return True
         rows = [{"graph_type": str(graph_type), "field": str(field), "openness": str(level)}
                 for graph_type, fields in data.classes.items() for field, level in fields.items()]
         if rows:

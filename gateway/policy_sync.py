@@ -130,7 +130,7 @@ class DatabasePolicies:
         while True:
             try:
                 if await policy_db.seed(self._store, self._folder):
-                    log.info("access policy seeded into the platform database from %s",
+                    log.info("access policy documents seeded into the platform database from %s",
                              self._folder)
                 await self.refresh()
                 break

@@ -233,3 +233,30 @@ def test_new_audit_alert_rules_apply_on_a_running_gateway(
     assert quiet.count("[]") == 2 and set_file(capsys, config, "audit.yaml", quiet)[0] == 0
     within(5.0, lambda: version(server) == 2, "version 2 by polling")
     assert refused() == []
+
+
+def test_rule_files_new_in_a_gateway_version_are_added_to_a_seeded_database(
+    user_agencies: dict[str, Any], capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A database seeded by an earlier version lacks the rule files added since: the next
+    start adds them as a version of their own (the documents it holds stay), and they
+    can then be changed like the others."""
+    config = in_database(user_agencies)
+    warnings = shown(capsys, config, "warnings.yaml")  # seeds the database
+    with sqlite3.connect(config.parent / "platform.db") as db:  # as an earlier version left it
+        db.execute("DELETE FROM policy_documents WHERE name IN "
+                   "('inspections.yaml', 'statistics.yaml')")
+        db.execute("UPDATE policy_documents SET text = text || '# kept' "
+                   "WHERE name = 'warnings.yaml'")
+    assert shown(capsys, config, "inspections.yaml") == (
+        policy_dir() / "inspections.yaml").read_text(encoding="utf-8")
+    assert shown(capsys, config, "warnings.yaml") == warnings + "# kept"  # never replaced
+    _, out, _ = run(capsys, "policy", "history", "--config", str(config))
+    line = out.splitlines()[2]
+    assert line.split()[0] == "2"
+    assert "added inspections.yaml, statistics.yaml from " in line
+    inspections = shown(capsys, config, "inspections.yaml")
+    code, _, err = set_file(capsys, config, "inspections.yaml", inspections + "\n# reviewed\n")
+    assert code == 0, err
+    _, out, _ = run(capsys, "policy", "history", "--config", str(config))
+    assert len(out.splitlines()) == 4  # header, seed, the added files, the change
