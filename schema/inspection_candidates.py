@@ -32,7 +32,7 @@ from schema.enums import EnterpriseStatus
 from schema.errors import BadUserInput, SourceUnavailableError
 from schema.gather import Path
 from schema.inspection_types import Candidate
-from schema.listing import _Same
+from schema.listing import _Same, registry_conditions_met
 from schema.registry_index import RegistrySnapshot
 from schema.registry_risk import RegistryRisk, RiskRecords, collector_paused
 from schema.risk import SubjectRecords, enterprise_subject, grade_of, indexed, warning_level_of
@@ -51,22 +51,7 @@ def _meets(record: Record, hidden: frozenset[str], condition: EnterpriseFilter,
            status: EnterpriseStatus) -> bool:
     """Does the enterprise meet the filter's registry conditions (read as the basis
     reads it: a hidden value is null and never matches)?"""
-    values = record.values
-
-    def seen(name: str) -> object:
-        return None if name in hidden else values.get(name)
-
-    if condition.name_contains:
-        name = seen("name")
-        if not isinstance(name, str) or condition.name_contains.casefold() not in name.casefold():
-            return False
-    if condition.industry is not None and seen("industry") != condition.industry:
-        return False
-    if condition.district_code is not None:
-        district = seen("district_code")
-        if not isinstance(district, str) or not district.startswith(condition.district_code):
-            return False
-    return seen("status") == status.value
+    return registry_conditions_met(record, hidden, condition, status.value)
 
 
 async def candidates(context: RequestContext, path: Path, condition: EnterpriseFilter | None,

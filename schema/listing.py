@@ -98,9 +98,11 @@ def _refuse_unreadable(view: CallerView, condition: EnterpriseFilter, owner: str
                 "(or ask with a purpose that opens the field).", argument=f"filter.{name}")
 
 
-def _matches(record: SourceRecord, hidden: frozenset[str], condition: EnterpriseFilter) -> bool:
-    """Does the caller's copy of an enterprise meet the filter? Read as the copy reads
-    (a hidden value is null, so a filter on it never matches) without making one: a
+def registry_conditions_met(record: SourceRecord, hidden: frozenset[str],
+                            condition: EnterpriseFilter, status: str | None) -> bool:
+    """Does an enterprise's registry record meet the filter's registry conditions (name,
+    industry, district) and have ``status`` (any when None)? Read as a copy reads (a
+    hidden value is null, so a condition on it never matches) without making one: a
     filter over 100,000 enterprises then costs no copies."""
     values = record.values
 
@@ -117,7 +119,13 @@ def _matches(record: SourceRecord, hidden: frozenset[str], condition: Enterprise
         district = seen("district_code")
         if not isinstance(district, str) or not district.startswith(condition.district_code):
             return False
-    if condition.status is not None and seen("status") != condition.status.value:
+    return status is None or seen("status") == status
+
+
+def _matches(record: SourceRecord, hidden: frozenset[str], condition: EnterpriseFilter) -> bool:
+    """Does the caller's copy of an enterprise meet the filter?"""
+    status = None if condition.status is None else condition.status.value
+    if not registry_conditions_met(record, hidden, condition, status):
         return False
     if condition.warning_level is not None and "warning" in hidden:
         return False
