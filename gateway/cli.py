@@ -66,7 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"GraphiQL: http://{shown}:{args.port}/graphql", file=sys.stderr)
     if not args.no_portal:
-        print(f"public portal (公示查询): http://{shown}:{args.port}/portal", file=sys.stderr)
+        print(f"Portal (公示查询): http://{shown}:{args.port}/portal", file=sys.stderr)
     if args.workers > 1:
         from gateway.workers import serve_workers
 

@@ -195,7 +195,7 @@ def test_the_metrics_configuration_is_checked(user_agencies: dict[str, Any]) -> 
         "roles)",
         "agencies.yaml: metrics: public: must be true or false, got 'yes'",
         "agencies.yaml: metrics: roles: unknown role 'boss' (roles: public, department, "
-        "approval, auditor, admin)",
+        "approval, auditor, admin, enterprise, supervisor)",
     ]
 
 
