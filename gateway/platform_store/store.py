@@ -21,6 +21,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import os
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -181,13 +182,34 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # no implicit BEGIN from the driver
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
+        try:
+            _use_wal(cursor)
+        finally:
+            cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: sa.Connection) -> None:
         locked = conn.get_execution_options().get("platform_write_lock", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if locked else "BEGIN")
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the file in WAL mode (kept in the file: later connections find it set).
+    Changing the mode needs the file to itself, and SQLite answers "database is locked"
+    at once, without waiting, while another process holds it - two gateways starting
+    on a new file together, one of them migrating: retried for up to the busy time."""
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + _SQLITE_BUSY_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as error:  # the driver's OperationalError (aiosqlite's adapter)
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _lock_key(name: str) -> int:
