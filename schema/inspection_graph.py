@@ -28,9 +28,10 @@ from schema.context import RequestContext
 from schema.enums import EnterpriseStatus, Openness, RiskLevel
 from schema.inspection_errors import refusals
 from schema.inspection_port import PUBLISHED, Plan, PlanDraw, RecordedResult
-from schema.page import load_enterprise
+from schema.page import load_enterprise, prefetch_page
+from schema.redaction import selected_names
 from schema.rules.model import Grade, WarningLevel
-from schema.subjects import Enterprise
+from schema.subjects import Enterprise, enterprises_from
 
 __all__ = ["PUBLIC_WITHOUT", "InspectionDraw", "InspectionDrawItem", "InspectionPlan",
            "InspectionPlanStatus", "InspectionResult", "PlanInspector", "draw_of",
@@ -100,8 +101,14 @@ class InspectionDrawItem:
         "Drawn from the special list (重点监管名单: D grade, RED warning), whatever the "
         "seed; null unless you take part in the plan. Never public."))
 
+    # the enterprise, when the draw's items were resolved together (``InspectionDraw.items``)
+    node: strawberry.Private[Enterprise | None] = None
+    attached: strawberry.Private[bool] = False
+
     @strawberry.field(description="The enterprise drawn (随机抽取), as you may see it.")
     async def enterprise(self, info: Info) -> Enterprise | None:
+        if self.attached:
+            return self.node
         return await load_enterprise(info, self.credit_code)
 
 
@@ -121,8 +128,39 @@ class InspectionDraw:
     short_count: int = strawberry.field(description=(
         "Enterprises the count asked for that could not be drawn (too few candidates)."))
     reason: str | None = strawberry.field(description="Why it was drawn again (null: never).")
-    items: list[InspectionDrawItem] = strawberry.field(
-        description="The enterprises drawn, by credit code.")
+    drawn: strawberry.Private[list[InspectionDrawItem]]
+
+    @strawberry.field(description="The enterprises drawn, by credit code.")
+    async def items(self, info: Info) -> list[InspectionDrawItem]:
+        if "enterprise" in selected_names(info):
+            await _attach_enterprises(info, self.drawn)
+        return self.drawn
+
+
+async def _attach_enterprises(info: Info, items: Sequence[InspectionDrawItem]) -> None:
+    """Every item's enterprise at once, fetched as a page of them (one call per agency,
+    type and key kind) instead of one enterprise query per item: a draw of 10,000 took
+    3.4 s more through the single-enterprise path. An enterprise the registry index
+    does not hold, or the caller may not see, is null, as ``enterprise(creditCode:)``
+    answers."""
+    context = info.context
+    try:
+        snapshot = await context.index.snapshot(context.loaders.ages)
+    except SourceError as error:
+        context.failures.add(error, info.path.as_list())
+        return
+    records = []
+    for item in items:
+        at = bisect.bisect_left(snapshot.codes, item.credit_code)
+        if at < len(snapshot.codes) and snapshot.codes[at] == item.credit_code:
+            record = snapshot.enterprises[at]
+            if context.view.sees(record):
+                records.append(record)
+    nodes = {node.credit_code: node
+             for node in enterprises_from(info, records, under=("enterprise",))}
+    await prefetch_page(info, list(nodes.values()), ("enterprise",))
+    for item in items:
+        item.node, item.attached = nodes.get(item.credit_code), True
 
 
 @strawberry.type(description="A visit's result, kept as an inspection record (抽查结果).")
@@ -241,7 +279,7 @@ def draw_of(found: PlanDraw, count: int, takes_part: bool,
         digest=found.digest, inputs_digest=found.inputs_digest, redraws=found.seq - 1,
         reason=found.reason or None,
         over_count=max(0, len(found.mandatory) - count), short_count=max(0, count - drawn),
-        items=[InspectionDrawItem(credit_code=code, inspectors=inspectors(ids),
+        drawn=[InspectionDrawItem(credit_code=code, inspectors=inspectors(ids),
                                   mandatory=(code in found.mandatory) if takes_part else None)
                for code, ids in found.items if shown is None or code in shown])
 

@@ -10,7 +10,11 @@
 - ``draw_only``: the pure draw over every enterprise of the registry, whatever its
   status (100,000 candidates; target: well under 1 s);
 - ``verify``: what ``gateway draw verify`` costs (the draw made again from the stored
-  canonical inputs), and how large those are.
+  canonical inputs), and how large those are;
+- ``through_the_gateway``: ``createInspectionPlan`` then ``drawInspection`` over HTTP on
+  a real ``gateway serve`` (SQLite platform database, access log on): the draw as a
+  department meets it, its inputs and items stored; cold = the first draw after the
+  start, warm = a second plan drawn next.
 
 A cross-agency plan (SAMR + FIRE, 2 inspectors per visit) drawing 10,000 enterprises
 (6,616 of them on the special list in this district),
@@ -31,7 +35,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from harness import Timing, district, http_agencies, save
+from harness import Timing, district, free_port, http_agencies, save
 
 COUNT = 10_000
 TARGET_MS = 5_000
@@ -126,10 +130,89 @@ async def _measure(folder: Path, agencies_url: str, runs: int) -> dict[str, Any]
     }
 
 
+DEPARTMENT = {"Authorization": "Bearer demo-department-key", "X-Purpose": "INSPECTION"}
+CREATE = """mutation($name: String!) { createInspectionPlan(input: {name: $name, agency: "SAMR",
+  agencies: ["FIRE"], count: %d, inspectorsPerVisit: 2}) { id } }""" % COUNT
+DRAW = """mutation($id: ID!) { drawInspection(planId: $id, seed: "bench") {
+  digest items { enterprise { creditCode } } } }"""
+
+
+def _through_the_gateway(folder: Path, agencies_url: str) -> dict[str, Any]:
+    """Two plans drawn over HTTP on a fresh ``gateway serve`` of the district."""
+    import subprocess
+    import sys
+
+    import httpx
+    import yaml
+
+    from gateway.demo.writer import write_config
+
+    config = yaml.safe_load(write_config(folder, http_base_url=agencies_url)
+                            .read_text(encoding="utf-8"))
+    for agency in config["agencies"]:
+        agency["timeout_s"] = 30.0
+    # the draw alone: the change feed's first poll reads every source whole (about 5 s
+    # of CPU on this district, connectors/README.md) and would run beside the first draw
+    config.pop("changes", None)
+    units = sorted({row[0] for row in _registering_units(folder)})
+    config["inspectors"] = [{"id": i.id, "name": i.name, "agency": i.agency, "unit": i.unit}
+                            for i in _roster(units)]
+    path = folder / "bench-draw.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), "utf-8")
+    platform = folder / "platform.db"
+    if platform.exists():
+        platform.unlink()
+    port = free_port()
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(path), "--port",
+         str(port), "--log-level", "warning", "--no-rate-limits"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/graphql"
+    try:
+        with httpx.Client(timeout=120) as client:
+            deadline = time.monotonic() + 300
+            while True:
+                try:
+                    if client.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or gateway.poll() is not None:
+                    raise RuntimeError("the gateway did not start")
+                time.sleep(0.2)
+            load = [round(figure, 2) for figure in os.getloadavg()]
+            timings, drawn = [], 0
+            for name in ("cold", "warm"):
+                answer = client.post(url, headers=DEPARTMENT, json={
+                    "query": CREATE, "variables": {"name": f"bench {name}"}}).json()
+                plan = answer["data"]["createInspectionPlan"]["id"]
+                started = time.perf_counter()
+                answer = client.post(url, headers=DEPARTMENT, json={
+                    "query": DRAW, "variables": {"id": plan}}).json()
+                timings.append((time.perf_counter() - started) * 1000)
+                if answer.get("errors"):
+                    raise RuntimeError(str(answer["errors"])[:500])
+                drawn = len(answer["data"]["drawInspection"]["items"])
+    finally:
+        gateway.terminate()
+        gateway.wait(timeout=30)
+    return {"load_average_before": load, "drawn": drawn, "cold_ms": round(timings[0], 1),
+            "warm_ms": round(timings[1], 1), "target_ms": TARGET_MS}
+
+
+def _registering_units(folder: Path) -> list[tuple[str]]:
+    import sqlite3
+
+    with sqlite3.connect(folder / "samr.db") as db:
+        return db.execute("SELECT DISTINCT registering_agency FROM enterprise "
+                          "WHERE registering_agency IS NOT NULL").fetchall()
+
+
 def main(runs: int = 3, work: Path = Path("bench-results/data")) -> dict[str, Any]:
     folder = district(100_000, work / "district-100000")
     with http_agencies(folder) as url:
         result = asyncio.run(_measure(folder, url, runs))
+        result["through_the_gateway"] = _through_the_gateway(folder, url)
     save("draw", result)
     return result
 
