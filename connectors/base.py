@@ -61,6 +61,9 @@ KeyResult = list[Record] | SourceError
 # The result of every key without records. Shared: results are read, never mutated.
 NO_RECORDS: list[Record] = []
 T = TypeVar("T")
+
+# A change poll with this many rows is normalised in a worker thread (``changed_since``).
+_OFF_LOOP_ROWS = 5_000
 # The optional change-time column of every record type (``connectors/README.md``,
 # "Change times"): when the row was last written, by the owner agency's clock.
 CHANGE_COLUMN = "updated_at"
@@ -224,7 +227,17 @@ class Connector(abc.ABC):
         rows, watermark, whole = await self._guarded(
             lambda: self._changed(table, names, change_column, since),
             f"changes of {record_type}", record_type)
-        return Changes(self._normalise(spec, rows), watermark, whole)
+        if len(rows) < _OFF_LOOP_ROWS:
+            return Changes(self._normalise(spec, rows), watermark, whole)
+        # a whole read (the first poll, a source without change times): 100,000 rows
+        # take seconds to normalise, which the loop's requests would otherwise wait for;
+        # the problems are reported here, on the loop (the problem log is not shared
+        # with threads)
+        problems: list[RowProblem] = []
+        records = await asyncio.to_thread(self._normalise, spec, rows, False, problems.append)
+        for problem in problems:
+            self._report(problem)
+        return Changes(records, watermark, whole)
 
     async def _scan_columns(self, table: str,
                             columns: Sequence[str]) -> Sequence[Mapping[str, Any]]:
@@ -251,9 +264,11 @@ class Connector(abc.ABC):
 
     def _normalise(
         self, spec: RecordTypeSpec, rows: Sequence[Mapping[str, Any]], risky_only: bool = False,
+        report: Callable[[RowProblem], None] | None = None,
     ) -> list[Record]:
         renames = self.spec.standard_names(spec.name)
-        code, report = self.code, self._report
+        code = self.code
+        report = self._report if report is None else report
         risk = self.spec.source_column(spec.name, "risk_level")
         records = []
         for row in rows:

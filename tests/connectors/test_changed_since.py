@@ -237,3 +237,27 @@ def test_http_agency_without_until_does_not_support_since() -> None:
                 await connector.changed_since("anomaly", None)
 
     asyncio.run(run())
+
+
+def test_a_large_read_is_normalised_off_the_loop_and_its_problems_reported(
+    tmp_path: Path,
+) -> None:
+    """6,000 rows (a whole read): normalised in a worker thread, the same records, and a
+    bad row reported once, on the loop's side."""
+    path = tmp_path / "samr.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE anomaly ({', '.join(COLUMNS)})")
+        rows = [[*_row(f"A-{n}", ACME if n % 2 else BETA).values()] for n in range(6_000)]
+        rows[17][2] = "MAYBE"  # an unknown openness: kept as NOT_OPEN and reported
+        db.executemany(f"INSERT INTO anomaly VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+    reported: list[RowProblem] = []
+    spec = AgencySpec("SAMR", "市场监管局", "sql", f"sqlite+aiosqlite:///{path}", ("anomaly",))
+    connector = SqlConnector(spec, report=reported.append)
+
+    async def run(connector: Connector) -> Changes:
+        return await connector.changed_since("anomaly", None)
+
+    changes = asyncio.run(_closing(connector, run))
+    assert len(changes.records) == 6_000 and changes.whole
+    assert [problem.record_id for problem in reported] == ["A-17"]
+    assert "unknown openness 'MAYBE'" in reported[0].reason
