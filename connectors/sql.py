@@ -66,6 +66,10 @@ def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in result.all()]
 
 
+# The watermark of a table with a change-time column and no rows yet.
+EMPTY_TABLE = "(empty table)"
+
+
 def _changes_statement(table: str, present: set[str], columns: Sequence[str] | None,
                        change_column: str, since: Watermark) -> tuple[sa.Select[Any], bool]:
     """The statement reading a table's changes and whether it tells changes: with the
@@ -77,7 +81,7 @@ def _changes_statement(table: str, present: set[str], columns: Sequence[str] | N
     statement = sa.select(*chosen).select_from(source)
     if change_column not in present:
         return statement, False
-    if since is not None:
+    if since is not None and since != EMPTY_TABLE:
         # strictly after: rows loaded together share one change time, and reading them
         # all again at every poll would cost a whole read each time. A row written later
         # with a change time not after the watermark (the same microsecond, a long
@@ -91,7 +95,11 @@ def _changes_found(rows: list[dict[str, Any]], tells: bool, change_column: str,
     if not tells:
         return rows, None, True
     marks = [row[change_column] for row in rows if row.get(change_column) is not None]
-    return rows, max(marks, default=since), since is None
+    watermark = max(marks, default=since)
+    # an empty table that has the column tells its changes too: every row it will hold
+    # is new (without a mark it was taken for a table that cannot tell, compared whole
+    # once per cache lifetime)
+    return rows, EMPTY_TABLE if watermark is None else watermark, since is None
 
 
 class _SqliteFile:

@@ -25,7 +25,7 @@ from connectors.errors import SourceUnsupported
 from connectors.http_service import HttpConnector
 from connectors.records import RowProblem
 from connectors.spec import AgencySpec
-from connectors.sql import SqlConnector
+from connectors.sql import EMPTY_TABLE, SqlConnector
 from gateway.demo.agency_service import create_agency_app
 
 ACME = with_check_char("91110102MA0000001")
@@ -261,3 +261,25 @@ def test_a_large_read_is_normalised_off_the_loop_and_its_problems_reported(
     assert len(changes.records) == 6_000 and changes.whole
     assert [problem.record_id for problem in reported] == ["A-17"]
     assert "unknown openness 'MAYBE'" in reported[0].reason
+
+
+def test_an_empty_table_with_change_times_tells_its_first_rows(tmp_path: Path) -> None:
+    """A table with ``updated_at`` and no rows yet tells changes like any other (it used
+    to be taken for one that cannot, compared whole once per cache lifetime)."""
+    path = tmp_path / "samr.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE anomaly ({', '.join(COLUMNS)}, updated_at TEXT)")
+
+    async def run(connector: Connector) -> None:
+        first = await connector.changed_since("anomaly", None)
+        assert (first.records, first.whole) == ([], True) and first.watermark == EMPTY_TABLE
+        again = await connector.changed_since("anomaly", first.watermark)
+        assert (again.records, again.whole, again.watermark) == ([], False, EMPTY_TABLE)
+        with sqlite3.connect(path) as db:
+            values = [*_row("A-1", ACME).values(), "2026-12-01T08:00:00.000000"]
+            db.execute(f"INSERT INTO anomaly VALUES ({', '.join('?' * len(values))})", values)
+        second = await connector.changed_since("anomaly", again.watermark)
+        assert (_ids(second), second.whole) == (["A-1"], False)
+        assert second.watermark == "2026-12-01T08:00:00.000000"
+
+    asyncio.run(_closing(_sql(path), run))

@@ -16,7 +16,7 @@ from conftest import ACME, BETA, GAMMA, POSTGRES_URL, write_sqlite
 from connectors.errors import SourceUnavailable, SourceUnsupported
 from connectors.records import RowProblem
 from connectors.spec import AgencySpec
-from connectors.sql import SqlConnector
+from connectors.sql import _SQLITE_THREADS, SqlConnector
 
 
 def rows() -> list[dict[str, Any]]:
@@ -197,7 +197,11 @@ async def test_bursts_of_queries_reuse_the_connections_they_opened(
                 first_burst = len(opened)
     finally:
         await source.aclose()
-    # (SQLite: at most one connection per worker thread, and under load one thread may
-    # have served the whole burst)
-    assert 1 <= first_burst <= len(keys)
+    if source._file is not None:
+        # a SQLite file: one connection at most per worker thread of the connector, kept
+        # (which threads a burst uses is the executor's choice, so a later burst may
+        # still open the last of them)
+        assert 1 <= len(opened) <= _SQLITE_THREADS
+        return
+    assert 1 < first_burst <= len(keys)
     assert len(opened) == first_burst  # the later bursts opened none
