@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -131,6 +131,14 @@ async def _migrate(store: PlatformStore) -> None:
         if applied:
             logger.info("platform database migrated to version %d", max(applied))
         return
+
+
+async def _after_migrations(migrating: asyncio.Task[None] | None,
+                            job: Callable[[], Awaitable[None]]) -> None:
+    """Run ``job`` once the platform database is migrated (its tables exist)."""
+    if migrating is not None:
+        await asyncio.shield(migrating)
+    await job()
 
 
 def _catalogue(actions: Mapping[str, ActionRules]) -> list[tuple[str, str]]:
@@ -308,7 +316,8 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
             push_jobs = PushJobs(store, lambda: licensing, runtime.agencies, log=writer,
                                  leads=changes.leads)
             events.add_listener(push_jobs.heard)
-            escalating = asyncio.create_task(push_jobs.run(options.escalate_every_s))
+            escalating = asyncio.create_task(_after_migrations(
+                migrating, partial(push_jobs.run, options.escalate_every_s)))
         app.state.push_jobs = push_jobs
         webhooks: WebhookDispatcher | None = None
         if config.webhooks:  # signed POSTs of the same pushes (gateway.webhook_dispatch)
