@@ -1,6 +1,7 @@
 """Take the README's GraphiQL screenshot: the demo's first example tab and its answer.
 
     python tests/docs/screenshot_graphiql.py [--out gateway/static/docs/graphiql.png]
+    python tests/docs/screenshot_graphiql.py --statistics   # gateway/static/docs/statistics.png
 
 Starts ``gateway serve`` on the bundled demo (a free port on 127.0.0.1, demo data in
 ``--demo-dir``), opens GraphiQL in Debian's Chromium (``apt-get install chromium``;
@@ -82,11 +83,55 @@ def take(url: str, out: Path) -> None:
             browser.close()
 
 
+STATISTICS = """# The public's figures (公示统计)
+query PublicStatistics {
+  statistics(groupBy: [DISTRICT, WARNING_LEVEL]) {
+    unit total suppressedCells threshold
+    cells { keys count suppressed }
+  }
+}"""
+
+
+def take_statistics(url: str, out: Path) -> None:
+    """GraphiQL with a public ``statistics`` question (no key) and its protected answer."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.route("**/*", _only_this_machine)
+            page.goto(f"{url}/graphql", wait_until="networkidle")
+            page.locator(".graphiql-tab-add").click()  # a tab of its own: no operation name
+            page.wait_for_timeout(300)
+            # the editors in page order: query, variables, headers, response
+            page.evaluate("""([query]) => {
+                const editors = [...document.querySelectorAll('.CodeMirror')]
+                    .map((node) => node.CodeMirror);
+                editors[0].setValue(query);
+                editors[2].setValue('{}');
+            }""", [STATISTICS])
+            page.locator(".graphiql-execute-button").click()
+            answer = page.locator(".graphiql-response")
+            try:
+                answer.get_by_text('"suppressed"').first.wait_for(timeout=60_000)
+            except Exception:
+                page.screenshot(path=str(out.with_suffix(".failed.png")))
+                raise
+            page.wait_for_timeout(300)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out))
+        finally:
+            browser.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "gateway/static/docs/graphiql.png")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--statistics", action="store_true",
+                        help="the public statistics picture instead of the first tab")
     parser.add_argument("--demo-dir", type=Path, default=ROOT / ".demo-data")
     args = parser.parse_args()
+    name = "statistics.png" if args.statistics else "graphiql.png"
+    args.out = args.out or ROOT / "gateway/static/docs" / name
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -95,7 +140,7 @@ def main() -> int:
         cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         _wait_ready(process, url)
-        take(url, args.out)
+        (take_statistics if args.statistics else take)(url, args.out)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
