@@ -18,22 +18,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import getpass
 import json
 import sys
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
+from gateway.cli_log import log_cli_step
 from gateway.config import GatewayConfig, command_config
 from gateway.inspection_store import draws, load_plan
-from gateway.platform_store.entry import AccessEntry, text_hash
+from gateway.platform_store.entry import text_hash
 from gateway.platform_store.store import PlatformStore, describe_error, open_store
 from gateway.platform_store.tables import access_log
-from gateway.platform_store.writer import AccessLogWriter
 from schema.inspection_draw import DrawError, draw_from_canonical
 from schema.inspection_port import Plan, PlanDraw
 
@@ -159,16 +156,7 @@ async def _verify(config: GatewayConfig, plan_id: int) -> int:
 
 
 async def _note(store: PlatformStore, plan_id: int, refusal: str) -> None:
-    writer = AccessLogWriter(store)
-    await writer.start()
-    try:
-        decision = {"planId": str(plan_id), "verified": "no" if refusal else "yes"}
-        writer.record(AccessEntry(
-            at=dt.datetime.now(dt.UTC), principal=f"cli:{getpass.getuser()}", role="admin",
-            agency="", purpose="", client="cli", request_id=uuid.uuid4().hex,
-            operation="inspection verify",
-            query_hash=text_hash(json.dumps(decision, sort_keys=True)), variables_hash="",
-            decisions=(decision,), outcome="refused" if refusal else "ok",
-            refusal_code=refusal))
-    finally:
-        await writer.aclose()
+    decision = {"planId": str(plan_id), "verified": "no" if refusal else "yes"}
+    await log_cli_step(store, "inspection verify",
+                       query_hash=text_hash(json.dumps(decision, sort_keys=True)),
+                       decisions=(decision,), refusal_code=refusal)

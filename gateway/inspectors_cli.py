@@ -23,21 +23,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import datetime as dt
-import getpass
 import sys
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.cli_log import cli_principal, log_cli_step
 from gateway.config import GatewayConfig, command_config
 from gateway.inspection_store import import_roster
 from gateway.inspector_settings import RosterEntry, check_entry
-from gateway.platform_store.entry import AccessEntry, text_hash
+from gateway.platform_store.entry import text_hash
 from gateway.platform_store.store import describe_error, open_store
-from gateway.platform_store.writer import AccessLogWriter
 
 __all__ = ["add_inspectors_commands", "read_roster"]
 
@@ -122,23 +119,12 @@ def _run(args: argparse.Namespace) -> int:
 async def _import(config: GatewayConfig, entries: Sequence[RosterEntry], name: str,
                   file_hash: str) -> int:
     store = open_store(config.platform)
-    principal = f"cli:{getpass.getuser()}"
     started = time.perf_counter()
     try:
         await store.migrate()
-        writer = AccessLogWriter(store)
-        await writer.start()
-        try:
-            added, replaced = await import_roster(store, entries, principal=principal)
-            writer.record(AccessEntry(
-                at=dt.datetime.now(dt.UTC), principal=principal, role="admin", agency="",
-                purpose="", client="cli", request_id=uuid.uuid4().hex,
-                operation="inspectors import",
-                query_hash=file_hash, variables_hash="",
-                decisions=({"inspectors": ",".join(e.id for e in entries)},),
-                latency_ms=(time.perf_counter() - started) * 1000))
-        finally:
-            await writer.aclose()
+        added, replaced = await import_roster(store, entries, principal=cli_principal())
+        await log_cli_step(store, "inspectors import", query_hash=file_hash, started=started,
+                           decisions=({"inspectors": ",".join(e.id for e in entries)},))
     except Exception as error:  # the database is away, a driver error
         print(f"cannot use the platform database {config.platform.shown()}: "
               f"{describe_error(error)}", file=sys.stderr)

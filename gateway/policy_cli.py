@@ -27,20 +27,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import getpass
 import hashlib
 import os
 import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.cli_log import cli_principal, log_cli_step
 from gateway.config import GatewayConfig, command_config
-from gateway.platform_store.entry import AccessEntry, text_hash
+from gateway.platform_store.entry import text_hash
 from gateway.platform_store.store import PlatformStore, describe_error, open_store
-from gateway.platform_store.writer import AccessLogWriter
 from gateway.policy_channel import PolicyChannel
 from gateway.policy_db import (
     PolicyChangeRefused,
@@ -188,7 +186,7 @@ async def _command(config: GatewayConfig, args: argparse.Namespace) -> int:
 
 
 async def _change(store: PlatformStore, args: argparse.Namespace) -> int:
-    principal = f"cli:{getpass.getuser()}"
+    principal = cli_principal()
     operation = f"policy {args.policy_command}"
     make: _Change
     if args.policy_command == "set-file":
@@ -216,8 +214,6 @@ async def _change(store: PlatformStore, args: argparse.Namespace) -> int:
         def make(s: PlatformStore, who: str, why: str) -> Any:
             return change_rule(s, values, principal=who, reason=why)
 
-    writer = AccessLogWriter(store)
-    await writer.start()
     started = time.perf_counter()
     at = dt.datetime.now(dt.UTC)
     refusal = ""
@@ -227,14 +223,9 @@ async def _change(store: PlatformStore, args: argparse.Namespace) -> int:
         refusal = "POLICY_CHANGE_REFUSED"
         print(f"{refusal}: the change was refused, nothing changed: {error}", file=sys.stderr)
     finally:
-        writer.record(AccessEntry(
-            at=at, principal=principal, role="admin", agency="", purpose="", client="cli",
-            request_id=uuid.uuid4().hex, operation=operation,
-            query_hash=text_hash(" ".join([operation, *words])),
-            variables_hash=text_hash(args.reason or None),
-            outcome="refused" if refusal else "ok", refusal_code=refusal,
-            latency_ms=(time.perf_counter() - started) * 1000))
-        await writer.aclose()
+        await log_cli_step(store, operation, query_hash=text_hash(" ".join([operation, *words])),
+                           variables_hash=text_hash(args.reason or None), at=at,
+                           started=started, refusal_code=refusal)
     if refusal:
         return 1
     print(f"policy version {stored.version}: {operation} {' '.join(words)}")

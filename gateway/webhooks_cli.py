@@ -20,18 +20,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import getpass
 import sys
 import time
-import uuid
 from typing import Any
 
 import httpx
 
+from gateway.cli_log import log_cli_step
 from gateway.config import GatewayConfig, command_config
-from gateway.platform_store.entry import AccessEntry, text_hash
+from gateway.platform_store.entry import text_hash
 from gateway.platform_store.store import PlatformStore, describe_error, open_store
-from gateway.platform_store.writer import AccessLogWriter
 from gateway.webhooks import (
     DEAD,
     DeadLetter,
@@ -112,8 +110,6 @@ async def _retry(store: PlatformStore, config: GatewayConfig, args: argparse.Nam
         print(f"dead letter {letter.id} was delivered already ({letter.status})",
               file=sys.stderr)
         return 2
-    writer = AccessLogWriter(store)
-    await writer.start()
     started = time.perf_counter()
     at = dt.datetime.now(dt.UTC)
     async with httpx.AsyncClient(trust_env=False) as client:
@@ -121,18 +117,13 @@ async def _retry(store: PlatformStore, config: GatewayConfig, args: argparse.Nam
         attempts, error = await sender.send(spec, Delivery(
             letter.webhook_id, letter.event, letter.body, letter.credit_code))
     await note_retry(store, letter.id, attempts, error, dt.datetime.now(dt.UTC))
-    principal = f"cli:{getpass.getuser()}"
     decision = {"deadLetter": str(letter.id), "webhook": letter.webhook_id,
                 "event": letter.event, "delivered": "yes" if error is None else "no"}
-    writer.record(AccessEntry(
-        at=at, principal=principal, role="admin", agency="", purpose="", client="cli",
-        request_id=uuid.uuid4().hex, operation="webhook retry",
-        query_hash=text_hash(f"webhook retry {letter.id}"), variables_hash="",
+    await log_cli_step(
+        store, "webhook retry", query_hash=text_hash(f"webhook retry {letter.id}"), at=at,
+        started=started, decisions=(decision,),
         credit_codes=() if letter.credit_code is None else (letter.credit_code,),
-        decisions=(decision,), outcome="ok" if error is None else "refused",
-        refusal_code="" if error is None else "WEBHOOK_UNDELIVERED",
-        latency_ms=(time.perf_counter() - started) * 1000))
-    await writer.aclose()
+        refusal_code="" if error is None else "WEBHOOK_UNDELIVERED")
     if error is None:
         print(f"dead letter {letter.id} delivered to {spec.id} ({attempts} attempt"
               f"{'s' if attempts > 1 else ''})")
