@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from connectors.errors import SourceError
 from connectors.records import Record
 from schema.access import Basis
+from schema.collector import collector_paused
 from schema.connection import EnterpriseFilter
 from schema.context import RequestContext
 from schema.enums import EnterpriseStatus
@@ -34,7 +35,7 @@ from schema.gather import Path
 from schema.inspection_types import Candidate
 from schema.listing import _Same, registry_conditions_met
 from schema.registry_index import RegistrySnapshot
-from schema.registry_risk import RegistryRisk, RiskRecords, collector_paused
+from schema.registry_risk import RegistryRisk, RiskRecords
 from schema.risk import SubjectRecords, enterprise_subject, grade_of, indexed, warning_level_of
 from schema.risk_index import RiskLevels
 from schema.rules.columns import riskless_counted

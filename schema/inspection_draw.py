@@ -58,15 +58,14 @@ for verification, not for callers who may not read those.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import itertools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from schema.collector import collector_paused
 from schema.inspection_assign import assign_inspectors
 from schema.inspection_types import (
     Candidate,
@@ -163,21 +162,6 @@ def canonical_inputs(plan: DrawPlan, seed: str, candidates: Sequence[Candidate],
     return _compact(_inputs(_check(plan, seed, candidates, roster), seed, weights))
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while a draw makes its few hundred
-    thousand short-lived keys and tuples (none in a cycle): in a gateway holding a
-    large registry each full collection would walk all of it again; it resumes as
-    it was (``schema.registry_risk.collector_paused`` does the same)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def draw(plan: DrawPlan, seed: str, candidates: Sequence[Candidate],
          roster: Sequence[Inspector], weights: DrawWeights) -> Draw:
     """The draw of ``plan`` with ``seed`` (see the module's docstring for the rules);
@@ -189,7 +173,7 @@ def draw_with_inputs(plan: DrawPlan, seed: str, candidates: Sequence[Candidate],
                      roster: Sequence[Inspector], weights: DrawWeights) -> tuple[Draw, bytes]:
     """``draw`` and ``canonical_inputs`` at once, the inputs serialized only once: what
     a platform stores with a draw (a few MB for 100,000 candidates)."""
-    with _collector_paused():
+    with collector_paused():
         checked = _check(plan, seed, candidates, roster)
         data = _compact(_inputs(checked, seed, weights))
         return _draw(checked, seed, weights, hashlib.sha256(data).hexdigest()), data
@@ -240,7 +224,7 @@ def draw_from_canonical(data: bytes) -> Draw:
     """The draw made again from ``canonical_inputs``' bytes (``gateway draw verify``):
     compare its ``digest`` with the one stored. ``DrawError`` when the bytes are not
     canonical inputs of this format."""
-    with _collector_paused():
+    with collector_paused():
         return draw(*_parsed(data))
 
 

@@ -18,12 +18,13 @@ from connectors.errors import SourceError
 from connectors.records import Record as SourceRecord
 from connectors.standard import RECORD_TYPES
 from schema.access import Basis
+from schema.collector import collector_paused
 from schema.connection import EnterpriseFilter, decode_cursor
 from schema.context import RequestContext
 from schema.errors import BadUserInput, FilterNotAllowed, SourceUnavailableError
 from schema.gather import Path
 from schema.registry_index import RegistrySnapshot
-from schema.registry_risk import RegistryRisk, RiskRecords, collector_paused
+from schema.registry_risk import RegistryRisk, RiskRecords
 from schema.risk import (
     SubjectRecords,
     enterprise_subject,

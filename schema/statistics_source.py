@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from connectors.errors import SourceError
 from connectors.records import Record
+from schema.collector import collector_paused
 from schema.context import RequestContext
 from schema.errors import (
     BadUserInput,
@@ -26,7 +27,7 @@ from schema.errors import (
     SourceUnavailableError,
 )
 from schema.gather import Path
-from schema.registry_risk import RegistryRisk, RiskRecords, collector_paused
+from schema.registry_risk import RegistryRisk, RiskRecords
 from schema.risk import RISK_TYPES
 from schema.rules.columns import riskless_counted
 from schema.rules.model import Grade, WarningLevel
