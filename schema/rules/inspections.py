@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import yaml
+from schema.rules.documents import yaml_mapping
 
 __all__ = ["FILE", "GRADES", "WARNINGS", "DrawWeights", "InspectionsError", "load_inspections",
            "parse_inspections"]
@@ -150,14 +150,9 @@ class _Checker:
 def parse_inspections(text: str | None, where: str) -> DrawWeights:
     """The weights in ``text`` (inspections.yaml's content; None: missing), every
     problem named by ``where`` (the file) and field in one ``InspectionsError``."""
-    if text is None:
-        raise InspectionsError([f"{where}: missing or unreadable"])
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise InspectionsError([f"{where}: is not valid YAML"]) from None
-    if not isinstance(document, dict):
-        raise InspectionsError([f"{where}: must be a mapping"])
+    document = yaml_mapping(text, where)
+    if isinstance(document, str):
+        raise InspectionsError([document])
     check = _Checker(where)
     for key in document:
         if key not in ("rates", "always_drawn"):

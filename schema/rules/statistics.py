@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from schema.rules.documents import yaml_mapping
 
 __all__ = ["EXACT", "FILE", "PROTECTED", "StatisticsError", "StatisticsRules",
            "load_statistics", "parse_statistics"]
@@ -93,14 +93,9 @@ def parse_statistics(text: str | None, where: str, *, roles: Collection[str],
                      purposes: Collection[str]) -> StatisticsRules:
     """The rules in ``text`` (statistics.yaml's content; None: missing), every problem
     named by ``where`` (the file) and field in one ``StatisticsError``."""
-    if text is None:
-        raise StatisticsError([f"{where}: missing or unreadable"])
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise StatisticsError([f"{where}: is not valid YAML"]) from None
-    if not isinstance(document, dict):
-        raise StatisticsError([f"{where}: must be a mapping"])
+    document = yaml_mapping(text, where)
+    if isinstance(document, str):
+        raise StatisticsError([document])
     problems: list[str] = [f"{where}: {key}: unknown key (known: {', '.join(_KEYS)})"
                            for key in document if key not in _KEYS]
     rules = StatisticsRules(
