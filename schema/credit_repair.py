@@ -25,10 +25,7 @@ from schema.context import RequestContext
 from schema.errors import BadUserInput, Forbidden, GraphError
 from schema.record_workflows import (
     RepairRow,
-    StepRefused,
-    WorkflowConflict,
     WorkflowPort,
-    WorkflowsUnavailable,
     WorkflowUnavailable,
     find_record,
     may_file,
@@ -36,6 +33,8 @@ from schema.record_workflows import (
     parse_id,
     port_of,
     refusing,
+    step_errors,
+    unavailable,
 )
 
 __all__ = ["CreditRepair", "CreditRepairDecision", "CreditRepairMutation",
@@ -100,11 +99,6 @@ async def _one(port: WorkflowPort, repair_id: str) -> RepairRow:
     return rows[0]
 
 
-def _unavailable(error: WorkflowUnavailable) -> WorkflowsUnavailable:
-    return WorkflowsUnavailable(f"The platform database cannot be reached ({error}); retry "
-                                "later.")
-
-
 @strawberry.type
 class CreditRepairMutation:
     @strawberry.mutation(description=(
@@ -130,12 +124,8 @@ class CreditRepairMutation:
                 raise BadUserInput("'evidence' must be 1 to 2000 characters.",
                                    argument="evidence")
             record = await find_record(context, info.path.as_list(), agency, record_id)
-            try:
+            with step_errors("The repair was not requested"):
                 row = await port.request_repair(record, text)
-            except StepRefused as error:
-                raise WorkflowConflict(f"The repair was not requested: {error}.") from None
-            except WorkflowUnavailable as error:
-                raise _unavailable(error) from None
         return _graph(row)
 
     @strawberry.mutation(description=(
@@ -159,13 +149,9 @@ class CreditRepairMutation:
             found = await _one(port, str(repair_id))
             details.update(agency=found.agency, recordId=found.record_id)
             may_resolve(context.view.clearance, found.agency, "credit repair")
-            try:
+            with step_errors("The repair was not decided"):
                 row = await port.resolve_repair(
                     found, decision is CreditRepairDecision.APPROVED, (note or "").strip())
-            except StepRefused as error:
-                raise WorkflowConflict(f"The repair was not decided: {error}.") from None
-            except WorkflowUnavailable as error:
-                raise _unavailable(error) from None
         return _graph(row)
 
 
@@ -184,6 +170,6 @@ class CreditRepairQuery:
             rows = await port_of(context).repairs(
                 status=None if status is None else status.value)
         except WorkflowUnavailable as error:
-            raise _unavailable(error) from None
+            raise unavailable(error) from None
         context.reusable = False
         return [_graph(row) for row in rows]

@@ -27,10 +27,7 @@ from schema.errors import BadUserInput, Forbidden, GraphError
 from schema.record_objection import ObjectionStatus
 from schema.record_workflows import (
     ObjectionRow,
-    StepRefused,
-    WorkflowConflict,
     WorkflowPort,
-    WorkflowsUnavailable,
     WorkflowUnavailable,
     find_record,
     may_file,
@@ -38,6 +35,8 @@ from schema.record_workflows import (
     parse_id,
     port_of,
     refusing,
+    step_errors,
+    unavailable,
 )
 
 __all__ = ["Objection", "ObjectionDecision", "ObjectionMutation", "ObjectionNotFound",
@@ -113,12 +112,8 @@ class ObjectionMutation:
             may_file(clearance, "file an objection (异议)")
             text = _text(reason, "reason")
             record = await find_record(context, info.path.as_list(), agency, record_id)
-            try:
+            with step_errors("The objection was not filed"):
                 row = await port.file_objection(record, text)
-            except StepRefused as error:
-                raise WorkflowConflict(f"The objection was not filed: {error}.") from None
-            except WorkflowUnavailable as error:
-                raise _unavailable(error) from None
         return _graph(row)
 
     @strawberry.mutation(description=(
@@ -143,13 +138,9 @@ class ObjectionMutation:
             found = await _one(port, str(objection_id))
             details.update(agency=found.agency, recordId=found.record_id)
             may_resolve(clearance, found.agency, "objection")
-            try:
+            with step_errors("The objection was not resolved"):
                 row = await port.resolve_objection(found, decision is ObjectionDecision.UPHELD,
                                                    (note or "").strip())
-            except StepRefused as error:
-                raise WorkflowConflict(f"The objection was not resolved: {error}.") from None
-            except WorkflowUnavailable as error:
-                raise _unavailable(error) from None
         return _graph(row)
 
 
@@ -162,11 +153,6 @@ async def _one(port: WorkflowPort, objection_id: str) -> ObjectionRow:
         raise ObjectionNotFound(f"No objection {objection_id!r} that you may read.",
                                 argument="id")
     return rows[0]
-
-
-def _unavailable(error: WorkflowUnavailable) -> WorkflowsUnavailable:
-    return WorkflowsUnavailable(f"The platform database cannot be reached ({error}); retry "
-                                "later.")
 
 
 @strawberry.type
@@ -184,6 +170,6 @@ class ObjectionQuery:
             rows = await port_of(context).objections(
                 status=None if status is None else status.value)
         except WorkflowUnavailable as error:
-            raise _unavailable(error) from None
+            raise unavailable(error) from None
         context.reusable = False
         return [_graph(row) for row in rows]

@@ -34,7 +34,7 @@ from schema.errors import Forbidden, GraphError, SourceUnavailableError
 __all__ = [
     "ObjectionRow", "RecordNotFound", "RepairRow", "StepRefused", "WorkflowConflict",
     "WorkflowPort", "WorkflowUnavailable", "WorkflowsUnavailable", "find_record", "may_file",
-    "may_resolve", "parse_id", "port_of", "refusing",
+    "may_resolve", "parse_id", "port_of", "refusing", "step_errors", "unavailable",
 ]
 
 
@@ -122,6 +122,25 @@ class WorkflowConflict(GraphError):
 
 class WorkflowsUnavailable(GraphError):
     code = "PLATFORM_STORE_UNAVAILABLE"
+
+
+def unavailable(error: WorkflowUnavailable) -> WorkflowsUnavailable:
+    """The graph's error for a platform database that cannot be reached."""
+    return WorkflowsUnavailable(f"The platform database cannot be reached ({error}); retry "
+                                "later.")
+
+
+@contextlib.contextmanager
+def step_errors(refused: str) -> Iterator[None]:
+    """A step's port errors as the graph's: a refusal is a ``WorkflowConflict`` whose
+    message starts with ``refused`` ("The objection was not filed"), an unreachable
+    database ``WorkflowsUnavailable``."""
+    try:
+        yield
+    except StepRefused as error:
+        raise WorkflowConflict(f"{refused}: {error}.") from None
+    except WorkflowUnavailable as error:
+        raise unavailable(error) from None
 
 
 def port_of(context: RequestContext) -> WorkflowPort:
