@@ -8,20 +8,13 @@ import itertools
 import sqlite3
 from pathlib import Path
 
+from change_district import code, now_stamp
+
 from conftest import h
-from connectors.credit_code import with_check_char
 
 __all__ = ["District", "code"]
 
 _SERIAL = itertools.count(1)
-
-
-def code(n: int) -> str:
-    return with_check_char(f"91110102MA{n:07d}")
-
-
-def stamp() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
 class District:
@@ -48,7 +41,7 @@ class District:
         with sqlite3.connect(self.registry) as db:
             db.execute("INSERT INTO enterprise VALUES (?, ?, ?, NULL, ?, 'ACTIVE', '110102', "
                        "?, ?, ?)", (f"E-{credit_code}", credit_code, openness, name, industry,
-                                    scope, stamp()))
+                                    scope, now_stamp()))
 
     def penalty(self, agency: str, credit_code: str, *, openness: str = "OPEN",
                 risk: str | None = "HIGH", record_id: str | None = None) -> str:
@@ -57,13 +50,13 @@ class District:
         with sqlite3.connect(self.agencies[agency]) as db:
             db.execute("INSERT INTO penalty VALUES (?, ?, ?, ?, ?, 'FINE', ?, ?)",
                        (record_id, credit_code, openness, risk, f"罚〔2026〕{record_id}号",
-                        today, stamp()))
+                        today, now_stamp()))
         return record_id
 
     def set_risk(self, agency: str, record_id: str, risk: str | None) -> None:
         with sqlite3.connect(self.agencies[agency]) as db:
             db.execute("UPDATE penalty SET risk_level = ?, updated_at = ? WHERE record_id = ?",
-                       (risk, stamp(), record_id))
+                       (risk, now_stamp(), record_id))
 
     def config(self, tail: str = "", name: str = "gateway.yaml") -> Path:
         """A gateway configuration over these files (platform database beside it), an
