@@ -347,6 +347,7 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
             app.state.ready = True
             yield
         finally:
+            await changes.resign()  # another replica leads (and polls) from its next try
             if options.freeze_heap_after_start:
                 gc.unfreeze()
             if following is not None:

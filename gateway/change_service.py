@@ -105,13 +105,19 @@ class ChangeService:
         log.info("change feed on: polling every %g s while this replica leads",
                  self.settings.poll_s)
 
-    async def aclose(self) -> None:
+    async def resign(self) -> None:
+        """Stop polling and give the lead up, first thing at shutdown: another replica
+        leads at its next try instead of waiting for whatever else the shutdown does."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self.lock.release()
+
+    async def aclose(self) -> None:
+        await self.resign()
         await self.lock.aclose()
         if self.memory is not None:
             await self.memory.aclose()

@@ -62,6 +62,7 @@ class LeaderLock:
         # until when the lease held is safe to act on (monotonic); never without Redis
         self._until = float("inf") if self._redis is None else 0.0
         self._down = False
+        self._released = False  # given up for good (shutdown): no second release
 
     @property
     def is_leader(self) -> bool:
@@ -71,6 +72,8 @@ class LeaderLock:
         """Take or renew the lead once; whether this replica leads afterwards."""
         if self._redis is None:
             return True
+        if self._released:
+            return False
         started = self._clock()
         ttl_ms = int(self._ttl_s * 1000)
         try:
@@ -106,14 +109,22 @@ class LeaderLock:
             await self.attempt()
             await asyncio.sleep(self._ttl_s / 3)
 
+    async def release(self) -> None:
+        """Give the lead up: another replica takes it at its next try. The key is
+        deleted only while it still holds this replica's token, so a lease that ran
+        out locally (a stalled loop) but not yet in Redis is released too."""
+        if self._redis is None or self._released:
+            return  # a single process without Redis leads to its end
+        self._until = 0.0
+        self._released = True
+        with contextlib.suppress(*_ERRORS):
+            await self._redis.eval(_RELEASE, 1, self.key, self.token)
+
     async def aclose(self) -> None:
-        """Give the lead up (another replica takes it at its next try) and close."""
+        """Give the lead up (``release``) and close the connection."""
         if self._redis is None:
             return
-        if self.is_leader:
-            with contextlib.suppress(*_ERRORS):
-                await self._redis.eval(_RELEASE, 1, self.key, self.token)
-        self._until = 0.0
+        await self.release()
         await self._redis.aclose()
 
 

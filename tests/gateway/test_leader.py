@@ -150,6 +150,27 @@ def test_a_leader_that_stops_hands_over_at_once(private_redis: RedisServer) -> N
     asyncio.run(run())
 
 
+def test_a_stalled_leader_still_releases_its_key_and_never_takes_it_back(
+        private_redis: RedisServer) -> None:
+    """Its lease ran out locally (a stalled loop) while the key, renewed late, is still
+    its own in Redis: giving up deletes it, and a released lock never leads again."""
+    async def run() -> None:
+        now = [0.0]
+        first = LeaderLock(private_redis.url, ttl_s=30.0, clock=lambda: now[0])
+        second = LeaderLock(private_redis.url, ttl_s=30.0)
+        assert await first.attempt()
+        now[0] = 40.0  # no longer leading by its own clock; the key lives 30 s in Redis
+        assert not first.is_leader
+        await first.release()
+        assert await second.attempt() and second.is_leader  # at once, not after 30 s
+        await second.release()
+        assert not await first.attempt() and not first.is_leader  # given up for good
+        await first.aclose()
+        await second.aclose()
+
+    asyncio.run(run())
+
+
 def test_a_leader_cut_off_from_redis_stops_leading_when_its_lease_ends(
         private_redis: RedisServer) -> None:
     async def run() -> None:
@@ -259,7 +280,8 @@ def test_two_gateways_one_polls_both_hear_and_the_other_takes_over(
     registry_calls = _state(follower).runtime.sources.registry.calls
     assert not any(kind.startswith("changes:") for kind in registry_calls)  # never polled
 
-    leader.stop()  # gives the lock up
+    leader.stop()  # gives the lock up, first thing at shutdown
+    assert not leader.thread.is_alive(), "the leader's server did not stop within 10 s"
     _wait(lambda: _state(follower).changes.leads(), 3, "the follower to lead")
     _wait(lambda: _state(follower).changes.feed.ready, 10, "the new leader's first poll")
     court.state.write("judgment_default", listing)  # listed again
