@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +18,7 @@ from conftest import ACME, BETA, GAMMA, POSTGRES_URL, write_sqlite
 from connectors.errors import SourceUnavailable, SourceUnsupported
 from connectors.records import RowProblem
 from connectors.spec import AgencySpec
-from connectors.sql import _SQLITE_THREADS, SqlConnector
+from connectors.sql import _INLINE_KEYS, _SQLITE_THREADS, SqlConnector
 
 
 def rows() -> list[dict[str, Any]]:
@@ -205,3 +207,75 @@ async def test_bursts_of_queries_reuse_the_connections_they_opened(
         return
     assert 1 < first_burst <= len(keys)
     assert len(opened) == first_burst  # the later bursts opened none
+
+
+def _sqlite_source(tmp_path: Path, count: int = 0) -> tuple[SqlConnector, Path]:
+    extra = [{**rows()[0], "record_id": f"X{n}", "credit_code": f"KEY{n}"} for n in range(count)]
+    path = write_sqlite(tmp_path / "agency.db", {"xzcf": rows() + extra})
+    return connector(f"sqlite:///{path}", "xzcf", []), path
+
+
+def _connecting_threads(source: SqlConnector) -> list[str]:
+    """The names of the threads that open connections of the source's engine."""
+    assert source._file is not None
+    threads: list[str] = []
+    sa.event.listen(source._file.engine, "connect",
+                    lambda *_: threads.append(threading.current_thread().name))
+    return threads
+
+
+async def test_a_few_keys_are_looked_up_on_the_event_loop_and_many_in_a_thread(
+        tmp_path: Path) -> None:
+    """A lookup of a few keys costs no thread hop (0.58 -> 0.13 ms of CPU per call on
+    this VM); a page's thousand keys do not hold the event loop."""
+    source, _ = _sqlite_source(tmp_path, count=_INLINE_KEYS + 10)
+    threads = _connecting_threads(source)
+    try:
+        few = await source.fetch("penalty", "credit_code", [BETA, ACME])
+        assert [len(r) for r in few if isinstance(r, list)] == [1, 2]
+        assert threads == [threading.current_thread().name]  # the loop's own connection
+        for _ in range(5):
+            await source.fetch("penalty", "credit_code", [GAMMA])
+        assert len(threads) == 1  # kept, not opened per lookup
+        many = [f"KEY{n}" for n in range(_INLINE_KEYS + 10)]
+        found = await source.fetch("penalty", "credit_code", many)
+        assert len(found) == len(many) and all(isinstance(r, list) for r in found)
+        assert len(threads) == 2 and threads[1].startswith("sql-SAMR")
+    finally:
+        await source.aclose()
+
+
+async def test_a_locked_database_is_read_in_a_thread_without_holding_the_loop(
+        tmp_path: Path) -> None:
+    """While a writer holds the lock, the loop's lookup does not wait on the loop: it
+    is read in a worker thread, which waits for the lock, and answers once it is
+    released; meanwhile the event loop goes on."""
+    source, path = _sqlite_source(tmp_path)
+    await source.fetch("penalty", "credit_code", [ACME])  # the loop's connection is open
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.execute("INSERT INTO xzcf (record_id, credit_code, openness, risk_level, wsh, "
+                   "penalty_type, amount, decided_on) VALUES ('8', ?, 'OPEN', 'LOW', 'A-3', "
+                   "'FINE', '5', '2026-02-01')", (ACME,))
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(ticking())
+    try:
+        lookup = asyncio.create_task(source.fetch("penalty", "credit_code", [ACME]))
+        await asyncio.sleep(0.3)
+        assert not lookup.done()  # waiting for the lock, in a thread
+        assert ticks >= 10  # the loop was not held
+        writer.execute("COMMIT")
+        found = await asyncio.wait_for(lookup, 5)
+        assert isinstance(found[0], list)
+        assert sorted(str(r.values["decision_no"]) for r in found[0]) == ["A-1", "A-2", "A-3"]
+    finally:
+        ticker.cancel()
+        writer.close()
+        await source.aclose()
