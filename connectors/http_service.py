@@ -15,10 +15,12 @@ does not support it: ``SourceUnsupported``, and the caller reads it whole by key
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
+import orjson
 
 from connectors.base import Connector, RawBatch, Watermark
 from connectors.errors import SourceUnavailable, SourceUnsupported
@@ -30,6 +32,7 @@ __all__ = ["HttpConnector"]
 # ``since`` of the first read: every row the agency holds.
 _EPOCH = "1970-01-01T00:00:00+00:00"
 _BODY_KEY = {"credit_code": "credit_codes", "person_id": "person_ids"}
+_JSON = {"content-type": "application/json", "accept": "application/json"}
 
 # Failures before the agency could have read the request: most often a pooled
 # keep-alive connection the agency closed meanwhile (uvicorn closes idle ones after
@@ -39,7 +42,13 @@ _RESEND = (httpx.ConnectError, httpx.ConnectTimeout, httpx.WriteError,
 
 
 class HttpConnector(Connector):
-    """Calls an agency's HTTP service through an injected ``httpx.AsyncClient``."""
+    """Calls an agency's HTTP service through an injected ``httpx.AsyncClient``.
+
+    Given that client's ``transport`` too, queries are sent straight to it: a query is
+    a JSON POST answered with JSON and needs nothing of what the client does around
+    its transport (cookies, authentication, redirects, event hooks), which was 30-45%
+    of a call's CPU on this project's VM (1.1 -> 0.6-0.8 ms; README, Performance).
+    The health check always goes through the client."""
 
     kind = "http"
     chunked = True
@@ -51,10 +60,27 @@ class HttpConnector(Connector):
         *,
         report: Callable[[RowProblem], None],
         client: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(spec, report=report)
         self._client = client
+        self._transport = transport
+        self._extensions = {"timeout": client.timeout.as_dict()}
         self._base = spec.location.rstrip("/")
+
+    async def _send(self, url: str, body: Mapping[str, Any]) -> tuple[int, bytes]:
+        """POST ``body`` as JSON: the status and the answer's bytes."""
+        transport = self._transport
+        if transport is None:
+            response = await self._client.post(url, json=body)
+            return response.status_code, response.content
+        request = httpx.Request("POST", url, content=orjson.dumps(body), headers=_JSON,
+                                extensions=self._extensions)
+        response = await transport.handle_async_request(request)
+        try:
+            return response.status_code, await response.aread()
+        finally:
+            await response.aclose()
 
     async def _post(self, table: str, body: Mapping[str, Any], *,
                     unsupported: tuple[int, ...] = ()) -> tuple[dict[str, Any], list[Any]]:
@@ -62,16 +88,16 @@ class HttpConnector(Connector):
         raises ``SourceUnsupported``, any other but 200 ``SourceUnavailable``."""
         url = f"{self._base}/{table}/query"
         try:
-            response = await self._client.post(url, json=body)
+            status, content = await self._send(url, body)
         except _RESEND:
-            response = await self._client.post(url, json=body)
-        if response.status_code in unsupported:
-            raise SourceUnsupported(self.code, f"answered HTTP {response.status_code}")
-        if response.status_code != 200:
-            raise SourceUnavailable(self.code, f"answered HTTP {response.status_code}",
-                                    retryable=response.status_code in (502, 503, 504))
+            status, content = await self._send(url, body)
+        if status in unsupported:
+            raise SourceUnsupported(self.code, f"answered HTTP {status}")
+        if status != 200:
+            raise SourceUnavailable(self.code, f"answered HTTP {status}",
+                                    retryable=status in (502, 503, 504))
         try:
-            payload = response.json()
+            payload = json.loads(content)
         except ValueError:
             raise SourceUnavailable(self.code, "answered with invalid JSON") from None
         items = payload.get("items") if isinstance(payload, dict) else None

@@ -22,17 +22,20 @@ def build_connector(
     *,
     report: Callable[[RowProblem], None],
     http_client: httpx.AsyncClient,
+    http_transport: httpx.AsyncBaseTransport | None = None,
     observer: SourceObserver = NO_OBSERVER,
 ) -> Connector:
-    """The connector for ``spec.kind``, given the shared clients it may need and who
-    is told of its calls (metrics, traces)."""
+    """The connector for ``spec.kind``, given the shared clients it may need (and the
+    HTTP client's transport, for queries sent straight to it) and who is told of its
+    calls (metrics, traces)."""
     connector: Connector
     if spec.kind == "sql":
         connector = SqlConnector(spec, report=report)
     elif spec.kind == "csv":
         connector = CsvConnector(spec, report=report)
     elif spec.kind == "http":
-        connector = HttpConnector(spec, report=report, client=http_client)
+        connector = HttpConnector(spec, report=report, client=http_client,
+                                  transport=http_transport)
     else:
         raise ValueError(f"agency {spec.code}: unknown source kind {spec.kind!r}")
     connector.observer = observer

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
-from httpx_aiohttp import HttpxAiohttpClient
+from httpx_aiohttp import AiohttpTransport
 
 from connectors.observe import NO_OBSERVER, SourceObserver
 from connectors.problems import ProblemLog
@@ -58,22 +58,33 @@ class Policies(Protocol):
     def current(self) -> AccessPolicy: ...
 
 
-def default_http_client() -> httpx.AsyncClient:
-    """The client every http connector shares (connection pool sized for fan-out).
+# idle connections dropped after 4 s, before agencies' usual 5 s keep-alive ends
+_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50,
+                       keepalive_expiry=4.0)
+
+
+def default_http_client(transport: httpx.AsyncBaseTransport | None = None
+                        ) -> httpx.AsyncClient:
+    """The client every http connector shares (connection pool sized for fan-out), on
+    ``transport`` (by default a new ``default_http_transport()``).
 
     httpx's API over aiohttp's transport (``httpx-aiohttp``): measured with
     ``tests/bench/bench_http_client.py``, httpx's own transport spends 1.5-1.7 ms of
     CPU per request at 16-64 concurrent requests (about 600 requests/s on one core),
     aiohttp's 0.22 ms (about 4,500 requests/s); see the README's performance section.
     """
-    return HttpxAiohttpClient(
-        # idle connections dropped after 4 s, before agencies' usual 5 s keep-alive ends
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50,
-                            keepalive_expiry=4.0),
+    return httpx.AsyncClient(
+        transport=transport if transport is not None else default_http_transport(),
         timeout=httpx.Timeout(30.0),
         follow_redirects=False,
         trust_env=False,
     )
+
+
+def default_http_transport() -> httpx.AsyncBaseTransport:
+    """aiohttp's transport for httpx, with the gateway's connection limits (the
+    client closes it)."""
+    return AiohttpTransport(limits=_LIMITS, trust_env=False)
 
 
 @dataclass(slots=True)
@@ -165,9 +176,12 @@ def open_runtime(
     ``observer`` is told of every agency call and record-cache lookup (metrics, traces).
     """
     problems = ProblemLog()
-    client = http_client if http_client is not None else default_http_client()
+    # queries go straight to the transport of the client made here (connectors.http_service)
+    transport = None if http_client is not None else default_http_transport()
+    client = http_client if http_client is not None else default_http_client(transport)
     connectors = [
-        build_connector(spec, report=problems.report, http_client=client, observer=observer)
+        build_connector(spec, report=problems.report, http_client=client,
+                        http_transport=transport, observer=observer)
         for spec in config.agencies
     ]
     sources = Sources(connectors)

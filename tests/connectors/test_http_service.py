@@ -9,10 +9,12 @@ import httpx
 import pytest
 
 from conftest import ACME, BETA, ServerThread
+from connectors.errors import SourceUnavailable
 from connectors.http_service import HttpConnector
 from connectors.records import RowProblem
 from connectors.spec import AgencySpec
 from gateway.demo.agency_service import create_agency_app
+from gateway.runtime import default_http_client, default_http_transport
 
 
 def judgment(rid: str, code: str | None, person: str | None) -> dict[str, str | None]:
@@ -74,3 +76,41 @@ async def test_the_agency_answers_person_ids_with_rows_whose_credit_code_is_empt
         penalties = await client.post("/penalty/query", json={"person_ids": ["P7"]})
     assert [row["record_id"] for row in judgments.json()["items"]] == ["J2", "J3", "J4"]
     assert [row["record_id"] for row in penalties.json()["items"]] == ["F2"]
+
+
+async def test_queries_sent_straight_to_the_transport_answer_as_through_the_client(
+        serve: Callable[..., ServerThread]) -> None:
+    """The gateway's connectors send queries straight to the shared client's transport
+    (no cookies, hooks or redirects around it): the same records, keys and failures
+    as through the client, and the client's own machinery is never involved."""
+    server = serve(create_agency_app(ROWS))
+    spec = AgencySpec(code="COURT", name="人民法院", kind="http", location=server.url,
+                      provides=("judgment_default", "penalty"))
+    broken = AgencySpec(code="COURT", name="人民法院", kind="http",
+                        location=f"{server.url}/nowhere", provides=("penalty",))
+    hooked: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        hooked.append(str(request.url))
+
+    transport = default_http_transport()
+    async with httpx.AsyncClient(event_hooks={"request": [hook]}) as plain, \
+            default_http_client(transport) as shared:
+        shared.event_hooks = {"request": [hook]}
+        through_client = HttpConnector(spec, report=lambda problem: None, client=plain)
+        straight = HttpConnector(spec, report=lambda problem: None, client=shared,
+                                 transport=transport)
+        for record_type, kind, keys in (("judgment_default", "person_id", ["P7", "P8"]),
+                                        ("penalty", "credit_code", [ACME, BETA])):
+            want = await through_client.fetch(record_type, kind, keys)
+            assert len(hooked) == 1
+            got = await straight.fetch(record_type, kind, keys)
+            assert len(hooked) == 1  # not through the client
+            assert got == want and any(got)
+            hooked.clear()
+        with pytest.raises(SourceUnavailable, match="answered HTTP 404"):
+            await HttpConnector(broken, report=lambda problem: None, client=shared,
+                                transport=transport).fetch("penalty", "credit_code", [ACME])
+        hooked.clear()
+        assert await straight.health()
+        assert hooked == [f"{server.url}/health"]  # the health check: through the client
