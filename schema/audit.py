@@ -22,6 +22,8 @@ from schema.gather import gather_records
 
 __all__ = ["AuditQuery"]
 
+_ALERT_DAYS = 7  # accessAlerts without since: the seven days up to until
+
 Info = strawberry.Info[RequestContext, None]
 MAX_LOG_PAGE = 500
 
@@ -147,13 +149,17 @@ class AuditQuery:
             has_next_page=len(rows) > first)
 
     @strawberry.field(description=(
-        "Over-reach flags (越权) between two days, inclusive (auditors with purpose AUDIT "
+        "Over-reach flags (越权) between two days, inclusive (by default the seven days up "
+        "to today; auditors with purpose AUDIT "
         "only): refused requests, requests for values not open to the caller, unusual "
         "volume, reads outside office hours "
         "(policies/audit.yaml)."))
-    async def access_alerts(self, info: Info, since: dt.date, until: dt.date,
-                            ) -> list[AccessAlert]:
+    async def access_alerts(self, info: Info, since: dt.date | None = None,
+                            until: dt.date | None = None) -> list[AccessAlert]:
         port = _port(info, auditors_only=True)
+        # by default the last seven days up to today
+        until = until if until is not None else info.context.today
+        since = since if since is not None else until - dt.timedelta(days=_ALERT_DAYS - 1)
         if until < since or (until - since).days > 366:
             raise BadUserInput("Give 'since' on or before 'until', at most a year apart.",
                                argument="until")

@@ -30,7 +30,9 @@ The convention (for whoever edits README.md or the READMEs beside the code,
   ids - must be equal. An example without a printed answer must answer without
   errors.
 * The demo's dates follow the day it is generated, so a printed answer holds no
-  ISO date (``YYYY-MM-DD``): write ``"…"`` instead. This test fails on one.
+  ISO date (``YYYY-MM-DD``): write ``"…"`` instead; nor does an example's query or
+  its variables (a date argument left to its default means today). This test fails
+  on one.
 
 The demo is the bundled one (``prepare_demo``), generated for today and for the next
 1 January (the gateway's today pinned to the same day), served with the options
@@ -290,6 +292,10 @@ def test_example_answers_as_printed(example: Example, gateway_url: str) -> None:
     assert not _dates(example.printed), (
         f"{example.where}: the printed answer holds dates {_dates(example.printed)}, which "
         "change with the day the demo is generated; print \"…\"")
+    asked = _dates([example.query, example.variables])
+    assert not asked, (
+        f"{example.where}: the query asks about fixed dates {asked}, whose answer changes "
+        "with the day the demo is generated; leave them to their defaults (today)")
     response = httpx.post(f"{gateway_url}/graphql", headers=example.headers, timeout=60,
                           json={"query": example.query, "variables": example.variables})
     answer = response.json()

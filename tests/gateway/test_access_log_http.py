@@ -119,6 +119,11 @@ def test_every_request_leaves_an_entry_and_auditors_read_them(
         kind principal detail } }""" % (today - dt.timedelta(days=1),
                                         today + dt.timedelta(days=1)), AUDITOR).json()
     assert {"REFUSED"} <= {a["kind"] for a in alerts["data"]["accessAlerts"]}
+    by_default = post(server, "{ accessAlerts { kind principal detail } }", AUDITOR).json()
+    assert by_default["data"]["accessAlerts"] == alerts["data"]["accessAlerts"]  # last 7 days
+    before = post(server, '{ accessAlerts(until: "%s") { kind } }'
+                  % (today - dt.timedelta(days=1)), AUDITOR).json()
+    assert before["data"]["accessAlerts"] == []  # the seven days before yesterday's end
     server.stop()
     assert intact(config) == (True, len(entries(config)))
 
