@@ -89,3 +89,20 @@ def test_readme_first_screen_says_what_it_is_the_two_commands_and_shows_graphiql
     image = _IMAGE.search(first_screen)
     assert image is not None and image.group(1) == "gateway/static/docs/graphiql.png"
     assert (REPOSITORY / image.group(1)).stat().st_size > 20_000
+
+
+def test_readme_has_the_operators_sections() -> None:
+    """Running in production (logs, metrics, traces, health) and Troubleshooting, each
+    with more than a heading; a section's text is what lies before the next heading."""
+    readme = REPOSITORY / "README.md"
+    text = prose(readme)
+    found = [(level, title) for level, title in headings(readme)]
+    for level, title in [(2, "Running in production"), (3, "Logs"), (3, "Metrics"),
+                         (3, "Traces"), (3, "Health"), (2, "Troubleshooting")]:
+        assert (level, title) in found, title
+        body = re.split(rf"^{'#' * level} {re.escape(title)}\n", text, flags=re.M)[1]
+        body = re.split(r"^#{2,3} ", body, maxsplit=1, flags=re.M)[0]
+        assert len(body.split()) >= 30, f"{title}: {len(body.split())} words"
+    production = text.split("## Running in production", 1)[1].split("\n## ", 1)[0]
+    for term in ("X-Request-Id", "/metrics", "OTLP", "/readyz", "/healthz"):
+        assert term in production, term
