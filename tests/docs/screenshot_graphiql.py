@@ -15,17 +15,19 @@ the page or the demo changes. Chinese text needs a CJK font on the machine
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from playwright.sync_api import Route, sync_playwright
+from playwright.sync_api import Page, Route, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -65,22 +67,52 @@ def _only_this_machine(route: Route) -> None:
         route.abort()
 
 
-def take(url: str, out: Path) -> None:
-    """Open GraphiQL at ``url``, run the first tab and save the page to ``out``."""
+@contextlib.contextmanager
+def demo_gateway(demo_dir: Path) -> Iterator[str]:
+    """``gateway serve`` on the bundled demo (data in ``demo_dir``) at a free port of
+    127.0.0.1, until the block ends: its URL, once it is ready."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
+         "--demo-dir", str(demo_dir), "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        _wait_ready(process, url)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def offline_page(url: str, height: int = 800) -> Iterator[Page]:
+    """``url`` opened in Debian's Chromium (1280 px wide), every request to another
+    host refused."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page = browser.new_page(viewport={"width": 1280, "height": height})
             page.route("**/*", _only_this_machine)
-            page.goto(f"{url}/graphql", wait_until="networkidle")
-            page.locator(".graphiql-execute-button").click()
-            answer = page.locator(".graphiql-response")
-            answer.get_by_text('"creditCode"').wait_for(timeout=60_000)
-            page.wait_for_timeout(300)  # let the editor finish painting
-            out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(out))
+            page.goto(url, wait_until="networkidle")
+            yield page
         finally:
             browser.close()
+
+
+def save(page: Page, out: Path) -> None:
+    page.wait_for_timeout(300)  # let the editor and the fonts finish painting
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out))
+
+
+def take(url: str, out: Path) -> None:
+    """Open GraphiQL at ``url``, run the first tab and save the page to ``out``."""
+    with offline_page(f"{url}/graphql") as page:
+        page.locator(".graphiql-execute-button").click()
+        answer = page.locator(".graphiql-response")
+        answer.get_by_text('"creditCode"').wait_for(timeout=60_000)
+        save(page, out)
 
 
 STATISTICS = """# The public's figures (公示统计)
@@ -94,33 +126,24 @@ query PublicStatistics {
 
 def take_statistics(url: str, out: Path) -> None:
     """GraphiQL with a public ``statistics`` question (no key) and its protected answer."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with offline_page(f"{url}/graphql") as page:
+        page.locator(".graphiql-tab-add").click()  # a tab of its own: no operation name
+        page.wait_for_timeout(300)
+        # the editors in page order: query, variables, headers, response
+        page.evaluate("""([query]) => {
+            const editors = [...document.querySelectorAll('.CodeMirror')]
+                .map((node) => node.CodeMirror);
+            editors[0].setValue(query);
+            editors[2].setValue('{}');
+        }""", [STATISTICS])
+        page.locator(".graphiql-execute-button").click()
+        answer = page.locator(".graphiql-response")
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.route("**/*", _only_this_machine)
-            page.goto(f"{url}/graphql", wait_until="networkidle")
-            page.locator(".graphiql-tab-add").click()  # a tab of its own: no operation name
-            page.wait_for_timeout(300)
-            # the editors in page order: query, variables, headers, response
-            page.evaluate("""([query]) => {
-                const editors = [...document.querySelectorAll('.CodeMirror')]
-                    .map((node) => node.CodeMirror);
-                editors[0].setValue(query);
-                editors[2].setValue('{}');
-            }""", [STATISTICS])
-            page.locator(".graphiql-execute-button").click()
-            answer = page.locator(".graphiql-response")
-            try:
-                answer.get_by_text('"suppressed"').first.wait_for(timeout=60_000)
-            except Exception:
-                page.screenshot(path=str(out.with_suffix(".failed.png")))
-                raise
-            page.wait_for_timeout(300)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(out))
-        finally:
-            browser.close()
+            answer.get_by_text('"suppressed"').first.wait_for(timeout=60_000)
+        except Exception:
+            page.screenshot(path=str(out.with_suffix(".failed.png")))
+            raise
+        save(page, out)
 
 
 def main() -> int:
@@ -132,18 +155,8 @@ def main() -> int:
     args = parser.parse_args()
     name = "statistics.png" if args.statistics else "graphiql.png"
     args.out = args.out or ROOT / "gateway/static/docs" / name
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
-         "--demo-dir", str(args.demo_dir), "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        _wait_ready(process, url)
+    with demo_gateway(args.demo_dir) as url:
         (take_statistics if args.statistics else take)(url, args.out)
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)")
     return 0
 

@@ -16,25 +16,13 @@ fonts-wqy-microhei``), or it shows as empty boxes.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import sync_playwright
 
-# the same browser, launch and offline rules as the GraphiQL screenshot (this folder is
+# the same demo, browser and offline rules as the GraphiQL screenshot (this folder is
 # on the path when the script is run)
-from screenshot_graphiql import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    ROOT,
-    _free_port,
-    _only_this_machine,
-    _wait_ready,
-)
+from screenshot_graphiql import ROOT, demo_gateway, offline_page, save
 
 from gateway.demo.examples import demo_examples
 
@@ -46,23 +34,14 @@ def take(url: str, code: str, out: Path) -> None:
         "query": "query($c: String!) { enterprise(creditCode: $c) { name } }",
         "variables": {"c": code}}).json()
     name: str = answer["data"]["enterprise"]["name"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1100})
-            page.route("**/*", _only_this_machine)
-            page.goto(f"{url}/portal", wait_until="networkidle")
-            # the name without its city and its legal form, as someone would type it
-            page.locator("#q").fill(name.removeprefix("北京").split("有限")[0][:6])
-            page.keyboard.press("Enter")
-            page.get_by_role("link", name=name).click(timeout=60_000)
-            page.locator("#sec-penalties").wait_for(timeout=60_000)
-            page.evaluate("window.scrollTo(0, 0)")
-            page.wait_for_timeout(300)  # let the fonts finish painting
-            out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(out))
-        finally:
-            browser.close()
+    with offline_page(f"{url}/portal", height=1100) as page:
+        # the name without its city and its legal form, as someone would type it
+        page.locator("#q").fill(name.removeprefix("北京").split("有限")[0][:6])
+        page.keyboard.press("Enter")
+        page.get_by_role("link", name=name).click(timeout=60_000)
+        page.locator("#sec-penalties").wait_for(timeout=60_000)
+        page.evaluate("window.scrollTo(0, 0)")
+        save(page, out)
 
 
 def main() -> int:
@@ -70,21 +49,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "gateway/static/docs/portal.png")
     parser.add_argument("--demo-dir", type=Path, default=ROOT / ".demo-data")
     args = parser.parse_args()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
-         "--demo-dir", str(args.demo_dir), "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        _wait_ready(process, url)
+    with demo_gateway(args.demo_dir) as url:
         code = demo_examples(args.demo_dir).credit_code
         if code is None:
             raise SystemExit(f"{args.demo_dir} names no showcase enterprise")
         take(url, code, args.out)
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)")
     return 0
 
