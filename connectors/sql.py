@@ -20,7 +20,7 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -71,8 +71,11 @@ def sqlite_file(location: str) -> bool:
 def _dicts(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     """The rows as plain dictionaries: read once per column by the normalisation,
     which costs a third of what reading SQLAlchemy's row mappings does."""
-    names = list(result.keys())
-    return [dict(zip(names, row, strict=True)) for row in result.all()]
+    return _as_dicts(list(result.keys()), result.all())
+
+
+def _as_dicts(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 # The watermark of a table with a change-time column and no rows yet.
@@ -169,13 +172,12 @@ class _SqliteFile:
             cursor.execute(self._statement(table, key_column), (json.dumps(list(keys)),))
             found = cursor.fetchall()
         except sqlite3.OperationalError as error:
-            if "locked" in str(error) or "busy" in str(error):
+            if error.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED"):
                 return None
             raise
         finally:
             cursor.close()
-        names = [column[0] for column in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in found]
+        return _as_dicts([column[0] for column in cursor.description or ()], found)
 
     def scan(self, table: str, columns: Sequence[str] | None) -> list[dict[str, Any]]:
         source = sa.table(table)
