@@ -86,6 +86,9 @@ class AuditReader:
         return [Flag(a.kind, a.at, a.principal, a.role, a.agency, a.detail, a.entry_id)
                 for a in find_alerts(entries, self._rules, (since, until))]
 
+    def today(self) -> dt.date:
+        return dt.datetime.now(self._rules.timezone).date()
+
     async def viewers(self, credit_code: str) -> list[tuple[str, str, dt.date, int]]:
         query = (sa.select(access_log.c.agency, access_log.c.purpose, access_log.c.at)
                  .where(_contains(access_log.c.credit_codes, credit_code),

@@ -150,15 +150,17 @@ class AuditQuery:
 
     @strawberry.field(description=(
         "Over-reach flags (越权) between two days, inclusive (by default the seven days up "
-        "to today; auditors with purpose AUDIT "
+        "to today, days counted in the time zone of policies/audit.yaml; auditors with "
+        "purpose AUDIT "
         "only): refused requests, requests for values not open to the caller, unusual "
         "volume, reads outside office hours "
         "(policies/audit.yaml)."))
     async def access_alerts(self, info: Info, since: dt.date | None = None,
                             until: dt.date | None = None) -> list[AccessAlert]:
         port = _port(info, auditors_only=True)
-        # by default the last seven days up to today
-        until = until if until is not None else info.context.today
+        # by default the last seven days up to today - in the alerts' time zone, not the
+        # machine's (after 16:00 UTC it is already tomorrow in Shanghai)
+        until = until if until is not None else port.today()
         since = since if since is not None else until - dt.timedelta(days=_ALERT_DAYS - 1)
         if until < since or (until - since).days > 366:
             raise BadUserInput("Give 'since' on or before 'until', at most a year apart.",

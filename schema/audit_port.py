@@ -69,6 +69,10 @@ class AuditPort(Protocol):
 
     async def alerts(self, since: dt.date, until: dt.date) -> list[Flag]: ...
 
+    def today(self) -> dt.date:
+        """Today in the time zone the alerts' days are counted in (policies/audit.yaml)."""
+        ...
+
     async def viewers(self, credit_code: str) -> list[tuple[str, str, dt.date, int]]:
         """(agency, purpose, day, requests) of non-public reads touching the enterprise."""
         ...

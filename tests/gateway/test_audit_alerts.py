@@ -81,3 +81,20 @@ def test_asking_for_values_not_open_to_the_caller_is_flagged() -> None:
     found = find_alerts([(1, asked), (2, public)], RULES, DAYS)
     assert [(a.kind, a.entry_id) for a in found] == [("HIDDEN", 1)]
     assert "judgmentDefaults.obligation" in found[0].detail
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Asia/Shanghai", "Pacific/Pago_Pago"])
+def test_the_default_window_ends_today_in_the_rules_time_zone(zone: str) -> None:
+    """``accessAlerts`` without ``until`` ends on the reader's today: the day in the
+    rules' time zone (UTC+14 to UTC-11 here), whatever the machine's zone - after 16:00
+    UTC the machine's date is yesterday in Shanghai."""
+    import dataclasses
+    from zoneinfo import ZoneInfo
+
+    from gateway.audit_reader import AuditReader
+
+    rules = dataclasses.replace(RULES, timezone=ZoneInfo(zone))
+    reader = AuditReader(engine=None, rules=rules)  # type: ignore[arg-type]
+    before = dt.datetime.now(ZoneInfo(zone)).date()
+    today = reader.today()
+    assert today in (before, dt.datetime.now(ZoneInfo(zone)).date())
