@@ -37,7 +37,6 @@ from gateway.demo.principals import demo_key_hashes
 from gateway.graphiql_assets import GraphiQLAssets
 from gateway.graphiql_examples import Examples
 from gateway.graphiql_page import GraphiQLPage
-from gateway.head_start import HeadStart
 from gateway.health import healthz, readyz_endpoint
 from gateway.inspections import Inspections
 from gateway.loopback_keys import LoopbackOnlyKeys
@@ -101,9 +100,6 @@ class AppOptions:
     response_cache: bool = True  # complete answers per clearance (gateway.response_cache)
     response_cache_bytes: int = 64 * 1024 * 1024  # its bound: least recently used go first
     rate_limits: bool = True  # per caller, by role: policy_dir/rate_limits.yaml (429 over it)
-    # a query about one enterprise: its remote agencies asked by the gate, before the
-    # GraphQL view runs (gateway.head_start); off only to measure or test it
-    head_start: bool = True
     # how often the leader escalates pushed registrations past their deadline (双告知)
     escalate_every_s: float = 60.0
     # every GraphQL request into the hash-chained access log of config.platform; off only
@@ -191,7 +187,7 @@ def create_app(config: GatewayConfig, options: AppOptions | None = None) -> Star
 
     loopback_keys = LoopbackOnlyKeys(() if options.demo_keys_anywhere else demo_key_hashes())
     gate = AuthGate(full_view(), public_view(above_open), options.max_body_bytes, answers,
-                    loopback_keys, HeadStart() if options.head_start else None)
+                    loopback_keys)
     # subscriptions: the websocket side of /graphql (licensing.yaml checked here: no start
     # when invalid)
     licensing = load_licensing(options.policy_dir)

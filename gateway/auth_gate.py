@@ -10,7 +10,6 @@ appended to the access log with what it returned and how it ended.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -25,9 +24,8 @@ from gateway.access_capture import EMPTY, Summary, entry_for, request_facts, sum
 from gateway.answer_json import encode_answer
 from gateway.callers import Authenticator, AuthError, Caller
 from gateway.graphiql_page import GraphiQLPage
-from gateway.graphql_payload import Payload, operation_of, read_payload
+from gateway.graphql_payload import operation_of, read_payload
 from gateway.graphql_view import GraphQLView, reads_as_json, refusal
-from gateway.head_start import HeadStart, ask_ahead
 from gateway.logs import request_id
 from gateway.loopback_keys import LoopbackOnlyKeys
 from gateway.metrics import GatewayMetrics
@@ -43,7 +41,6 @@ __all__ = ["AuthGate", "GraphQLEndpoint"]
 
 _CALLER = CALLER  # who called (the access log, gateway.observation)
 _CONTEXT = "gateway.context"
-_AHEAD = "gateway.context_ahead"  # the context whose remote calls the gate started
 _SUMMARY = SUMMARY  # what the answer returned (the access log, metrics)
 
 
@@ -51,7 +48,6 @@ class GraphQLEndpoint(GraphQLView):
     def __init__(self, schema: Schema, page: GraphiQLPage | None) -> None:
         super().__init__(schema, graphql_ide="graphiql" if page is not None else None)
         self._page = page
-        self.graphql_schema = schema._schema  # graphql-core's, for gateway.head_start
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # called only when a page was given (graphql_ide set)
@@ -64,9 +60,7 @@ class GraphQLEndpoint(GraphQLView):
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         runtime: Runtime = request.app.state.runtime
         caller: Caller = request.scope[_CALLER]
-        context: RequestContext | None = request.scope.pop(_AHEAD, None)
-        if context is None:
-            context = runtime.new_context(caller.clearance)
+        context = runtime.new_context(caller.clearance)
         policies: DatabasePolicies | None = request.app.state.policy_sync
         if policies is not None and caller.role == "admin":
             context.policy_admin = policies.admin(caller.principal or "")
@@ -119,14 +113,12 @@ class AuthGate:
     the view would answer the same way (``_answerable_from_cache``)."""
 
     def __init__(self, full: GraphQLEndpoint, public: GraphQLEndpoint, max_body_bytes: int,
-                 answers: ResponseCache | None, loopback_keys: LoopbackOnlyKeys,
-                 head_start: HeadStart | None = None) -> None:
+                 answers: ResponseCache | None, loopback_keys: LoopbackOnlyKeys) -> None:
         self._full = full
         self._public = public
         self._max_body = max_body_bytes
         self._answers = answers
         self._loopback_keys = loopback_keys
-        self._head_start = head_start
 
     def use_views(self, full: GraphQLEndpoint, public: GraphQLEndpoint) -> None:
         """Serve every role with these from the next request on (the restriction
@@ -175,12 +167,12 @@ class AuthGate:
         log: AccessLogWriter | None = scope["app"].state.access_log
         headers = Headers(scope=scope)
         if not is_graphql_request(scope):
-            await self._answer(scope, receive, send, body, headers, None, None)
+            await self._answer(scope, receive, send, body, headers, None)
             return
         payload = read_payload(body, scope.get("query_string", b""))
         scope[OPERATION] = operation_of(payload)
         if log is None:
-            await self._answer(scope, receive, send, body, headers, None, payload)
+            await self._answer(scope, receive, send, body, headers, None)
             return
         started = time.perf_counter()
         client = scope.get("client")
@@ -198,14 +190,13 @@ class AuthGate:
                 chunks.append(message.get("body", b""))
             await send(message)
 
-        await self._answer(scope, receive, watch, body, headers, log, payload)
+        await self._answer(scope, receive, watch, body, headers, log)
         summary: Summary = scope.get(_SUMMARY) or EMPTY
         log.record(entry_for(facts, scope.get(_CALLER), status, b"".join(chunks), summary,
                              (time.perf_counter() - started) * 1000))
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, body: bytes,
-                      headers: Headers, log: AccessLogWriter | None,
-                      payload: Payload | None) -> None:
+                      headers: Headers, log: AccessLogWriter | None) -> None:
         runtime: Runtime = scope["app"].state.runtime
         authenticator: Authenticator = runtime.authenticator
         try:
@@ -241,7 +232,6 @@ class AuthGate:
         app = self._public if caller.role == "public" else self._full
         answers = self._answers
         if answers is None or not _answerable_from_cache(scope.get("method"), headers):
-            await self._ahead(scope, app, caller, payload)
             await app(scope, receive, send)
             _summarize(scope)
             return
@@ -267,7 +257,6 @@ class AuthGate:
                 chunks.append(message.get("body", b""))
             await send(message)
 
-        await self._ahead(scope, app, caller, payload)
         await app(scope, receive, keep)
         summary = _summarize(scope)
         context = scope.get(_CONTEXT)
@@ -278,23 +267,6 @@ class AuthGate:
                 and b'"errors":' not in answer):
             answers.put(key, start.get("headers", []), answer, runtime.answer_lifetime(context),
                         summary)
-
-    async def _ahead(self, scope: Scope, app: GraphQLEndpoint, caller: Caller,
-                     payload: Payload | None) -> None:
-        """A query about one enterprise: its remote agencies asked now, before the view
-        runs (``gateway.head_start``), with the context the view will use; then two
-        turns of the loop, in which the calls are made and sent."""
-        if self._head_start is None or payload is None:
-            return
-        found = self._head_start.enterprise(app.graphql_schema, payload)
-        if found is None:
-            return
-        runtime: Runtime = scope["app"].state.runtime
-        context = runtime.new_context(caller.clearance)
-        ask_ahead(context, *found)
-        scope[_AHEAD] = context
-        await asyncio.sleep(0)  # the shared calls are made (gathered for one turn) ...
-        await asyncio.sleep(0)  # ... and their requests written
 
     async def _rate_limited(self, scope: Scope, caller: Caller) -> Response | None:
         """The 429 ``RATE_LIMITED`` refusal when ``caller`` is over its role's rate limit

@@ -72,8 +72,6 @@ class RequestContext:
     reusable: bool = True
     # shared by a gateway's requests (``Runtime``); a fresh one when none is given
     selections: SelectionMemo = field(default_factory=SelectionMemo)
-    # credit codes whose remote agencies were asked ahead (schema.page.ask_remote_early)
-    asked_ahead: set[str] = field(default_factory=set)
     # restriction decisions given (for the access log): creditCode, action, decision
     decisions: list[dict[str, str]] = field(default_factory=list)
     # the access log as the graph reads it (auditors, whoViewed); None when not kept

@@ -27,7 +27,6 @@ __all__ = [
     "GraphError",
     "InvalidCreditCode",
     "SourceUnavailableError",
-    "normalized_credit_code",
     "require_credit_code",
 ]
 
@@ -69,12 +68,6 @@ class AuditUnavailable(GraphError):
 
 class SourceUnavailableError(GraphError):
     code = "SOURCE_UNAVAILABLE"
-
-
-def normalized_credit_code(value: str) -> str | None:
-    """``value`` as ``require_credit_code`` returns it, or None when it is not valid."""
-    code = value.strip().upper()
-    return code if credit_code_problem(code) is None else None
 
 
 def require_credit_code(value: str) -> str:

@@ -131,7 +131,7 @@ class _Slot:
     warm request's CPU."""
 
     __slots__ = ("_loader", "connector", "futures", "key_column", "owner", "primed",
-                 "record_type", "shared", "soon")
+                 "record_type", "shared")
 
     def __init__(self, connector: Connector, record_type: str, key_column: str,
                  owner: Loaders) -> None:
@@ -139,9 +139,6 @@ class _Slot:
         # records a prefetch brought, turned into a load's future only when asked for:
         # priming every key of a page up front cost 21,000 futures per 1,000-page
         self.primed: dict[str, list[Record]] = {}
-        # keys of a ``fetch_soon`` not yet primed: its answer and the key's place in it
-        # (its call may be over, and no longer joinable, before ``_prime`` has run)
-        self.soon: dict[str, tuple[Future[list[KeyResult]], int]] = {}
         self.connector = connector
         self.record_type = record_type
         self.key_column = key_column
@@ -211,32 +208,12 @@ class _SourceLoader(DataLoader[str, list[Record]]):
 
 def _prime(loader: _Slot, keys: list[str], done: Future[list[KeyResult]]) -> None:
     """What ``Loaders.fetch`` does with its answer, for ``Loaders.fetch_soon``'s."""
-    soon = loader.soon
-    for key in keys:
-        if key in soon and soon[key][0] is done:
-            del soon[key]
     if done.cancelled() or done.exception() is not None:
         return
     known, primed = loader.futures, loader.primed
     for key, result in zip(keys, done.result(), strict=True):
         if not isinstance(result, SourceError) and key not in known:
             primed[key] = result
-
-
-def _one_of(place: int, into: Future[list[Record]],
-            answer: Future[list[KeyResult]]) -> None:
-    """``into`` settled with one key's result of a ``fetch_soon`` answer."""
-    if into.done():
-        return
-    if answer.cancelled():
-        into.cancel()
-        return
-    error = answer.exception()
-    result = answer.result()[place] if error is None else error
-    if isinstance(result, BaseException):
-        into.set_exception(result)
-    else:
-        into.set_result(result)
 
 
 class Loaders:
@@ -269,13 +246,6 @@ class Loaders:
         ``SourceError`` when the agency could not be read.
         """
         slot = self._loader(connector, record_type, key_column)
-        asked = slot.soon.get(key)
-        if asked is not None and key not in slot.futures:
-            # asked by ``fetch_soon``, not yet primed: its answer, not a second call
-            answer, place = asked
-            future: Future[list[Record]] = answer.get_loop().create_future()
-            answer.add_done_callback(partial(_one_of, place, future))
-            return future
         loader = slot.loader()
         primed = slot.primed.pop(key, None)
         if primed is not None:
@@ -318,10 +288,9 @@ class Loaders:
         loads of the same keys in this request are answered from it. Keys this request
         already loads (or has loaded) are taken from their loads, not asked again."""
         loader = self._loader(connector, record_type, key_column)
-        known, primed, soon = loader.futures, loader.primed, loader.soon
-        asked = [key for key in keys if key in known or key in primed or key in soon]
-        rest = [key for key in keys
-                if key not in known and key not in primed and key not in soon] if asked else keys
+        known, primed = loader.futures, loader.primed
+        asked = [key for key in keys if key in known or key in primed]
+        rest = [key for key in keys if key not in known and key not in primed] if asked else keys
         fetched = await fetch_cached(connector, record_type, key_column, rest, self.cache,
                                      self.ages, self.stale, self.coalescer,
                                      self.observer) if rest else []
@@ -332,13 +301,6 @@ class Loaders:
         for key in asked:
             if key in primed:
                 results[key] = primed[key]
-                continue
-            if key not in known:  # asked by fetch_soon, not primed yet
-                answer, place = soon[key]
-                try:
-                    results[key] = (await answer)[place]
-                except SourceError as error:
-                    results[key] = error
                 continue
             try:
                 results[key] = await known[key]
@@ -354,13 +316,10 @@ class Loaders:
         the keys yet. Else None (then ``fetch``). Saves a task per agency and record
         type of an uncached request."""
         loader = self._loader(connector, record_type, key_column)
-        known, primed, soon = loader.futures, loader.primed, loader.soon
-        if loader.shared is None or not keys or any(
-                k in known or k in primed or k in soon for k in keys):
+        known, primed = loader.futures, loader.primed
+        if loader.shared is None or not keys or any(k in known or k in primed for k in keys):
             return None
         answer = loader.shared.submit(connector, record_type, key_column, keys)
-        for place, key in enumerate(keys):
-            soon[key] = (answer, place)
         answer.add_done_callback(partial(_prime, loader, list(keys)))
         return answer
 

@@ -27,7 +27,7 @@ from schema.risk import (
 )
 from schema.subjects import ENTERPRISE_LISTS, Enterprise, enterprise_from
 
-__all__ = ["ask_remote_early", "load_enterprise", "prefetch_page"]
+__all__ = ["load_enterprise", "prefetch_page"]
 
 Info = strawberry.Info[RequestContext, None]
 _DERIVED = {"warning": "Enterprise.warning", "creditGrade": "Enterprise.creditGrade"}
@@ -59,21 +59,10 @@ async def load_enterprise(info: Info, credit_code: str) -> Enterprise | None:
 
 def _ask_remote_early(info: Info, credit_code: str) -> None:
     context = info.context
-    if credit_code in context.asked_ahead:
-        return  # the gate asked already (gateway.head_start), for the same selection
-    ask_remote_early(context, credit_code, selected_names(info))
-
-
-def ask_remote_early(context: RequestContext, credit_code: str,
-                     selected: frozenset[str]) -> None:
-    """Start the calls to remote (``http``) agencies that one enterprise's fields
-    ``selected`` (the GraphQL names under ``enterprise``) will need - only for an
-    enterprise the registry index shows the caller may see. Their answers are kept in
-    the request's loaders, and the fields' own loads join them."""
-    context.asked_ahead.add(credit_code)
     indexed = context.index.record(credit_code)
     if indexed is None or not context.view.sees(indexed):
         return  # unknown or hidden: nothing is asked before the registry answers
+    selected = selected_names(info)
     wanted = {t for name, t in ENTERPRISE_LISTS.items() if name in selected}
     person = None
     if "warning" in selected or "creditGrade" in selected:

@@ -16,7 +16,7 @@ from graphql import (
 )
 from strawberry.utils.str_converters import to_camel_case
 
-__all__ = ["SelectionMemo", "names_selected", "note_redactions", "selected_names"]
+__all__ = ["SelectionMemo", "note_redactions", "selected_names"]
 
 _Fragments = Mapping[str, FragmentDefinitionNode]
 
@@ -65,11 +65,6 @@ def _selected(field_nodes: Iterable[FieldNode], fragments: _Fragments,
     names: set[str] = set()
     _names(selections, fragments, names)
     return frozenset(names)
-
-
-def names_selected(field_nodes: Iterable[FieldNode], fragments: _Fragments) -> frozenset[str]:
-    """GraphQL names selected directly under ``field_nodes`` (as ``selected_names``)."""
-    return _selected(field_nodes, fragments, ())
 
 
 class SelectionMemo:
