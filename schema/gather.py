@@ -93,12 +93,20 @@ async def gather_checked(
     on purpose from everything (``Basis.ALL``) use it. ``path`` is where a failure is
     reported.
     """
-    loads = context.loaders.load
+    loaders = context.loaders
     providers = context.sources.providers(record_type)
-    futures = [[loads(c, record_type, key_column, key) for key in keys] for c in providers]
+    # what is at hand (loaded, prefetched, fresh in the in-process record cache) is
+    # taken as it is: no DataLoader and no batch tasks for it
+    now = [loaders.fetch_now(c, record_type, key_column, keys) for c in providers]
+    futures = [[loaders.load(c, record_type, key_column, key) for key in keys]
+               if ready is None else [] for c, ready in zip(providers, now, strict=True)]
     merged: list[list[SourceRecord]] = [[] for _ in keys]
     failed: set[str] = set()
-    for per_key in futures:
+    for ready, per_key in zip(now, futures, strict=True):
+        if ready is not None:
+            for bucket, records in zip(merged, ready, strict=True):
+                bucket.extend(records)
+            continue
         for bucket, future in zip(merged, per_key, strict=True):
             try:
                 bucket.extend(await future)

@@ -105,3 +105,27 @@ async def test_one_enterprise_costs_one_call_per_agency_type_and_key_kind(demo: 
         assert result.errors is None and result.data == {"enterprise": None}
     finally:
         await runtime.aclose()
+
+
+async def test_an_enterprise_in_the_record_cache_needs_no_dataloader(demo: Demo) -> None:
+    """Asked again while every agency's records are fresh in the record cache, one
+    enterprise is answered without a call and without a DataLoader or its batch tasks:
+    the remote agencies asked early are found in the cache first."""
+    runtime = open_runtime(demo.config, policies=PolicyStore(DEFAULT_POLICY_DIR))
+    try:
+        await runtime.index.snapshot()
+        schema = build_schema(actions=ACTIONS)
+        first = await schema.execute(ONE, {"c": demo.showcase},
+                                     context_value=runtime.new_context(DEPARTMENT))
+        assert first.errors is None, first.errors
+        assert all(c.spec.cache_ttl_s > 0 for c in runtime.sources.all())
+        before = {c.code: sum(c.calls.values()) for c in runtime.sources.all()}
+        context = runtime.new_context(DEPARTMENT)
+        again = await schema.execute(ONE, {"c": demo.showcase}, context_value=context)
+        assert again.errors is None and again.data == first.data
+        assert {c.code: sum(c.calls.values()) for c in runtime.sources.all()} == before
+        made = [key for key, slot in context.loaders._loaders.items()
+                if slot._loader is not None]
+        assert made == []
+    finally:
+        await runtime.aclose()
