@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
@@ -22,6 +22,7 @@ from schema.leaf_fields import LeafFieldsExecutionContext
 from schema.limits import QueryLimits, limit_extensions
 from schema.query import query_type
 from schema.rules.model import ActionRules
+from schema.validation_memo import ValidationMemo, ValidationMemoExtension
 
 __all__ = ["GatewaySchema", "RedactionReport", "SourceFailureErrors", "build_schema"]
 
@@ -149,6 +150,7 @@ def build_schema(
     any (``schema.mutations.Mutation`` in the full schema); ``subscription`` the
     subscription type (``schema.subscriptions.Subscription``), if any. Parse and
     validation errors carry ``extensions.code`` (``schema.error_codes``)."""
+    validated = ValidationMemo(maxsize=512)  # one per schema, shared by its requests
     schema = GatewaySchema(
         query=query_type(actions),
         mutation=mutation,
@@ -156,7 +158,7 @@ def build_schema(
         without=without,
         extensions=[
             lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
+            lambda: ValidationMemoExtension(validated),
             *limit_extensions(limits),
             RequestErrorCodes,
             SourceFailureErrors,
