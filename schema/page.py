@@ -17,13 +17,14 @@ import strawberry
 from connectors.records import Record as SourceRecord
 from schema.access import Basis
 from schema.context import RequestContext
-from schema.gather import gather_checked, prefetch, sort_records
+from schema.gather import Wave, gather_checked, sort_records
 from schema.redaction import selected_names
 from schema.risk import (
     PERSON_RISK_TYPES,
     RISK_TYPES,
     collect_many,
     enterprise_subject,
+    risk_waves,
 )
 from schema.subjects import ENTERPRISE_LISTS, Enterprise, enterprise_from
 
@@ -117,20 +118,21 @@ async def prefetch_page(info: Info, nodes: list[Enterprise], under: tuple[str, .
         (name, t) for name, t in ENTERPRISE_LISTS.items()
         if name in selected and not (bases and t in RISK_TYPES)  # risk records come below
     ]
-    jobs = [prefetch(context, [*path, name], t, "credit_code", codes) for name, t in wanted]
+    # every agency and record type asked at once, then read one after the other
+    # (schema.gather.Wave: no task per record type)
+    waves = [(Wave(context, t, "credit_code", codes), [*path, name]) for name, t in wanted]
     people = sorted({n.legal_rep_id for n in nodes if n.legal_rep_id})
     if "legalRepresentative" in selected:
-        jobs.append(prefetch(context, [*path, "legalRepresentative"], "person", "person_id",
-                             people))
+        waves.append((Wave(context, "person", "person_id", people),
+                      [*path, "legalRepresentative"]))
     sources = [node.source for node in nodes]
     assert all(source is not None for source in sources)
-    risk_jobs = [
-        collect_many(context, [*path, "warning"],
-                     [enterprise_subject(view, s, basis) for s in sources if s is not None],
-                     basis)
-        for basis in bases
-    ]
-    results, risks = await asyncio.gather(asyncio.gather(*jobs), asyncio.gather(*risk_jobs))
+    subjects = {basis: [enterprise_subject(view, s, basis) for s in sources if s is not None]
+                for basis in bases}
+    risk = {basis: risk_waves(context, subjects[basis]) for basis in bases}
+    results = [(await wave.records(at))[0] for wave, at in waves]
+    risks = [await collect_many(context, [*path, "warning"], subjects[basis], basis,
+                                waves=risk[basis]) for basis in bases]
     for node in nodes:
         node.prefetched = {}
         node.risk = {}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from connectors.records import Record as SourceRecord
 from schema.access import Basis
 from schema.context import RequestContext
-from schema.gather import Path, gather_checked, prefetch_checked
+from schema.gather import Path, Wave, gather_checked
 from schema.rules.grades import GradeResult, grade
 from schema.rules.model import RuleSet, WarningLevel
 from schema.rules.warnings import (
@@ -128,17 +128,15 @@ async def collect_many(
     *,
     prime: bool = True,
     sort: bool = True,
+    waves: list[Wave] | None = None,
 ) -> list[SubjectRecords]:
-    """Records of many subjects: one call per agency and type for all of them."""
-    codes = [s.credit_code or "" for s in subjects]
+    """Records of many subjects: one call per agency and type for all of them (asked
+    by ``waves`` when given - ``risk_waves`` of the same subjects, started earlier)."""
     people = sorted({s.person_id for s in subjects if s.person_id})
     visible = basis is Basis.VISIBLE
-    jobs = [prefetch_checked(context, path, t, "credit_code", codes, prime=prime,
-                             visible_only=visible, sort=sort) for t in RISK_TYPES]
-    jobs += [prefetch_checked(context, path, t, "person_id", people, prime=prime,
-                              visible_only=visible, sort=sort)
-             for t in PERSON_RISK_TYPES]
-    results = await asyncio.gather(*jobs)
+    if waves is None:
+        waves = risk_waves(context, subjects, prime=prime)
+    results = [await wave.records(path, visible_only=visible, sort=sort) for wave in waves]
     found = [SubjectRecords(basis=basis) for _ in subjects]
     missing: set[str] = set()
     for record_type, (per_key, failed) in zip(RISK_TYPES, results, strict=False):
@@ -157,6 +155,17 @@ async def collect_many(
                            if r.record_type in subject.person_types]
         into.missing = set(missing)
     return found
+
+
+def risk_waves(context: RequestContext, subjects: Sequence[Subject], *,
+               prime: bool = True) -> list[Wave]:
+    """Every risk record type of ``subjects`` asked at once (``schema.gather.Wave``), by
+    credit code and by person id, in ``collect_many``'s order."""
+    codes = [s.credit_code or "" for s in subjects]
+    people = sorted({s.person_id for s in subjects if s.person_id})
+    waves = [Wave(context, t, "credit_code", codes, prime=prime) for t in RISK_TYPES]
+    waves += [Wave(context, t, "person_id", people, prime=prime) for t in PERSON_RISK_TYPES]
+    return waves
 
 
 def indexed(view: CallerView, risk: RiskRecords, subject: Subject,
