@@ -29,7 +29,6 @@ __all__ = [
     "gather_checked",
     "gather_many",
     "gather_records",
-    "prefetch",
     "prefetch_checked",
     "sort_records",
 ]
@@ -116,22 +115,6 @@ async def gather_checked(
                 context.failures.add(error, path)
     merged = context.overlay.over_many(record_type, key_column, keys, merged)
     return _visible_sorted(context, merged, record_type, key_column, visible_only), failed
-
-
-async def prefetch(
-    context: RequestContext,
-    path: Path,
-    record_type: str,
-    key_column: str,
-    keys: Sequence[str],
-) -> list[list[SourceRecord]]:
-    """Records of many keys, one direct call per provider, all providers at once.
-
-    Used when a page already knows every key it will need (lookahead), so the
-    per-enterprise fields can answer synchronously. ``path`` is where a failure is
-    reported.
-    """
-    return (await prefetch_checked(context, path, record_type, key_column, keys))[0]
 
 
 async def prefetch_checked(
