@@ -128,7 +128,9 @@ async def prefetch_checked(
     visible_only: bool = True,
     sort: bool = True,
 ) -> tuple[list[list[SourceRecord]], set[str]]:
-    """``prefetch`` that also says which agencies failed. ``prime=False`` does not fill
+    """Records of many keys, one call per provider, all providers at once (a page's
+    lookahead, so the per-enterprise fields answer synchronously), and the agencies
+    that failed (reported at ``path``). ``prime=False`` does not fill
     the loaders (a whole-registry scan whose keys later fields will not ask for);
     ``visible_only`` as in ``gather_checked``."""
     wave = Wave(context, record_type, key_column, keys, prime=prime)
