@@ -16,7 +16,6 @@ other's events. Replicas of one deployment must configure the same agencies alik
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -28,6 +27,7 @@ from gateway.events import EventBus
 from gateway.feed_memory import FeedMemory
 from gateway.leader import LEADER_KEY, LeaderLock, lead
 from gateway.runtime import Runtime
+from gateway.task_stop import stop_tasks
 from schema.registry_risk import RiskRecords
 
 __all__ = ["ChangeService", "cluster_of"]
@@ -108,11 +108,7 @@ class ChangeService:
     async def resign(self) -> None:
         """Stop polling and give the lead up, first thing at shutdown: another replica
         leads at its next try instead of waiting for whatever else the shutdown does."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks = []
         await self.lock.release()
 

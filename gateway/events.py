@@ -46,6 +46,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.redis_availability import RedisAvailability
+from gateway.task_stop import stop_tasks
 
 __all__ = [
     "CHANNEL",
@@ -327,9 +328,7 @@ class EventBus:
 
     async def aclose(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task])
             self._task = None
         self._listeners.clear()
         for client in (self._publisher, self._subscriber):

@@ -36,6 +36,7 @@ from gateway.event_port import EventPort, FreshRecords
 from gateway.events import EventBus
 from gateway.platform_store.writer import AccessLogWriter
 from gateway.runtime import Runtime
+from gateway.task_stop import stop_tasks
 from gateway.webhook_settings import WebhookSpec
 from gateway.webhooks import Delivery, WebhookSender
 from schema.access import Clearance
@@ -139,11 +140,7 @@ class WebhookDispatcher:
             await queue.join()
 
     async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks = []
 
     def _caller(self, spec: WebhookSpec) -> Caller:
