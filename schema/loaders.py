@@ -130,7 +130,7 @@ class _Slot:
     prefetched: a DataLoader for each of them (23 per enterprise query) was 8 % of a
     warm request's CPU."""
 
-    __slots__ = ("_loader", "connector", "futures", "key_column", "owner", "primed",
+    __slots__ = ("_loader", "asked", "connector", "futures", "key_column", "owner", "primed",
                  "record_type", "shared")
 
     def __init__(self, connector: Connector, record_type: str, key_column: str,
@@ -139,6 +139,11 @@ class _Slot:
         # records a prefetch brought, turned into a load's future only when asked for:
         # priming every key of a page up front cost 21,000 futures per 1,000-page
         self.primed: dict[str, list[Record]] = {}
+        # keys in a shared call this request joined (``Loaders.fetch_soon``): key -> the
+        # call's answer, the key's place in it and how many keys it has; moved to
+        # ``primed`` once answered, when next asked (a done callback per call cost a
+        # loop callback each)
+        self.asked: dict[str, tuple[Future[list[KeyResult]], int, int]] = {}
         self.connector = connector
         self.record_type = record_type
         self.key_column = key_column
@@ -146,6 +151,19 @@ class _Slot:
         # uncached and coalesced: a batch joins the shared call as a future (below)
         self.shared = owner.coalescer if owner.uncached(connector) else None
         self._loader: _SourceLoader | None = None
+
+    def settle(self) -> None:
+        """Move what the shared calls of ``asked`` answered into ``primed``."""
+        asked, known, primed = self.asked, self.futures, self.primed
+        for key, (answer, index, _) in list(asked.items()):
+            if not answer.done():
+                continue
+            del asked[key]
+            if answer.cancelled() or answer.exception() is not None:
+                continue  # asked again by whoever needs it
+            result = answer.result()[index]
+            if not isinstance(result, SourceError) and key not in known:
+                primed[key] = result
 
     def loader(self) -> _SourceLoader:
         """The slot's DataLoader (made on first use), over the slot's ``futures``."""
@@ -206,16 +224,6 @@ class _SourceLoader(DataLoader[str, list[Record]]):
                     item.future.set_result(result)
 
 
-def _prime(loader: _Slot, keys: list[str], done: Future[list[KeyResult]]) -> None:
-    """What ``Loaders.fetch`` does with its answer, for ``Loaders.fetch_soon``'s."""
-    if done.cancelled() or done.exception() is not None:
-        return
-    known, primed = loader.futures, loader.primed
-    for key, result in zip(keys, done.result(), strict=True):
-        if not isinstance(result, SourceError) and key not in known:
-            primed[key] = result
-
-
 class Loaders:
     """The loaders of one request, made on first use. Never share across requests."""
 
@@ -246,6 +254,8 @@ class Loaders:
         ``SourceError`` when the agency could not be read.
         """
         slot = self._loader(connector, record_type, key_column)
+        if slot.asked:
+            slot.settle()
         loader = slot.loader()
         primed = slot.primed.pop(key, None)
         if primed is not None:
@@ -259,6 +269,8 @@ class Loaders:
         already loaded, or fresh in an in-process cache); else None. A warm request
         then costs no task per agency and record type."""
         loader = self._loader(connector, record_type, key_column)
+        if loader.asked:
+            loader.settle()
         known, primed = loader.futures, loader.primed
         found: list[list[Record]] = []
         missing: list[str] = []
@@ -288,6 +300,8 @@ class Loaders:
         loads of the same keys in this request are answered from it. Keys this request
         already loads (or has loaded) are taken from their loads, not asked again."""
         loader = self._loader(connector, record_type, key_column)
+        if loader.asked:
+            loader.settle()
         known, primed = loader.futures, loader.primed
         asked = [key for key in keys if key in known or key in primed]
         rest = [key for key in keys if key not in known and key not in primed] if asked else keys
@@ -313,20 +327,36 @@ class Loaders:
     ) -> Future[list[KeyResult]] | None:
         """``fetch`` as a future, when it needs no awaiting of its own: the agency has
         no record cache, a coalescer shares the call and this request loads none of
-        the keys yet. Else None (then ``fetch``). Saves a task per agency and record
-        type of an uncached request."""
-        loader = self._loader(connector, record_type, key_column)
-        known, primed = loader.futures, loader.primed
-        if loader.shared is None or not keys or any(k in known or k in primed for k in keys):
+        the keys yet - or asked for exactly these keys so already (the same future,
+        e.g. an enterprise's early ask and its prefetch). Else None (then ``fetch``).
+        Saves a task per agency and record type of an uncached request."""
+        slot = self._loader(connector, record_type, key_column)
+        if slot.shared is None or not keys:
             return None
-        answer = loader.shared.submit(connector, record_type, key_column, keys)
-        answer.add_done_callback(partial(_prime, loader, list(keys)))
+        known, primed, asked = slot.futures, slot.primed, slot.asked
+        if asked:
+            slot.settle()
+            same = asked.get(keys[0])
+            if same is not None and same[1] == 0 and same[2] == len(keys):
+                answer = same[0]
+                if all((entry := asked.get(key)) is not None and entry[0] is answer
+                       and entry[1] == index for index, key in enumerate(keys)):
+                    return answer
+        for key in keys:
+            if key in known or key in primed or key in asked:
+                return None
+        answer = slot.shared.submit(connector, record_type, key_column, keys)
+        count = len(keys)
+        for index, key in enumerate(keys):
+            asked[key] = (answer, index, count)
         return answer
 
     def load_many(
         self, connector: Connector, record_type: str, key_column: str, keys: Sequence[str]
     ) -> Future[list[list[Record]]]:
         slot = self._loader(connector, record_type, key_column)
+        if slot.asked:
+            slot.settle()
         loader = slot.loader()
         for key in keys:
             primed = slot.primed.pop(key, None)

@@ -192,3 +192,40 @@ async def test_concurrent_queries_of_different_callers_share_calls_but_not_views
     admin = results[0].data
     assert admin is not None
     assert all(result.data == admin for result in results[::2])
+
+
+async def test_asking_the_same_keys_again_in_one_request_shares_the_first_answer(
+    user_agencies: dict[str, Any], court: Connector
+) -> None:
+    """An enterprise's early ask and its prefetch join the shared call once: the same
+    future, no second waiter; what it answered is at hand afterwards, without a done
+    callback per call."""
+    loaders = Loaders(cache=None, coalescer=SourceCoalescer())
+    before = court_queries(user_agencies)
+    early = loaders.fetch_soon(court, "judgment_default", "credit_code", [ACME, BETA])
+    assert early is not None
+    assert loaders.fetch_soon(court, "judgment_default", "credit_code", [ACME, BETA]) is early
+    # other keys, another order or a part: not the same call's answer
+    assert loaders.fetch_soon(court, "judgment_default", "credit_code", [BETA, ACME]) is None
+    assert loaders.fetch_soon(court, "judgment_default", "credit_code", [ACME]) is None
+    assert loaders.fetch_now(court, "judgment_default", "credit_code", [ACME]) is None
+    assert not early.done() and not early._callbacks
+    acme, beta = await early
+    assert loaders.fetch_now(court, "judgment_default", "credit_code", [BETA, ACME]) == [beta,
+                                                                                       acme]
+    assert court_queries(user_agencies) - before == 1
+
+
+async def test_a_failed_shared_call_is_asked_again_not_kept(
+    user_agencies: dict[str, Any], court: Connector
+) -> None:
+    loaders = Loaders(cache=None, coalescer=SourceCoalescer())
+    early = loaders.fetch_soon(court, "judgment_default", "credit_code", [ACME])
+    assert early is not None
+    early.cancel()
+    await asyncio.sleep(0)
+    # the cancelled answer is dropped: the key is asked again, and answered
+    again = loaders.fetch_soon(court, "judgment_default", "credit_code", [ACME])
+    assert again is not None and again is not early
+    [acme] = await again
+    assert [r.record_id for r in acme] == ["COURT-1"]  # type: ignore[union-attr]
