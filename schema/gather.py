@@ -153,20 +153,23 @@ class Wave:
         providers = context.sources.providers(record_type)
         loaders = context.loaders
         calls: list[Awaitable[list[KeyResult]]]
+        now: list[list[list[SourceRecord]] | None]
         if prime:
-            now = [loaders.fetch_now(c, record_type, key_column, keys) for c in providers]
-            # a future where the call needs no task of this request's (uncached,
-            # coalesced); else the loaders' fetch, running from now on as a task
-            calls = [
-                loaders.fetch_soon(c, record_type, key_column, keys)
-                or asyncio.ensure_future(loaders.fetch(c, record_type, key_column, keys))
-                for c, ready in zip(providers, now, strict=True) if ready is None]
+            now, calls = [], []
+            for connector in providers:
+                ready, soon = loaders.now_or_soon(connector, record_type, key_column, keys)
+                now.append(ready)
+                if ready is None:
+                    # a future where the call needs no task of this request's (uncached,
+                    # coalesced); else the loaders' fetch, running from now on as a task
+                    calls.append(soon or asyncio.ensure_future(
+                        loaders.fetch(connector, record_type, key_column, keys)))
         else:
             now = [None] * len(providers)
             calls = [asyncio.ensure_future(
                 fetch_cached(c, record_type, key_column, keys, loaders.cache, loaders.ages,
                              loaders.stale)) for c in providers]
-        self._now: list[list[list[SourceRecord]] | None] = now
+        self._now = now
         self._calls = calls
 
     async def records(self, path: Path, *, visible_only: bool = True, sort: bool = True,

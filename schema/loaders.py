@@ -268,7 +268,18 @@ class Loaders:
         """What ``fetch`` returns, when every key is answered without awaiting (primed,
         already loaded, or fresh in an in-process cache); else None. A warm request
         then costs no task per agency and record type."""
-        loader = self._loader(connector, record_type, key_column)
+        return self._now(self._loader(connector, record_type, key_column), keys)
+
+    def now_or_soon(
+        self, connector: Connector, record_type: str, key_column: str, keys: Sequence[str]
+    ) -> tuple[list[list[Record]] | None, Future[list[KeyResult]] | None]:
+        """``fetch_now``'s answer, or else ``fetch_soon``'s (both None: ``fetch``), with
+        one look-up of the slot: what a prefetch asks of each provider."""
+        slot = self._loader(connector, record_type, key_column)
+        ready = self._now(slot, keys)
+        return (ready, None) if ready is not None else (None, self._soon(slot, keys))
+
+    def _now(self, loader: _Slot, keys: Sequence[str]) -> list[list[Record]] | None:
         if loader.asked:
             loader.settle()
         known, primed = loader.futures, loader.primed
@@ -286,8 +297,8 @@ class Loaders:
                 missing.append(key)
         if not missing:
             return found
-        cached = cached_now(connector, record_type, key_column, missing, self.cache, self.ages,
-                            self.observer)
+        cached = cached_now(loader.connector, loader.record_type, loader.key_column, missing,
+                            self.cache, self.ages, self.observer)
         if cached is None:
             return None
         primed.update(zip(missing, cached, strict=True))
@@ -330,7 +341,9 @@ class Loaders:
         the keys yet - or asked for exactly these keys so already (the same future,
         e.g. an enterprise's early ask and its prefetch). Else None (then ``fetch``).
         Saves a task per agency and record type of an uncached request."""
-        slot = self._loader(connector, record_type, key_column)
+        return self._soon(self._loader(connector, record_type, key_column), keys)
+
+    def _soon(self, slot: _Slot, keys: Sequence[str]) -> Future[list[KeyResult]] | None:
         if slot.shared is None or not keys:
             return None
         known, primed, asked = slot.futures, slot.primed, slot.asked
@@ -345,7 +358,7 @@ class Loaders:
         for key in keys:
             if key in known or key in primed or key in asked:
                 return None
-        answer = slot.shared.submit(connector, record_type, key_column, keys)
+        answer = slot.shared.submit(slot.connector, slot.record_type, slot.key_column, keys)
         count = len(keys)
         for index, key in enumerate(keys):
             asked[key] = (answer, index, count)

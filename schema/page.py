@@ -82,15 +82,14 @@ def _ask_remote_early(info: Info, credit_code: str) -> None:
     asks.sort(key=lambda ask: -per_agency[ask[0].code])
     loaders = context.loaders
     for connector, record_type, key_column, key in asks:
-        if loaders.fetch_now(connector, record_type, key_column, [key]) is not None:
-            continue  # fresh in the record cache: kept for the prefetch, nothing to ask
         # straight into the shared call when the agency has no record cache (two loop
         # turns sooner than a DataLoader's batch: the first send is on the latency's
-        # path); the later prefetch joins the call in flight
-        early: asyncio.Future[Any] | None = loaders.fetch_soon(
-            connector, record_type, key_column, [key])
-        if early is None:
-            early = loaders.load(connector, record_type, key_column, key)
+        # path); the later prefetch is given the same answer
+        ready, soon = loaders.now_or_soon(connector, record_type, key_column, [key])
+        if ready is not None:
+            continue  # fresh in the record cache: kept for the prefetch, nothing to ask
+        early: asyncio.Future[Any] = (
+            soon if soon is not None else loaders.load(connector, record_type, key_column, key))
         early.add_done_callback(_observed)
 
 
