@@ -24,6 +24,7 @@ from casbin.persist.adapter import Adapter, load_policy_line
 from strawberry.utils.str_converters import to_camel_case
 
 from connectors.standard import Openness
+from gateway.casbin_enforcer import ParsedOnceEnforcer
 from gateway.config import ROLES
 from policies import policy_dir
 from schema.access import (
@@ -239,7 +240,7 @@ def build_policy(data: PolicyData) -> AccessPolicy:
     try:
         model = casbin.Model()
         model.load_model_from_text(data.model)
-        enforcer = casbin.Enforcer(model, _RulesAdapter([values for _, values in data.rules]))
+        enforcer = ParsedOnceEnforcer(model, _RulesAdapter([values for _, values in data.rules]))
         # Casbin logs every denial as a warning; a denial is normal here (a hidden
         # field), so its own logger is replaced by a quiet, unregistered one.
         enforcer.logger = logging.Logger("casbin.enforcer.quiet", level=logging.ERROR)
