@@ -7,7 +7,8 @@ In the app's lifespan::
     ...                                      # per request: writer.record(entry)
     await writer.aclose()                    # flushes every entry, writes an anchor
 
-``record`` only appends to an in-process queue. A background task takes up to
+``record`` only hashes the entry (its content hash; the chain's hashes come when it is
+written) and appends it to an in-process queue. A background task takes up to
 ``batch_max`` entries at a time (after waiting ``flush_interval_s``, 0.25 s, for more) and
 appends them in one transaction: take the chain lock, read the head (highest id and
 its ``entry_hash``), give the entries the next ids and their hashes, insert, write an
@@ -56,13 +57,26 @@ log = logging.getLogger(__name__)
 
 _BACKOFF_FIRST_S = 0.05
 _BACKOFF_MAX_S = 1.0
-_PREPARE_SLICE = 32  # entries hashed between two yields to the event loop
 
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     row: dict[str, Any]
     content_hash: str
+
+
+def _prepared(entry: AccessEntry) -> _Prepared | None:
+    """The entry's row and content hash, computed when it is recorded. The writer's
+    task then makes no more awaits per batch than its database statements: on a
+    saturated event loop each await waits for a turn of every request's work (about
+    0.1 s at 64 connections), and a batch hashed in slices that yielded every 32
+    entries took seconds to take, so entries waited past ``audit_fail_after_s`` and
+    departments were refused with AUDIT_UNAVAILABLE while the gateway was busy."""
+    try:
+        return _Prepared(*stored_row(entry))
+    except Exception as exc:  # a bug in the code that built it
+        log.error("access-log entry cannot be stored (%s), not written: %r", exc, entry)
+        return None
 
 
 class AccessLogWriter:
@@ -72,7 +86,7 @@ class AccessLogWriter:
                  anchor_every: int | None = None, anchor_every_s: float | None = None,
                  # one transaction per 0.25 s at most under light load: at 20 ms it
                  # added 3.2 ms to an 8 ms request's p50 (tests/bench/bench_access_log.py)
-                 batch_max: int = 500, flush_interval_s: float = 0.25,
+                 batch_max: int = 2000, flush_interval_s: float = 0.25,
                  max_pending: int = 100_000) -> None:
         settings = store.settings
         self._store = store
@@ -83,7 +97,7 @@ class AccessLogWriter:
         self._batch_max = batch_max
         self._flush_interval_s = flush_interval_s
         self._max_pending = max_pending
-        self._pending: deque[AccessEntry] = deque()
+        self._pending: deque[_Prepared] = deque()  # recorded, hashed, not yet taken
         self._batch: list[_Prepared] = []  # taken from the queue, not yet committed
         self._unconfirmed: tuple[int, str] | None = None  # (last id, hash) of a commit
         self._waiting_since: float | None = None  # unwritten entries, no write since
@@ -110,8 +124,10 @@ class AccessLogWriter:
         if len(self._pending) + len(self._batch) >= self._max_pending:
             self._overflowed(entry)
             return
-        self._pending.append(entry)
-        self._wake.set()
+        prepared = _prepared(entry)
+        if prepared is not None:
+            self._pending.append(prepared)
+            self._wake.set()
 
     def healthy(self) -> bool:
         """False once entries have waited ``fail_after_s`` without a write, or when
@@ -174,7 +190,7 @@ class AccessLogWriter:
                 await self._idle()
                 continue
             if not self._batch:
-                await self._take()
+                self._take()
             try:
                 anchored = await self._write(self._batch)
             except Exception as exc:  # any driver error: keep the batch, retry
@@ -236,22 +252,15 @@ class AccessLogWriter:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX_S)
 
-    async def _take(self) -> None:
-        """Move the next batch from the queue to ``_batch``, hashed; the event loop is
-        let go every few entries (about 0.1 ms of CPU each), so requests are not held
-        up behind a long batch."""
+    def _take(self) -> None:
+        """Move the next batch from the queue to ``_batch`` (hashed when recorded)."""
         if self._overflow and len(self._pending) < self._max_pending:
-            self._pending.append(self._overflow_entry())
-        taken = 0
-        while self._pending and taken < self._batch_max:
-            entry = self._pending.popleft()
-            try:
-                self._batch.append(_Prepared(*stored_row(entry)))
-            except Exception as exc:  # a bug in the code that built it
-                log.error("access-log entry cannot be stored (%s), not written: %r", exc, entry)
-            taken += 1
-            if taken % _PREPARE_SLICE == 0:
-                await asyncio.sleep(0)
+            prepared = _prepared(self._overflow_entry())
+            if prepared is not None:
+                self._pending.append(prepared)
+        pending = self._pending
+        self._batch.extend(pending.popleft()
+                           for _ in range(min(len(pending), self._batch_max)))
 
     async def _write(self, batch: Sequence[_Prepared], force_anchor: bool = False) -> bool:
         """Append ``batch`` in one locked transaction; True when an anchor was written."""
