@@ -341,14 +341,18 @@ class Loaders:
         the keys yet - or asked for exactly these keys so already (the same future,
         e.g. an enterprise's early ask and its prefetch). Else None (then ``fetch``).
         Saves a task per agency and record type of an uncached request."""
-        return self._soon(self._loader(connector, record_type, key_column), keys)
+        slot = self._loader(connector, record_type, key_column)
+        if slot.asked:
+            slot.settle()
+        return self._soon(slot, keys)
 
     def _soon(self, slot: _Slot, keys: Sequence[str]) -> Future[list[KeyResult]] | None:
+        """``fetch_soon`` for a slot whose answered asks are settled already (``now_or_soon``
+        settles them in ``_now`` just before)."""
         if slot.shared is None or not keys:
             return None
         known, primed, asked = slot.futures, slot.primed, slot.asked
         if asked:
-            slot.settle()
             same = asked.get(keys[0])
             if same is not None and same[1] == 0 and same[2] == len(keys):
                 answer = same[0]
