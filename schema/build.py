@@ -132,6 +132,25 @@ class GatewaySchema(strawberry.Schema):
         for error in errors:
             if _should_mask(error):
                 logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
+            _drop_tracebacks(error)
+
+
+def _drop_tracebacks(error: BaseException) -> None:
+    """Forget the tracebacks of ``error``, of its original error and of their causes,
+    once logged: each traceback holds the frames that raised, whose locals hold the
+    request (its context, its loaders), and the error holds the traceback - a
+    reference cycle that kept every failed request alive until the garbage collector's
+    next pass (``gateway.heap``). The answer needs only the message, path and code."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending += [current.__cause__, current.__context__,
+                    getattr(current, "original_error", None)]
 
 
 def build_schema(

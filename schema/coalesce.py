@@ -133,7 +133,11 @@ class SourceCoalescer:
             results = await connector.fetch(slot[1], slot[2], keys)
             call.answers = dict(zip(keys, results, strict=True))
         except SourceError as error:
-            call.answers = dict.fromkeys(keys, error)
+            # without its traceback: the traceback's frames hold this call, which would
+            # hold the error - a reference cycle keeping the failed call's requests
+            # alive until the garbage collector's next pass (gateway.heap); the
+            # connector has logged the failure
+            call.answers = dict.fromkeys(keys, error.with_traceback(None))
         except BaseException as error:  # a bug or a cancellation: every waiter sees it
             call.error = error
             self._done(slot, call)

@@ -24,14 +24,15 @@ from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import AwaitableOrValue, Path
 from graphql.pyutils.undefined import UndefinedType
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.acyclic_execution import AcyclicExecutionContext
 
 __all__ = ["FieldArgumentsExecutionContext"]
 
 _IMMUTABLE = (str, int, float, bool, enum.Enum, dt.date, dt.time, dt.timedelta)
 
 
-class FieldArgumentsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+class FieldArgumentsExecutionContext(AcyclicExecutionContext):
     """strawberry's execution context with each field node's arguments coerced once."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
