@@ -21,6 +21,9 @@ from typing import Any
 
 import httpx
 import orjson
+from aiohttp import ClientSession, ClientTimeout
+from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import map_aiohttp_exceptions
 
 from connectors.base import Connector, RawBatch, Watermark
 from connectors.errors import SourceUnavailable, SourceUnsupported
@@ -48,7 +51,11 @@ class HttpConnector(Connector):
     a JSON POST answered with JSON and needs nothing of what the client does around
     its transport (cookies, authentication, redirects, event hooks), which was 30-45%
     of a call's CPU on this project's VM (1.1 -> 0.6-0.8 ms; README, Performance).
-    The health check always goes through the client."""
+    When that transport is aiohttp's (``httpx-aiohttp``, the gateway's default), a
+    query goes to its aiohttp session without building an httpx request and response
+    around it: 235-270 -> 145-175 us of CPU per call (README, Performance), with the
+    same timeouts and the same failures (aiohttp's mapped to httpx's, as that
+    transport maps them). The health check always goes through the client."""
 
     kind = "http"
     chunked = True
@@ -67,9 +74,15 @@ class HttpConnector(Connector):
         self._transport = transport
         self._extensions = {"timeout": client.timeout.as_dict()}
         self._base = spec.location.rstrip("/")
+        self._aiohttp = transport if isinstance(transport, AiohttpTransport) else None
+        timeout = client.timeout  # as httpx-aiohttp turns it into aiohttp's
+        self._aiohttp_timeout = ClientTimeout(sock_connect=timeout.connect,
+                                              sock_read=timeout.read, connect=timeout.pool)
 
     async def _send(self, url: str, body: Mapping[str, Any]) -> tuple[int, bytes]:
         """POST ``body`` as JSON: the status and the answer's bytes."""
+        if self._aiohttp is not None:
+            return await self._send_aiohttp(self._aiohttp, url, body)
         transport = self._transport
         if transport is None:
             response = await self._client.post(url, json=body)
@@ -81,6 +94,17 @@ class HttpConnector(Connector):
             return response.status_code, await response.aread()
         finally:
             await response.aclose()
+
+    async def _send_aiohttp(self, transport: AiohttpTransport, url: str,
+                            body: Mapping[str, Any]) -> tuple[int, bytes]:
+        session = transport.client
+        if not isinstance(session, ClientSession):  # made on first use, as the transport does
+            session = transport.client = transport.get_client()
+        with map_aiohttp_exceptions():
+            async with session.post(url, data=orjson.dumps(body), headers=_JSON,
+                                    allow_redirects=False,
+                                    timeout=self._aiohttp_timeout) as response:
+                return response.status, await response.read()
 
     async def _post(self, table: str, body: Mapping[str, Any], *,
                     unsupported: tuple[int, ...] = ()) -> tuple[dict[str, Any], list[Any]]:

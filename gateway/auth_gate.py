@@ -18,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry import Schema
+from strawberry.http import GraphQLRequestData
 from strawberry.schema import BaseSchema
+from strawberry.types import ExecutionResult
 
 from gateway.access_capture import EMPTY, Summary, entry_for, request_facts, summary_of
 from gateway.answer_json import encode_answer
@@ -35,7 +37,9 @@ from gateway.policy_sync import DatabasePolicies
 from gateway.rate_limits import RateLimiter, caller_key
 from gateway.response_cache import ResponseCache
 from gateway.runtime import Runtime
+from schema.build import GatewaySchema
 from schema.context import RequestContext
+from schema.early_asks import ask_before_execution
 
 __all__ = ["AuthGate", "GraphQLEndpoint"]
 
@@ -56,6 +60,22 @@ class GraphQLEndpoint(GraphQLView):
 
     def encode_json(self, data: object) -> bytes:
         return encode_answer(data)  # UTF-8 as it is, orjson (gateway.answer_json)
+
+    async def execute_single(
+        self, request: Request, request_adapter: Any, sub_response: Any, context: Any,
+        root_value: Any, request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """strawberry's, with a one-enterprise query's remote agencies asked first
+        (schema.early_asks): their calls go out before strawberry's per-request setup."""
+        query, schema = request_data.query, self.schema
+        if (query is not None and isinstance(context, RequestContext)
+                and isinstance(schema, GatewaySchema)):
+            document = schema.validated.accepted(query)
+            if document is not None:
+                await ask_before_execution(context, document, request_data.operation_name,
+                                           request_data.variables)
+        return await super().execute_single(request, request_adapter, sub_response, context,
+                                            root_value, request_data)
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         runtime: Runtime = request.app.state.runtime

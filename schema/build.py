@@ -114,9 +114,13 @@ class GatewaySchema(strawberry.Schema):
     """
 
     def __init__(
-        self, *args: Any, without: Mapping[str, frozenset[str]] | None = None, **kwargs: Any
+        self, *args: Any, without: Mapping[str, frozenset[str]] | None = None,
+        validated: ValidationMemo | None = None, **kwargs: Any
     ) -> None:
         self._without = without or {}
+        # the validation results its requests share (schema.validation_memo); also
+        # which query texts it accepted (schema.early_asks)
+        self.validated = validated if validated is not None else ValidationMemo()
         super().__init__(*args, **kwargs)
 
     def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
@@ -175,6 +179,7 @@ def build_schema(
         mutation=mutation,
         subscription=subscription,
         without=without,
+        validated=validated,
         extensions=[
             lambda: ParserCache(maxsize=512),
             lambda: ValidationMemoExtension(validated),

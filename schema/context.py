@@ -72,6 +72,9 @@ class RequestContext:
     reusable: bool = True
     # shared by a gateway's requests (``Runtime``); a fresh one when none is given
     selections: SelectionMemo = field(default_factory=SelectionMemo)
+    # credit codes whose remote agencies were asked before the query executed
+    # (schema.early_asks); the resolver does not ask again
+    asked_early: set[str] = field(default_factory=set)
     # restriction decisions given (for the access log): creditCode, action, decision
     decisions: list[dict[str, str]] = field(default_factory=list)
     # the access log as the graph reads it (auditors, whoViewed); None when not kept

@@ -28,7 +28,7 @@ from schema.risk import (
 )
 from schema.subjects import ENTERPRISE_LISTS, Enterprise, enterprise_from
 
-__all__ = ["load_enterprise", "prefetch_page"]
+__all__ = ["ask_remote_early", "load_enterprise", "prefetch_page"]
 
 Info = strawberry.Info[RequestContext, None]
 _DERIVED = {"warning": "Enterprise.warning", "creditGrade": "Enterprise.creditGrade"}
@@ -46,7 +46,8 @@ async def load_enterprise(info: Info, credit_code: str) -> Enterprise | None:
     starting them early too cost 25% more CPU per request under load and gained nothing.
     """
     context = info.context
-    _ask_remote_early(info, credit_code)
+    if credit_code not in context.asked_early:  # not asked before execution
+        ask_remote_early(context, credit_code, selected_names(info))
     path = info.path.as_list()
     raws, _ = await gather_checked(context, path, "enterprise", "credit_code", [credit_code],
                                    visible_only=False)
@@ -58,12 +59,16 @@ async def load_enterprise(info: Info, credit_code: str) -> Enterprise | None:
     return node
 
 
-def _ask_remote_early(info: Info, credit_code: str) -> None:
-    context = info.context
+def ask_remote_early(context: RequestContext, credit_code: str,
+                     selected: frozenset[str]) -> int:
+    """Ask the remote agencies now for what ``selected`` (the names selected under
+    ``enterprise``) needs of the enterprise ``credit_code``, if the registry index shows
+    the caller may see it; the answers wait in the request's loaders. How many were
+    asked (not answered from the record cache)."""
+    context.asked_early.add(credit_code)
     indexed = context.index.record(credit_code)
     if indexed is None or not context.view.sees(indexed):
-        return  # unknown or hidden: nothing is asked before the registry answers
-    selected = selected_names(info)
+        return 0  # unknown or hidden: nothing is asked before the registry answers
     wanted = {t for name, t in ENTERPRISE_LISTS.items() if name in selected}
     person = None
     if "warning" in selected or "creditGrade" in selected:
@@ -81,6 +86,7 @@ def _ask_remote_early(info: Info, credit_code: str) -> None:
     per_agency = Counter(c.code for c, _, _, _ in asks)
     asks.sort(key=lambda ask: -per_agency[ask[0].code])
     loaders = context.loaders
+    asked = 0
     for connector, record_type, key_column, key in asks:
         # straight into the shared call when the agency has no record cache (two loop
         # turns sooner than a DataLoader's batch: the first send is on the latency's
@@ -91,6 +97,8 @@ def _ask_remote_early(info: Info, credit_code: str) -> None:
         early: asyncio.Future[Any] = (
             soon if soon is not None else loaders.load(connector, record_type, key_column, key))
         early.add_done_callback(_observed)
+        asked += 1
+    return asked
 
 
 def _observed(future: asyncio.Future[Any]) -> None:

@@ -12,6 +12,7 @@ rules is strawberry's own ``validate_document``; only the lookup differs.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +31,22 @@ class ValidationMemo:
 
     def __init__(self, maxsize: int = 512) -> None:
         self._memo: IdentityMemo[list[GraphQLError]] = IdentityMemo(maxsize)
+        # query text -> its document, for texts whose document passed validation (the
+        # limits' rules included) with this schema: what ``schema.early_asks`` reads
+        # before strawberry has parsed and validated the request again
+        self._accepted: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._maxsize = maxsize
+
+    def accept(self, query: str, document: DocumentNode) -> None:
+        """``document`` (parsed from ``query``) passed validation."""
+        self._accepted[query] = document
+        self._accepted.move_to_end(query)
+        if len(self._accepted) > self._maxsize:
+            self._accepted.popitem(last=False)
+
+    def accepted(self, query: str) -> DocumentNode | None:
+        """The document of ``query`` if a request with this text passed validation."""
+        return self._accepted.get(query)
 
     def errors(self, schema: GraphQLSchema, document: DocumentNode,
                rules: tuple[Any, ...]) -> list[GraphQLError]:
@@ -55,6 +72,9 @@ class ValidationMemoExtension(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         assert document is not None  # parsed before validation (strawberry's order)
-        context.pre_execution_errors = self._memo.errors(
-            context.schema._schema, document, tuple(context.validation_rules))
+        errors = self._memo.errors(context.schema._schema, document,
+                                   tuple(context.validation_rules))
+        context.pre_execution_errors = errors
+        if not errors and context.query is not None:
+            self._memo.accept(context.query, document)
         yield

@@ -12,7 +12,7 @@ import pytest
 from conftest import ACME
 from connectors.http_service import HttpConnector
 from connectors.spec import AgencySpec
-from gateway.runtime import default_http_client
+from gateway.runtime import default_http_client, default_http_transport
 
 ROW = {"record_id": "C-1", "credit_code": ACME, "openness": "OPEN", "risk_level": "HIGH",
        "court": "北京市西城区人民法院", "case_no": "(2026)京0102执1号"}
@@ -46,11 +46,16 @@ async def closing_agency() -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-async def test_a_closed_keep_alive_connection_is_not_a_failure(closing_agency: str) -> None:
+@pytest.mark.parametrize("straight", [False, True], ids=["through the client",
+                                                    "straight to aiohttp's session"])
+async def test_a_closed_keep_alive_connection_is_not_a_failure(closing_agency: str,
+                                                               straight: bool) -> None:
     spec = AgencySpec(code="COURT", name="人民法院", kind="http", location=closing_agency,
                       provides=("judgment_default",), timeout_s=5)
-    async with default_http_client() as client:
-        connector = HttpConnector(spec, report=lambda problem: None, client=client)
+    transport = default_http_transport()
+    async with default_http_client(transport) as client:
+        connector = HttpConnector(spec, report=lambda problem: None, client=client,
+                                  transport=transport if straight else None)
         for _ in range(5):
             (records,) = await connector.fetch("judgment_default", "credit_code", [ACME])
             assert not isinstance(records, Exception), records
