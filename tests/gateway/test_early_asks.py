@@ -19,6 +19,7 @@ from gateway.policy_files import DEFAULT_POLICY_DIR, PolicyStore
 from gateway.runtime import open_runtime
 from schema.access import Clearance
 from schema.build import build_schema
+from schema.page import ask_remote_early
 
 DEPARTMENT = Clearance("department", "SAMR", "INSPECTION")
 HEADERS = [(b"authorization", b"Bearer demo-department-key"), (b"x-purpose", b"INSPECTION")]
@@ -49,7 +50,7 @@ def codes_with_http_records(demo: Demo, count: int) -> list[str]:
 def asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Credit codes ``ask_before_execution`` asked the remote agencies about."""
     found: list[str] = []
-    original = early_asks.ask_remote_early
+    original = ask_remote_early
 
     def recording(context: Any, credit_code: str, selected: frozenset[str]) -> int:
         found.append(credit_code)
