@@ -12,7 +12,8 @@ written) and appends it to an in-process queue. A background task takes up to
 ``batch_max`` entries at a time (after waiting ``flush_interval_s``, 0.25 s, for more) and
 appends them in one transaction: take the chain lock, read the head (highest id and
 its ``entry_hash``), give the entries the next ids and their hashes, insert, write an
-anchor when one is due, commit. Each process runs its own writer; the lock makes all
+anchor when one is due, commit - on SQLite in a worker thread, one hop off the event
+loop (``PlatformStore.run_locked``). Each process runs its own writer; the lock makes all
 of them extend one chain.
 
 Failures. A batch that cannot be written stays at the front of the queue and is
@@ -44,7 +45,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.platform_store.chain import GENESIS, link_hash, stored_row
 from gateway.platform_store.entry import AccessEntry
@@ -264,43 +264,50 @@ class AccessLogWriter:
 
     async def _write(self, batch: Sequence[_Prepared], force_anchor: bool = False) -> bool:
         """Append ``batch`` in one locked transaction; True when an anchor was written."""
-        async with self._store.transaction("chain") as conn:
-            head_id, head_hash = await _head(conn)
-            if batch and self._unconfirmed is not None:
-                last_id, last_hash = self._unconfirmed
-                stored = await conn.scalar(sa.select(access_log.c.entry_hash)
-                                           .where(access_log.c.id == last_id))
-                self._unconfirmed = None
-                if stored == last_hash:
-                    log.warning("access-log batch up to id %d was committed before its "
-                                "failure was reported; not written again", last_id)
-                    return False
-            rows = []
-            prev = head_hash
-            for offset, prepared in enumerate(batch, start=1):
-                entry_hash = link_hash(prev, prepared.content_hash)
-                rows.append({**prepared.row, "id": head_id + offset, "prev_hash": prev,
-                             "content_hash": prepared.content_hash, "entry_hash": entry_hash})
-                prev = entry_hash
-            if rows:
-                await conn.execute(access_log.insert(), rows)
-            new_head = head_id + len(rows)
-            anchored = False
-            if await self._anchor_due_in(conn, new_head, bool(rows), force_anchor):
-                await conn.execute(access_log_anchors.insert().values(
-                    at=dt.datetime.now(dt.UTC), entry_count=new_head, head_id=new_head,
-                    head_hash=prev))
-                anchored = True
-            if rows:
-                self._unconfirmed = (new_head, prev)
-        self._unconfirmed = None
+        anchored = await self._store.run_locked("chain", self._append, batch, force_anchor)
+        self._unconfirmed = None  # committed
         return anchored
 
-    async def _anchor_due_in(self, conn: AsyncConnection, new_head: int, added: bool,
-                             force: bool) -> bool:
-        last = (await conn.execute(
+    def _append(self, conn: sa.Connection, batch: Sequence[_Prepared],
+                force_anchor: bool) -> bool:
+        """``_write``'s transaction (``PlatformStore.run_locked``: on SQLite in a worker
+        thread, while the writer's task waits; nothing else touches the writer's state
+        meanwhile)."""
+        head_id, head_hash = _head(conn)
+        if batch and self._unconfirmed is not None:
+            last_id, last_hash = self._unconfirmed
+            stored = conn.scalar(sa.select(access_log.c.entry_hash)
+                                 .where(access_log.c.id == last_id))
+            self._unconfirmed = None
+            if stored == last_hash:
+                log.warning("access-log batch up to id %d was committed before its "
+                            "failure was reported; not written again", last_id)
+                return False
+        rows = []
+        prev = head_hash
+        for offset, prepared in enumerate(batch, start=1):
+            entry_hash = link_hash(prev, prepared.content_hash)
+            rows.append({**prepared.row, "id": head_id + offset, "prev_hash": prev,
+                         "content_hash": prepared.content_hash, "entry_hash": entry_hash})
+            prev = entry_hash
+        if rows:
+            conn.execute(access_log.insert(), rows)
+        new_head = head_id + len(rows)
+        anchored = False
+        if self._anchor_due_in(conn, new_head, bool(rows), force_anchor):
+            conn.execute(access_log_anchors.insert().values(
+                at=dt.datetime.now(dt.UTC), entry_count=new_head, head_id=new_head,
+                head_hash=prev))
+            anchored = True
+        if rows:
+            self._unconfirmed = (new_head, prev)
+        return anchored
+
+    def _anchor_due_in(self, conn: sa.Connection, new_head: int, added: bool,
+                       force: bool) -> bool:
+        last = conn.execute(
             sa.select(access_log_anchors.c.head_id, access_log_anchors.c.at)
-            .order_by(access_log_anchors.c.id.desc()).limit(1))).first()
+            .order_by(access_log_anchors.c.id.desc()).limit(1)).first()
         if last is None:
             return new_head > 0
         if new_head <= last.head_id:
@@ -362,7 +369,7 @@ class AccessLogWriter:
             log.error("unwritten access-log entry: %r", entry)
 
 
-async def _head(conn: AsyncConnection) -> tuple[int, str]:
-    row = (await conn.execute(sa.select(access_log.c.id, access_log.c.entry_hash)
-                              .order_by(access_log.c.id.desc()).limit(1))).first()
+def _head(conn: sa.Connection) -> tuple[int, str]:
+    row = conn.execute(sa.select(access_log.c.id, access_log.c.entry_hash)
+                       .order_by(access_log.c.id.desc()).limit(1)).first()
     return (0, GENESIS) if row is None else (int(row.id), str(row.entry_hash))
