@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import gc
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from asgi_client import post_graphql
 from graphql.language import Token
 
 from conftest import ACME, BETA, GAMMA
@@ -50,35 +50,6 @@ REQUESTS: list[tuple[list[tuple[bytes, bytes]], str, dict[str, Any], int]] = [
     ([(b"authorization", b"Bearer wrong")], ENTERPRISE, {"c": ACME}, 401),
     (ADMIN, RESTRICTIONS % ACME, {}, 200),
 ]
-
-
-async def call(app: Any, headers: list[tuple[bytes, bytes]], query: str,
-               variables: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """One POST /graphql through the app's ASGI interface: status and JSON body."""
-    body = json.dumps({"query": query, "variables": variables}).encode()
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": "/graphql", "raw_path": b"/graphql",
-             "root_path": "", "query_string": b"", "server": ("127.0.0.1", 8000),
-             "client": ("127.0.0.1", 50000),
-             "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
-                         (b"content-length", str(len(body)).encode()), *headers]}
-    messages: list[dict[str, Any]] = []
-    received = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # the client stays connected
-        raise AssertionError
-
-    async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
-
-    await app(scope, receive, send)
-    payload = b"".join(m.get("body", b"") for m in messages[1:])
-    return messages[0]["status"], json.loads(payload)
 
 
 @pytest.fixture
@@ -134,7 +105,7 @@ def test_requests_of_every_kind_leave_no_reference_cycle(
         court.mode = "error_500"
         await asyncio.sleep(0.6)  # past the court's cache_ttl_s
         try:
-            return await call(app, DEPARTMENT, ENTERPRISE, {"c": GAMMA})
+            return await post_graphql(app, DEPARTMENT, ENTERPRISE, {"c": GAMMA})
         finally:
             court.mode = "ok"
 
@@ -142,12 +113,12 @@ def test_requests_of_every_kind_leave_no_reference_cycle(
         found: dict[str, collections.Counter[str]] = {}
         async with app.router.lifespan_context(app):
             for headers, query, variables, _ in REQUESTS:  # first use builds what lasts
-                await call(app, headers, query, variables)
+                await post_graphql(app, headers, query, variables)
             await court_failing()
             await asyncio.sleep(0.5)  # the access log's writer catches up
             cyclic_garbage()
             for number, (headers, query, variables, status) in enumerate(REQUESTS):
-                answered, body = await call(app, headers, query, variables)
+                answered, body = await post_graphql(app, headers, query, variables)
                 assert answered == status, body
                 await asyncio.sleep(0.2)  # its access-log entry written
                 found[f"{number}: {query[:40]} {variables}"] = cyclic_garbage()
