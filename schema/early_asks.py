@@ -88,7 +88,7 @@ def _credit_code(field: FieldNode, variables: Mapping[str, Any] | None) -> str |
         value = argument.value
         if isinstance(value, StringValueNode):
             return value.value
-        if isinstance(value, VariableNode) and variables is not None:
-            given = variables.get(value.name.value)
+        if isinstance(value, VariableNode) and isinstance(variables, Mapping):
+            given = variables.get(value.name.value)  # not a mapping: strawberry refuses
             return given if isinstance(given, str) else None
     return None

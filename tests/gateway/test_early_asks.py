@@ -72,6 +72,7 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     (ONE, {"c": "91110000000000000X"}, None, False),                   # not a credit code
     (ONE, {"c": 12}, None, False),                                     # not text
     (ONE, None, None, False),                                          # no variables
+    (ONE, ["SHOWCASE"], None, False),                                  # not an object
     ("query($c: String!) { a: enterprise(creditCode: $c) { name } b: enterprise("
      "creditCode: $c) { name } }", {"c": "SHOWCASE"}, None, False),    # two root fields
     ("query($c: String!, $s: Boolean!) { enterprise(creditCode: $c) @skip(if: $s) "
@@ -79,11 +80,11 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     ('mutation { enterprise(creditCode: "SHOWCASE") { name } }', None, None, False),
 ])
 async def test_which_operations_are_asked_for_early(
-        demo: Demo, asked: list[str], document: str, variables: dict[str, Any] | None,
+        demo: Demo, asked: list[str], document: str, variables: Any,
         operation: str | None, asks: bool) -> None:
     showcase = demo.showcase
     document = document.replace("SHOWCASE", showcase)
-    if variables is not None:
+    if isinstance(variables, dict):
         variables = {k: showcase if v == "SHOWCASE" else v for k, v in variables.items()}
     runtime = open_runtime(demo.config, policies=PolicyStore(DEFAULT_POLICY_DIR))
     try:
@@ -153,4 +154,8 @@ async def test_through_the_gateway_asked_once_answered_the_same(
         for _ in range(2):
             answer = await call(app, invalid, {"c": others[0]})
             assert answer["errors"]
+        assert asked == others
+        # variables that are not an object: strawberry's answer, no early ask
+        status, answer = await post_graphql(app, HEADERS, ONE, [others[0]])  # type: ignore[arg-type]
+        assert status == 400 or answer.get("errors"), (status, answer)
         assert asked == others
