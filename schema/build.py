@@ -22,6 +22,7 @@ from schema.leaf_fields import LeafFieldsExecutionContext
 from schema.limits import QueryLimits, limit_extensions
 from schema.query import query_type
 from schema.rules.model import ActionRules
+from schema.shared_plans import SharedPlans, sharing
 from schema.validation_memo import ValidationMemo, ValidationMemoExtension
 
 __all__ = ["GatewaySchema", "RedactionReport", "SourceFailureErrors", "build_schema"]
@@ -190,7 +191,9 @@ def build_schema(
             StaleReport,
             lambda: MaskErrors(should_mask_error=_should_mask, error_message=MASKED_MESSAGE),
         ],
-        execution_context_class=LeafFieldsExecutionContext if leaf_fields else None,
+        # the plans of a query's shape, shared by its requests (schema.shared_plans)
+        execution_context_class=(sharing(LeafFieldsExecutionContext, SharedPlans(maxsize=512))
+                                 if leaf_fields else None),
     )
     if direct_resolvers:
         install_direct_resolvers(schema._schema)

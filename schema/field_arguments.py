@@ -25,14 +25,14 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import AwaitableOrValue, Path
 from graphql.pyutils.undefined import UndefinedType
 
-from schema.acyclic_execution import AcyclicExecutionContext
+from schema.shared_plans import SharedPlansExecutionContext
 
 __all__ = ["FieldArgumentsExecutionContext"]
 
 _IMMUTABLE = (str, int, float, bool, enum.Enum, dt.date, dt.time, dt.timedelta)
 
 
-class FieldArgumentsExecutionContext(AcyclicExecutionContext):
+class FieldArgumentsExecutionContext(SharedPlansExecutionContext):
     """strawberry's execution context with each field node's arguments coerced once."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

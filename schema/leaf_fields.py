@@ -69,10 +69,14 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
         manager = self.middleware_manager
         self._direct = manager is None or not manager.middlewares
         # id(field set) -> (the field set, kept so that its id is not reused; its plan)
-        self._plans: dict[int, tuple[GroupedFieldSet, _Plan | None]] = {}
-        # id(field details list) -> (that list, kept alive; its items' plan, or None
-        # when its items go the usual way)
-        self._lists: dict[int, tuple[FieldDetailsList, _ListPlan | None]] = {}
+        # and id(field details list) -> (that list, kept alive; its items' plan, or None
+        # when its items go the usual way): shared by the operation's requests when it
+        # shares its collected fields (schema.shared_plans), else this execution's
+        shared = self.plans
+        self._plans: dict[int, tuple[GroupedFieldSet, _Plan | None]] = (
+            {} if shared is None else shared.leaves)
+        self._lists: dict[int, tuple[FieldDetailsList, _ListPlan | None]] = (
+            {} if shared is None else shared.lists)
 
     def complete_list_value(
         self,
@@ -85,7 +89,7 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
     ) -> AwaitableOrValue[list[Any]]:
         """A list of objects of plain leaves (a record list) completed in one step."""
         if (self._direct and type(result) is list and not isinstance(path.key, int)
-                and _inside_a_list(path)):
+                and (self.plans is not None or _inside_a_list(path))):
             plan = self._list_plan(return_type, field_details_list)
             if plan is not None:
                 items = _items(result, info, *plan)
@@ -210,10 +214,11 @@ def _values(source: Any, leaves: list[_Leaf]) -> dict[str, Any] | None:
 
 
 def _inside_a_list(path: Path) -> bool:
-    """Whether the field is inside an item of a list (a page's enterprise): only there
-    is a list's plan, made once per request, used often enough to pay for itself (for
-    one enterprise's lists it cost more than it saved: 64-connection throughput with a
-    warm record cache 400 -> 290 req/s)."""
+    """Whether the field is inside an item of a list (a page's enterprise): when the
+    plans are this execution's own, only there is a list's plan used often enough to
+    pay for itself (for one enterprise's lists it cost more than it saved: 64-connection
+    throughput with a warm record cache 400 -> 290 req/s). Plans shared by an
+    operation's requests (``schema.shared_plans``) pay for themselves anywhere."""
     above = path.prev
     while above is not None:
         if isinstance(above.key, int):
