@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
@@ -18,6 +19,7 @@ from schema.context import RequestContext
 from schema.direct_fields import install_direct_resolvers
 from schema.error_codes import RequestErrorCodes
 from schema.errors import GraphError, SourceUnavailableError
+from schema.extension_hooks import ExtensionHooks, HookedExtensionsRunner
 from schema.leaf_fields import LeafFieldsExecutionContext
 from schema.limits import QueryLimits, limit_extensions
 from schema.query import query_type
@@ -122,7 +124,12 @@ class GatewaySchema(strawberry.Schema):
         # the validation results its requests share (schema.validation_memo); also
         # which query texts it accepted (schema.early_asks)
         self.validated = validated if validated is not None else ValidationMemo()
+        self._hooks = ExtensionHooks()  # each extension class's hooks, sorted out once
         super().__init__(*args, **kwargs)
+
+    def create_extensions_runner(self, execution_context: ExecutionContext,
+                                 extensions: list[SchemaExtension]) -> SchemaExtensionsRunner:
+        return HookedExtensionsRunner(execution_context, extensions, self._hooks)
 
     def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
         dropped = self._without.get(type_definition.name, frozenset())
