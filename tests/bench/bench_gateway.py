@@ -45,6 +45,7 @@ from harness import (
     free_port,
     http_agencies,
     pinned,
+    running_on,
     save,
 )
 
@@ -250,8 +251,10 @@ def latency(folder: Path, codes: list[str], runs: int = 200) -> dict[str, Any]:
     behind each other there, which asking one agency at a time does not show)."""
     fresh, warm_up = codes[:runs], codes[runs:runs + 5]
     people = legal_reps(folder, fresh)
-    with http_agencies(folder, latency_ms=AGENCY_LATENCY_MS, cpus=LOAD_CPU,
-                       names=("court",)) as court, \
+    # the client (this process) with the load, off the gateway's CPU (since 2026-12-03)
+    with running_on(LOAD_CPU), \
+            http_agencies(folder, latency_ms=AGENCY_LATENCY_MS, cpus=LOAD_CPU,
+                          names=("court",)) as court, \
             http_agencies(folder, latency_ms=AGENCY_LATENCY_MS, cpus=LOAD_CPU,
                           names=("fire",)) as fire:
         urls = {"COURT": court, "FIRE": fire}
@@ -375,7 +378,8 @@ def throughput(folder: Path, codes: list[str], seconds: int = 10) -> dict[str, A
 
 
 def page(folder: Path, runs: int = 15) -> dict[str, Any]:
-    with http_agencies(folder, latency_ms=0, cpus=LOAD_CPU) as url, \
+    with running_on(LOAD_CPU), \
+            http_agencies(folder, latency_ms=0, cpus=LOAD_CPU) as url, \
             gateway(config_variant(folder, url, "page", cache_ttl_s=600.0),
                     "--no-response-cache") as server, \
             httpx.Client(timeout=120) as client:
