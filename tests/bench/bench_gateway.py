@@ -1,5 +1,6 @@
 """The gateway as callers meet it: a real uvicorn server (one worker, pinned to CPU 0),
-the demo's HTTP agencies in their own process and ``wrk`` pinned to CPU 1.
+the demo's HTTP agencies in their own process, ``wrk`` and this process's own client
+pinned to CPU 1.
 
     python tests/bench/run.py gateway
 
