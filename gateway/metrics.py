@@ -125,6 +125,10 @@ class GatewayMetrics:
                                "lookups", ("result",), registry=registry)
         self._record_hit = record_cache.labels("hit")
         self._record_miss = record_cache.labels("miss")
+        # record-cache lookups (23 per enterprise query) are counted here and added to
+        # the counters when scraped: each ``inc`` takes the counter's lock (2-3% of a
+        # warm request's CPU for this one metric)
+        self._lookups = [0, 0]  # hits, misses; the event loop's thread only
         answer_cache = Counter("gateway_answer_cache_requests_total", "Answer-cache lookups",
                                ("result",), registry=registry)
         self._answer_hit = answer_cache.labels("hit")
@@ -167,10 +171,9 @@ class GatewayMetrics:
         return _Watch(self._agency(agency), agency, batch_size)
 
     def cache_lookup(self, hits: int, misses: int) -> None:
-        if hits:
-            self._record_hit.inc(hits)
-        if misses:
-            self._record_miss.inc(misses)
+        lookups = self._lookups
+        lookups[0] += hits
+        lookups[1] += misses
 
     def stale_served(self, agency: str) -> None:
         self._agency(agency).stale.inc()
@@ -189,6 +192,12 @@ class GatewayMetrics:
         agency's breaker and the access log's pending entries (None: no access log)."""
         for code, state in breakers:
             self.breaker.labels(code).set(_BREAKER[state])
+        hits, misses = self._lookups
+        self._lookups[:] = [0, 0]
+        if hits:
+            self._record_hit.inc(hits)
+        if misses:
+            self._record_miss.inc(misses)
         if pending is not None:
             self.access_log_pending.set(pending)
         encoder, content_type = choose_encoder(accept)

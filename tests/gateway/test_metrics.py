@@ -228,3 +228,25 @@ def test_caller_chosen_operation_names_are_bounded() -> None:
     text = metrics.render("", [], None)[0].decode()
     assert 'operation="Mine"' in text and 'operation="other",outcome="ok"} 2.0' in text
     assert "Yours" not in text
+
+
+def test_record_cache_lookups_are_counted_exactly_at_each_scrape() -> None:
+    """Lookups are added up between scrapes (no counter lock per lookup) and each is
+    counted once, whatever the number of scrapes."""
+    metrics = GatewayMetrics()
+
+    def scraped() -> tuple[float, float]:
+        body, _ = metrics.render("", [], None)
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for family in text_string_to_metric_families(body.decode())
+                   for s in family.samples}
+        return (value(samples, "gateway_record_cache_requests_total", result="hit"),
+                value(samples, "gateway_record_cache_requests_total", result="miss"))
+
+    assert scraped() == (0, 0)
+    metrics.cache_lookup(3, 1)
+    metrics.cache_lookup(2, 0)
+    assert scraped() == (5, 1)
+    assert scraped() == (5, 1)
+    metrics.cache_lookup(0, 4)
+    assert scraped() == (5, 5)
