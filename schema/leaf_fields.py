@@ -70,13 +70,10 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
         self._direct = manager is None or not manager.middlewares
         # id(field set) -> (the field set, kept so that its id is not reused; its plan)
         # and id(field details list) -> (that list, kept alive; its items' plan, or None
-        # when its items go the usual way): shared by the operation's requests when it
-        # shares its collected fields (schema.shared_plans), else this execution's
-        shared = self.plans
-        self._plans: dict[int, tuple[GroupedFieldSet, _Plan | None]] = (
-            {} if shared is None else shared.leaves)
-        self._lists: dict[int, tuple[FieldDetailsList, _ListPlan | None]] = (
-            {} if shared is None else shared.lists)
+        # when its items go the usual way): this execution's, for what the operation's
+        # requests do not share (schema.shared_plans: ``_kept_plans``)
+        self._plans: dict[int, tuple[GroupedFieldSet, _Plan | None]] = {}
+        self._lists: dict[int, tuple[FieldDetailsList, _ListPlan | None]] = {}
 
     def complete_list_value(
         self,
@@ -89,7 +86,7 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
     ) -> AwaitableOrValue[list[Any]]:
         """A list of objects of plain leaves (a record list) completed in one step."""
         if (self._direct and type(result) is list and not isinstance(path.key, int)
-                and (self.plans is not None or _inside_a_list(path))):
+                and (self._shared(field_details_list) or _inside_a_list(path))):
             plan = self._list_plan(return_type, field_details_list)
             if plan is not None:
                 items = _items(result, info, *plan)
@@ -98,9 +95,26 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
         return super().complete_list_value(return_type, field_details_list, info, path,
                                            result, position_context)
 
+    def _shared(self, made_from: object) -> bool:
+        """Whether ``made_from`` (a field set or field list) is one of the operation's
+        shared ones (schema.shared_plans): its plans are then made once per query text."""
+        shared = self.plans
+        return shared is not None and id(made_from) in shared.members
+
+    def _kept_plans(self, made_from: object) -> tuple[
+            dict[int, tuple[GroupedFieldSet, _Plan | None]],
+            dict[int, tuple[FieldDetailsList, _ListPlan | None]]]:
+        """Where the plans of ``made_from`` are kept: with the operation's shared plans
+        when it is shared, else this execution's (the root's are new each request)."""
+        shared = self.plans
+        if shared is not None and id(made_from) in shared.members:
+            return shared.leaves, shared.lists
+        return self._plans, self._lists
+
     def _list_plan(self, return_type: GraphQLList[Any], field_details_list: FieldDetailsList
                    ) -> _ListPlan | None:
-        kept = self._lists.get(id(field_details_list))
+        lists = self._kept_plans(field_details_list)[1]
+        kept = lists.get(id(field_details_list))
         if kept is not None:
             return kept[1]
         plan: _ListPlan | None = None
@@ -112,7 +126,7 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
             leaves = self._object_of_leaves(named, field_details_list, type_check=True)
             if leaves is not None:
                 plan = (leaves, not non_null, named.is_type_of)
-        self._lists[id(field_details_list)] = (field_details_list, plan)
+        lists[id(field_details_list)] = (field_details_list, plan)
         return plan
 
     def execute_fields(
@@ -145,7 +159,8 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
 
     def _plan(self, parent_type: GraphQLObjectType,
               grouped_field_set: GroupedFieldSet) -> _Plan | None:
-        kept = self._plans.get(id(grouped_field_set))
+        plans = self._kept_plans(grouped_field_set)[0]
+        kept = plans.get(id(grouped_field_set))
         if kept is not None:
             return kept[1]
         leaves: list[_Leaf] = []
@@ -172,7 +187,7 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
         plan: _Plan | None = None
         if leaves:
             plan = (leaves, rest or None, list(grouped_field_set))
-        self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
+        plans[id(grouped_field_set)] = (grouped_field_set, plan)
         return plan
 
     def _object_of_leaves(self, named: Any, details: Any, *, type_check: bool = False

@@ -58,9 +58,21 @@ class OperationPlans:
     # (return type, ids of the field nodes) -> (the field list, its collected fields)
     subfields: dict[tuple[GraphQLObjectType, tuple[int, ...]],
                     tuple[FieldDetailsList, CollectedFields]] = field(default_factory=dict)
+    # ids of the field sets and field lists of ``subfields`` (kept alive there): only
+    # plans of these are shared; the root's field set and lists are new each request,
+    # and plans kept for them here would grow with every request
+    members: set[int] = field(default_factory=set)
     # for schema.leaf_fields: id(field set) -> (field set, plan); id(list) -> (list, plan)
     leaves: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     lists: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+
+    def keep(self, key: tuple[GraphQLObjectType, tuple[int, ...]],
+             field_details_list: FieldDetailsList, collected: CollectedFields) -> None:
+        """Keep ``collected`` (the subfields of ``field_details_list``) under ``key``."""
+        self.subfields[key] = (field_details_list, collected)
+        grouped = collected.grouped_field_set
+        self.members.add(id(grouped))
+        self.members.update(id(details) for details in grouped.values())
 
 
 class SharedPlans:
@@ -89,6 +101,10 @@ class SharedPlans:
 
     def __len__(self) -> int:
         return len(self._operations)
+
+    def kept(self) -> list[OperationPlans]:
+        """The plans kept now, least recently used first (for tests and inspection)."""
+        return [plans for _, plans in self._operations.values() if plans is not None]
 
 
 def _shape_is_fixed(operation: OperationDefinitionNode,
@@ -141,9 +157,9 @@ class SharedPlansExecutionContext(AcyclicExecutionContext):
         shared_key = (return_type, tuple(id(details.node) for details in field_details_list))
         shared = plans.subfields.get(shared_key)
         if shared is None:
-            shared = (field_details_list,
-                      super().collect_subfields(return_type, field_details_list))
-            plans.subfields[shared_key] = shared
+            collected = super().collect_subfields(return_type, field_details_list)
+            plans.keep(shared_key, field_details_list, collected)
+            shared = (field_details_list, collected)
         mine[key] = (field_details_list, shared[1])
         return shared[1]
 

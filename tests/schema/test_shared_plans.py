@@ -158,6 +158,25 @@ async def test_a_repeated_text_collects_its_fields_once(monkeypatch: pytest.Monk
     assert len(calls) == made  # nothing collected again
 
 
+async def test_repeated_requests_do_not_grow_the_shared_plans() -> None:
+    """The root's field set and field lists are new each request: their plans are the
+    execution's own, so what is shared stays the same size however often a text comes
+    (a root list of plain leaves, nested lists, fragments)."""
+    plans = SharedPlans()
+    schema = _schema(sharing(LeafFieldsExecutionContext, plans))
+    query = ("query Q($n: Int!) { shops(first: $n) { name tags { code } } "
+             "people { ...P } } fragment P on Person { name shops { size } }")
+    sizes = []
+    for n in (2, 1, 2, 0, 2):
+        result = await schema.execute(query, variable_values={"n": n})
+        assert result.errors is None
+        (kept,) = plans.kept()
+        sizes.append((len(kept.subfields), len(kept.members), len(kept.leaves),
+                      len(kept.lists)))
+    assert sizes[0][0] > 0 and sizes[0][2] > 0
+    assert sizes[1:] == [sizes[0]] * 4
+
+
 @pytest.mark.parametrize("query", [
     "query Q($x: Boolean!) { shops(first: 2) { name size @include(if: $x) } }",
     "query Q($x: Boolean!) { shops(first: 2) { name ...F @skip(if: $x) } } "
