@@ -34,7 +34,7 @@ and without.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -287,18 +287,10 @@ def _object_items(leaves: list[_Leaf], nullable: bool, value: Any) -> list[Any]:
     ``_scalar_items`` does."""
     if type(value) is not list and type(value) is not tuple:
         raise _NotPlain
-    done: list[Any] = []
-    for item in value:
-        if item is None:
-            if not nullable:
-                raise _NotPlain
-            done.append(None)
-            continue
-        values = _values(item, leaves)
-        if values is None:
-            raise _NotPlain
-        done.append(values)
-    return done
+    items = _items(value, None, leaves, nullable, None)
+    if items is None:
+        raise _NotPlain
+    return items
 
 
 def _inside_a_list(path: Path) -> bool:
@@ -315,7 +307,7 @@ def _inside_a_list(path: Path) -> bool:
     return False
 
 
-def _items(result: list[Any], info: Any, leaves: list[_Leaf], nullable: bool,
+def _items(result: Sequence[Any], info: Any, leaves: list[_Leaf], nullable: bool,
            is_type_of: Callable[[Any, Any], Any] | None) -> list[Any] | None:
     """Each item's leaves, or None when one of them is an error, an awaitable or not
     of the item type (its check answers anything but True)."""
