@@ -112,7 +112,7 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
         """Where the plans of ``made_from`` are kept: with the operation's shared plans
         when it is shared, else this execution's (the root's are new each request)."""
         shared = self.plans
-        if shared is not None and id(made_from) in shared.members:
+        if shared is not None and self._shared(made_from):
             return shared.leaves, shared.lists
         return self._plans, self._lists
 
