@@ -49,12 +49,20 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
+def _started_workers(log: Path) -> set[int]:
+    return {line["pid"] for line in _lines(log)
+            if line["message"] == "Application startup complete."}
+
+
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until ``/readyz`` answers and both workers have started: the first worker can
+    answer while the second is still starting, and would then take every request."""
     deadline = time.monotonic() + 120
     while True:
         assert process.poll() is None, f"gateway serve exited:\n{log.read_text()}"
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            if (httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+                    and len(_started_workers(log)) == 2):
                 return
         except httpx.TransportError:
             pass
