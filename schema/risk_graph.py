@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -31,19 +32,33 @@ __all__ = ["grade_graph", "shown_filter", "warning_graph"]
 Shown = Callable[[SourceRecord], bool]
 
 
-def shown_filter(view: CallerView, found: SubjectRecords, visible: Subject) -> Shown:
+def shown_filter(view: CallerView, found: SubjectRecords, visible: Callable[[], Subject]
+                 ) -> Shown:
     """Which of the records behind a result the caller may be shown: all of them when
     they were gathered through its view; else those the view would have given it
-    (``visible``: the subject as the caller's view sees it)."""
+    (``visible``: the subject as the caller's view sees it). Worked out on the first
+    question: a warning's level asks none."""
     if found.basis is Basis.VISIBLE or view.policy is None:
         return lambda record: True
+    ok: set[int] | None = None
+
+    def shown(record: SourceRecord) -> bool:
+        nonlocal ok
+        if ok is None:
+            ok = _shown_ids(view, found, visible())
+        return id(record) in ok
+
+    return shown
+
+
+def _shown_ids(view: CallerView, found: SubjectRecords, visible: Subject) -> set[int]:
     ok = {id(r) for r in found.enterprise
           if r.record_type in visible.types and view.seen(r) is not None}
     if visible.person_id:
         ok |= {id(r) for r in found.person
                if r.record_type in visible.person_types and view.seen(r) is not None
                and "person_id" not in view.hidden(r)}
-    return lambda record: id(record) in ok
+    return ok
 
 
 def _withheld(records: Sequence[SourceRecord], shown: Shown,
@@ -76,6 +91,8 @@ def _evidence(info: strawberry.Info[Any, Any], records: Sequence[SourceRecord], 
 
 def warning_graph(info: strawberry.Info[Any, Any], result: WarningResult,
                   found: SubjectRecords, shown: Shown, as_of: dt.date) -> Warning:
+    """The warning's graph object; each reason's evidence and withheld records are
+    presented (and reported to the access log) only when the query asks for them."""
     agencies = info.context.agencies
     return Warning(
         level=result.level,
@@ -84,8 +101,9 @@ def warning_graph(info: strawberry.Info[Any, Any], result: WarningResult,
                 rule=reason.rule,
                 level=reason.level,
                 agencies=[agencies[a] for a in reason.agencies],
-                evidence=_evidence(info, reason.evidence, shown, ("reasons", "evidence")),
-                withheld=_withheld(reason.evidence, shown, agencies),
+                evidence_of=partial(_evidence, info, reason.evidence, shown,
+                                    ("reasons", "evidence")),
+                withheld_of=partial(_withheld, reason.evidence, shown, agencies),
             )
             for reason in result.reasons
         ],
@@ -99,13 +117,15 @@ def warning_graph(info: strawberry.Info[Any, Any], result: WarningResult,
 
 def grade_graph(info: strawberry.Info[Any, Any], result: GradeResult, found: SubjectRecords,
                 shown: Shown, as_of: dt.date) -> CreditGrade:
+    """The grade's graph object; its basis, evidence and withheld records are presented
+    only when asked, as a warning's."""
     agencies = info.context.agencies
     return CreditGrade(
         grade=result.grade,
         name=result.name,
-        basis=list(result.basis(shown)),
-        evidence=_evidence(info, result.evidence, shown, ("evidence",)),
-        withheld=_withheld(result.evidence, shown, agencies),
+        basis_of=lambda: list(result.basis(shown)),
+        evidence_of=partial(_evidence, info, result.evidence, shown, ("evidence",)),
+        withheld_of=partial(_withheld, result.evidence, shown, agencies),
         partial=bool(found.missing),
         as_of=as_of,
         derived_from=found.basis,

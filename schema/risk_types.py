@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import strawberry
 
@@ -43,6 +44,18 @@ class WithheldEvidence:
     message: str = strawberry.field(description='E.g. "2 records from COURT not open to you".')
 
 
+def _evidence(root: WarningReason | CreditGrade) -> list[Record]:
+    return root.evidence_of()
+
+
+def _withheld(root: WarningReason | CreditGrade) -> list[WithheldEvidence]:
+    return root.withheld_of()
+
+
+def _basis(root: CreditGrade) -> list[str]:
+    return root.basis_of()
+
+
 @strawberry.type(description="One rule that raised a warning, with the records behind it.")
 class WarningReason:
     rule: str = strawberry.field(description=(
@@ -50,10 +63,14 @@ class WarningReason:
         "(orange), CROSS_AGENCY (red), LEGAL_REPRESENTATIVE (the person's warning)."))
     level: WarningLevel = strawberry.field(description="The level this rule gives.")
     agencies: list[Agency] = strawberry.field(description="Agencies whose records it used.")
-    evidence: list[Record] = strawberry.field(description=(
+    evidence: list[Record] = strawberry.field(resolver=_evidence, description=(
         "The records behind it that you may see (hidden fields null)."))
-    withheld: list[WithheldEvidence] = strawberry.field(description=(
+    withheld: list[WithheldEvidence] = strawberry.field(resolver=_withheld, description=(
         "Records behind it that you may not see (only when derivedFrom is ALL)."))
+    # what the two above present, made only when asked (schema.risk_graph): most queries
+    # of a warning ask its level and rules, and a page asks a thousand
+    evidence_of: strawberry.Private[Callable[[], list[Record]]]
+    withheld_of: strawberry.Private[Callable[[], list[WithheldEvidence]]]
 
 
 @strawberry.type(description=(
@@ -81,18 +98,22 @@ class Warning:
 class CreditGrade:
     grade: Grade = strawberry.field(description="A, B, C or D.")
     name: str = strawberry.field(description="The grade's name, e.g. 失信 (dishonest).")
-    basis: list[str] = strawberry.field(description=(
+    basis: list[str] = strawberry.field(resolver=_basis, description=(
         "Which conditions were met, by which records (records you may not see only "
         "counted)."))
-    evidence: list[Record] = strawberry.field(description=(
+    evidence: list[Record] = strawberry.field(resolver=_evidence, description=(
         "The records behind the grade that you may see."))
-    withheld: list[WithheldEvidence] = strawberry.field(description=(
+    withheld: list[WithheldEvidence] = strawberry.field(resolver=_withheld, description=(
         "Records behind it that you may not see (only when derivedFrom is ALL)."))
     partial: bool = strawberry.field(description="True when an agency could not be read.")
     as_of: dt.date = strawberry.field(description="The date the grade is computed for.")
     derived_from: Basis = strawberry.field(description=(
         "VISIBLE: computed from the records and values you may read; ALL: from every "
         "agency's records (policies/derivation.yaml)."))
+    # what the three above present, made only when asked, as WarningReason's
+    basis_of: strawberry.Private[Callable[[], list[str]]]
+    evidence_of: strawberry.Private[Callable[[], list[Record]]]
+    withheld_of: strawberry.Private[Callable[[], list[WithheldEvidence]]]
 
 
 @strawberry.type(description="A catalogue rule that applies to this decision.")

@@ -182,7 +182,9 @@ class Enterprise(Record):
     def _shown(self, info: Info, found: SubjectRecords) -> Callable[[SourceRecord], bool]:
         assert self.source is not None
         view = info.context.view
-        return shown_filter(view, found, enterprise_subject(view, self.source, Basis.VISIBLE))
+        source = self.source
+        return shown_filter(view, found,
+                            lambda: enterprise_subject(view, source, Basis.VISIBLE))
 
     def _person_for(self, found: SubjectRecords) -> str | None:
         assert self.source is not None
@@ -314,9 +316,10 @@ class Person(Record):
                                                                     basis), basis)
         found.enterprise, found.person = found.person, []
         result = warning_of(context.rules, found, self.person_id, day)
-        visible = person_subject(context.view, self.source, Basis.VISIBLE)
-        shown = shown_filter(context.view, SubjectRecords(found.person, found.enterprise,
-                                                          basis=found.basis), visible)
+        view, source = context.view, self.source
+        shown = shown_filter(view, SubjectRecords(found.person, found.enterprise,
+                                                  basis=found.basis),
+                             lambda: person_subject(view, source, Basis.VISIBLE))
         return warning_graph(info, result, found, shown, day)
 
     @strawberry.field(description="Enterprises this person is the legal representative of.")

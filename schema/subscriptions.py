@@ -158,7 +158,8 @@ def _told(info: Info, context: RequestContext, seen: SeenWarning, before: Warnin
     hidden = view.hidden(seen.copy)
     if hidden:
         note_redactions(here, hidden)
-    shown = shown_filter(view, seen.found, enterprise_subject(view, seen.raw, Basis.VISIBLE))
+    shown = shown_filter(view, seen.found,
+                         lambda: enterprise_subject(view, seen.raw, Basis.VISIBLE))
     warning = warning_graph(here, seen.result, seen.found, shown, context.today)
     name = seen.copy.values.get("name")
     return WarningChange(credit_code=seen.copy.credit_code or "",

@@ -261,6 +261,29 @@ async def test_evidence_shows_hidden_fields_as_null_and_reports_them(
     assert "enterprise.creditGrade.evidence.amount" in paths
 
 
+async def test_evidence_is_reported_and_redacted_only_when_the_query_asks_for_it(
+    district: District, tmp_path: Path,
+) -> None:
+    """A warning's level and a grade do not return their evidence: the access log then
+    names no evidence path, and no redaction is counted for it; asked, both appear."""
+    policy = district.policies(tmp_path, Penalty_amount="CONDITIONAL")
+    runtime = await district.runtime(policy)
+    schema = build_schema(actions=ACTIONS)
+    evidence = {"Enterprise.warning.reasons.evidence", "Enterprise.creditGrade.evidence"}
+    for query, asked in [(RISK, True), (
+            """query($c: String!) { enterprise(creditCode: $c) {
+               warning { level reasons { rule level agencies { code } } }
+               creditGrade { grade name } } }""", False)]:
+        context = runtime.new_context(DEPARTMENT)
+        result = await schema.execute(query, {"c": OPEN_CO}, context_value=context)
+        assert result.errors is None
+        assert result.data["enterprise"]["warning"]["reasons"]  # there is evidence to ask
+        returned = set(context.view.returned)
+        assert (evidence <= returned) is asked and bool(evidence & returned) is asked
+        redacted = {r["path"] for r in (result.extensions or {}).get("redacted", [])}
+        assert any("evidence" in path for path in redacted) is asked
+
+
 async def test_a_list_fields_own_class_is_enforced_for_lists_and_warnings(
     district: District, tmp_path: Path,
 ) -> None:
