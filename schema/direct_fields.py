@@ -42,7 +42,10 @@ __all__ = ["PlainAttribute", "install_direct_resolvers"]
 def _direct(method: Callable[..., Any], field: Any) -> Callable[..., Any]:
     def resolve(source: Any, info: GraphQLResolveInfo[Any],
                 period: str | RecordPeriod = RecordPeriod.CURRENT) -> Any:
-        return method(source, Info(_raw_info=info, _field=field), RecordPeriod(period))
+        # graphql-core hands over the member (coerced once per query) or, from a
+        # default, its value
+        chosen = period if type(period) is RecordPeriod else RecordPeriod(period)
+        return method(source, Info(_raw_info=info, _field=field), chosen)
 
     return resolve
 

@@ -34,6 +34,7 @@ and without.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -182,7 +183,7 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
             non_null = isinstance(field_type, GraphQLNonNull)
             named = field_type.of_type if non_null else field_type
             if isinstance(named, GraphQLScalarType | GraphQLEnumType):
-                leaves.append((name, resolver.read, named.coerce_output_value, non_null, None))
+                leaves.append((name, resolver.read, _output(named), non_null, None))
                 continue
             if isinstance(named, GraphQLList):
                 listed = self._list_of_leaves(named, details)
@@ -214,7 +215,7 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
         nullable = not isinstance(item, GraphQLNonNull)
         named = item.of_type if not nullable else item
         if isinstance(named, GraphQLScalarType | GraphQLEnumType):
-            return partial(_scalar_items, named.coerce_output_value, nullable)
+            return partial(_scalar_items, _output(named), nullable)
         inner = self._object_of_leaves(named, details)
         if inner is None:
             return None
@@ -235,6 +236,34 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
         if plan is None or plan[1] is not None:
             return None
         return plan[0]
+
+
+def _output(named: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any]:
+    """The leaf type's output coercion. For an enum of Python members (strawberry's:
+    ``openness``, ``riskLevel`` on every record), each member's name is looked up
+    instead of strawberry's scan of the enum's values for an equal one (about 2% of
+    the 1,000-page); the name is the one that scan finds, and anything else goes to
+    the type's own coercion, which answers or raises as before."""
+    coerce = named.coerce_output_value
+    members = getattr(named, "wrapped_cls", None)
+    if not (isinstance(named, GraphQLEnumType) and isinstance(members, type)
+            and issubclass(members, enum.Enum)):
+        return coerce
+    names: dict[int, str] = {}  # by the member's identity: members live as long as
+    for member in members:     # their class, and Enum's __hash__ is Python code
+        found = next((name for name, value in named.values.items()
+                      if member.value == value.value), None)
+        if found is not None:
+            names[id(member)] = found
+
+    def output(value: Any) -> Any:
+        if type(value) is members:
+            name = names.get(id(value))
+            if name is not None:
+                return name
+        return coerce(value)
+
+    return output
 
 
 def _values(source: Any, leaves: list[_Leaf]) -> dict[str, Any] | None:

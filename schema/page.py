@@ -166,7 +166,13 @@ def _lists_from(into: dict[str, list[SourceRecord]], records: list[SourceRecord]
                 copies: Any) -> None:
     """The risk types' record lists from a subject's records (the caller's copies,
     sorted by their own values)."""
-    for record_type in RISK_TYPES:
-        mine = copies([r for r in records if r.record_type == record_type])
+    by_type: dict[str, list[SourceRecord]] = {record_type: [] for record_type in RISK_TYPES}
+    for record in records:  # one pass, not one per type: a page has 1,000 subjects
+        kept = by_type.get(record.record_type)
+        if kept is not None:
+            kept.append(record)
+    for record_type, mine in by_type.items():
+        if mine:
+            mine = copies(mine)
         into[record_type] = sort_records(mine, record_type) if len(mine) > 1 else mine
 

@@ -267,3 +267,33 @@ async def test_lists_of_plain_leaves_skip_graphql_cores_item_completion() -> Non
     result = await schema.execute(query)
     assert result.errors and "Expected value of type 'Item'" in result.errors[0].message
     assert completed == ["groups:Group", *["items:Item"] * 3]
+
+
+def test_every_enum_of_the_gateways_schema_is_named_as_its_type_names_it() -> None:
+    """The member-name lookup (``_output``) answers what strawberry's enum coercion
+    answers for every member of every enum, and leaves anything else to it."""
+    from graphql import GraphQLEnumType
+
+    from schema.leaf_fields import _output
+
+    schema = build_schema(actions=ACTIONS)._schema
+    enums = [t for t in schema.type_map.values()
+             if isinstance(t, GraphQLEnumType) and not t.name.startswith("__")]
+    assert len(enums) > 5
+    looked_up = 0
+    for graphql_enum in enums:
+        output = _output(graphql_enum)
+        members = getattr(graphql_enum, "wrapped_cls", None)
+        if members is not None:
+            for member in members:
+                assert output(member) == graphql_enum.coerce_output_value(member)
+                looked_up += 1
+        for other in ("NOT_A_MEMBER", 12345, next(iter(graphql_enum.values))):
+            try:
+                expected: Any = graphql_enum.coerce_output_value(other)
+            except Exception as error:  # the same refusal either way
+                with pytest.raises(type(error)):
+                    output(other)
+            else:
+                assert output(other) == expected
+    assert looked_up > 20

@@ -276,7 +276,7 @@ async def test_evidence_is_reported_and_redacted_only_when_the_query_asks_for_it
                creditGrade { grade name } } }""", False)]:
         context = runtime.new_context(DEPARTMENT)
         result = await schema.execute(query, {"c": OPEN_CO}, context_value=context)
-        assert result.errors is None
+        assert result.errors is None and result.data is not None
         assert result.data["enterprise"]["warning"]["reasons"]  # there is evidence to ask
         returned = set(context.view.returned)
         assert (evidence <= returned) is asked and bool(evidence & returned) is asked
