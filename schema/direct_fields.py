@@ -36,10 +36,24 @@ from strawberry.utils.str_converters import to_camel_case
 from schema.period import RecordPeriod
 from schema.subjects import ENTERPRISE_LISTS, Enterprise
 
-__all__ = ["PlainAttribute", "install_direct_resolvers"]
+__all__ = ["DirectResolver", "PlainAttribute", "install_direct_resolvers"]
 
 
-def _direct(method: Callable[..., Any], field: Any) -> Callable[..., Any]:
+class DirectResolver:
+    """A resolver answering without strawberry's wrapping (a record list, a warning or
+    grade of ``Enterprise``); ``schema.leaf_fields`` executes such fields without
+    graphql-core's per-field dispatch inside a page. Calls ``resolve``."""
+
+    __slots__ = ("resolve",)
+
+    def __init__(self, resolve: Callable[..., Any]) -> None:
+        self.resolve = resolve
+
+    def __call__(self, source: Any, info: GraphQLResolveInfo[Any], **arguments: Any) -> Any:
+        return self.resolve(source, info, **arguments)
+
+
+def _direct(method: Callable[..., Any], field: Any) -> DirectResolver:
     def resolve(source: Any, info: GraphQLResolveInfo[Any],
                 period: str | RecordPeriod = RecordPeriod.CURRENT) -> Any:
         # graphql-core hands over the member (coerced once per query) or, from a
@@ -47,19 +61,19 @@ def _direct(method: Callable[..., Any], field: Any) -> Callable[..., Any]:
         chosen = period if type(period) is RecordPeriod else RecordPeriod(period)
         return method(source, Info(_raw_info=info, _field=field), chosen)
 
-    return resolve
+    return DirectResolver(resolve)
 
 
-def _dated(method: Callable[..., Any], field: Any) -> Callable[..., Any]:
+def _dated(method: Callable[..., Any], field: Any) -> DirectResolver:
     def resolve(source: Any, info: GraphQLResolveInfo[Any], **arguments: Any) -> Any:
         # asOf is a Date scalar: graphql-core hands over the dt.date (or None) already
         return method(source, Info(_raw_info=info, _field=field), arguments.get("asOf"))
 
-    return resolve
+    return DirectResolver(resolve)
 
 
 # Enterprise's resolver fields answered directly: GraphQL name -> (its arguments, factory)
-_DIRECT: dict[str, tuple[set[str], Callable[..., Callable[..., Any]]]] = {
+_DIRECT: dict[str, tuple[set[str], Callable[..., DirectResolver]]] = {
     **{name: ({"period"}, _direct) for name in ENTERPRISE_LISTS},
     "warning": ({"asOf"}, _dated),
     "creditGrade": ({"asOf"}, _dated),

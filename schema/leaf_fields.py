@@ -28,6 +28,15 @@ as above. On the
 1,000-page with every list, warning and grade (10,000 records), CPU per page in one
 process, interleaved: 159-163 -> 140-150 ms.
 
+Fields answered by a ``DirectResolver`` (``schema.direct_fields``: an enterprise's
+record lists, warning and grade) are executed without graphql-core's per-field
+dispatch when their objects are items of a list (a page's enterprises) or the plan is
+shared by the operation's requests: the field's definition, nodes and completion come
+from the plan, the resolver is called once, and a plain result (a list of objects of
+plain leaves, such an object, null where allowed) is completed as above; an awaitable,
+an error or anything else goes to graphql-core's completion with that same result. On
+the 1,000-page (8,000 such fields), in-process CPU per page about 8% less.
+
 ``tests/schema/test_leaf_fields.py`` checks that answers and errors are identical with
 and without.
 """
@@ -40,7 +49,9 @@ from functools import partial
 from typing import Any
 
 from graphql import (
+    FieldNode,
     GraphQLEnumType,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -48,9 +59,9 @@ from graphql import (
     Undefined,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
-from graphql.pyutils import AwaitableOrValue, Path
+from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
 
-from schema.direct_fields import PlainAttribute
+from schema.direct_fields import DirectResolver, PlainAttribute
 from schema.field_arguments import FieldArgumentsExecutionContext
 
 __all__ = ["LeafFieldsExecutionContext"]
@@ -59,9 +70,13 @@ __all__ = ["LeafFieldsExecutionContext"]
 # the list's whole completion; None for an object of plain leaves), whether non-null,
 # and that object's own leaves
 _Leaf = tuple[str, Callable[[Any], Any], Callable[[Any], Any] | None, bool, list[Any] | None]
-# the plain leaves of a field set, the rest of it (None when nothing is left), and the
-# response names in the order asked
-_Plan = tuple[list[_Leaf], GroupedFieldSet | None, list[str]]
+# a field of the rest answered by a DirectResolver: its definition, its details and
+# nodes, and a completion of a plain result (``_NOT`` when the result is not plain)
+_Direct = tuple[GraphQLField, FieldDetailsList, list[FieldNode],
+                Callable[[Any, Any], Any] | None]
+# the plain leaves of a field set, the rest of it (None when nothing is left), the
+# response names in the order asked, and the fields of the rest executed directly
+_Plan = tuple[list[_Leaf], GroupedFieldSet | None, list[str], dict[str, _Direct]]
 # a list's items: their leaves, whether an item may be null, the item type's check
 _ListPlan = tuple[list[_Leaf], bool, Callable[[Any, Any], Any] | None]
 
@@ -143,19 +158,23 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
-        plan = self._plan(parent_type, grouped_field_set) if self._direct else None
+        plan = self._plan(parent_type, grouped_field_set, path) if self._direct else None
         if plan is None:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set,
                                           position_context)
-        leaves, rest, order = plan
+        leaves, rest, order, directs = plan
         values = _values(source_value, leaves)
         if values is None:  # an error: graphql-core's own, with its message and path
             return super().execute_fields(parent_type, source_value, path, grouped_field_set,
                                           position_context)
         if rest is None:
             return values
-        others = super().execute_fields(parent_type, source_value, path, rest,
+        if directs:
+            others = self._execute_rest(parent_type, source_value, path, rest, directs,
                                         position_context)
+        else:
+            others = super().execute_fields(parent_type, source_value, path, rest,
+                                            position_context)
         if self.is_awaitable(others):
             async def merged() -> dict[str, Any]:
                 return _ordered(order, values, await others)
@@ -163,18 +182,124 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
             return merged()
         return _ordered(order, values, others)  # type: ignore[arg-type]
 
-    def _plan(self, parent_type: GraphQLObjectType,
-              grouped_field_set: GroupedFieldSet) -> _Plan | None:
+    def _execute_rest(self, parent_type: GraphQLObjectType, source: Any, path: Path | None,
+                      rest: GroupedFieldSet, directs: dict[str, _Direct],
+                      position_context: Any) -> AwaitableOrValue[dict[str, Any]]:
+        """graphql-core's ``execute_fields`` loop over the rest of a field set, with its
+        ``directs`` executed by ``_execute_direct``: same order, same awaiting, same
+        settling of started awaitables when a non-null error propagates."""
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        type_name = parent_type.name
+        try:
+            for name, details in rest.items():
+                field_path = Path(path, name, type_name)
+                direct = directs.get(name)
+                if direct is None:
+                    result = self.execute_field(parent_type, source, details, field_path,
+                                                position_context)
+                    if result is Undefined:
+                        continue
+                else:
+                    result = self._execute_direct(parent_type, source, field_path, direct,
+                                                  position_context)
+                results[name] = result
+                if is_awaitable(result):
+                    awaitable_fields.append(name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
+
+    def _execute_direct(self, parent_type: GraphQLObjectType, source: Any, path: Path,
+                        direct: _Direct, position_context: Any) -> AwaitableOrValue[Any]:
+        """``FieldArgumentsExecutionContext.execute_field`` for a field whose resolver
+        is a ``DirectResolver``, its definition, nodes and arguments taken from the
+        plan; a plain result (a list of objects of plain leaves, such an object, or
+        null where allowed) is completed by the plan, anything else by graphql-core."""
+        field, details, nodes, plainly = direct
+        return_type = field.type
+        info = self.build_resolve_info(field, nodes, parent_type, path)
+        try:
+            result = field.resolve(source, info,  # type: ignore[misc]
+                                   **self._field_arguments(field, details))
+            if plainly is not None:
+                done = plainly(result, info)
+                if done is not _NOT:
+                    return done
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(return_type, details, info, path, result,
+                                                     position_context)
+            completed = self.complete_value(return_type, details, info, path, result,
+                                            position_context)
+            if self.is_awaitable(completed):
+                return self._await_completed(completed, return_type, details, path)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, details, path)
+            return None
+        return completed
+
+    def _direct_plan(self, field: GraphQLField, details: FieldDetailsList) -> _Direct:
+        """How a ``DirectResolver`` field's plain results are completed: a list of
+        objects of plain leaves item by item (as ``complete_list_value``), an object of
+        plain leaves after its type's check; None (graphql-core's completion) for
+        anything else, or when a directive (``@stream``, ``@defer``) is on the field."""
+        plainly: Callable[[Any, Any], Any] | None = None
+        field_type: Any = field.type
+        non_null = isinstance(field_type, GraphQLNonNull)
+        named = field_type.of_type if non_null else field_type
+        if not any(each.node.directives for each in details):
+            if isinstance(named, GraphQLList):
+                item: Any = named.of_type
+                item_non_null = isinstance(item, GraphQLNonNull)
+                item_named = item.of_type if item_non_null else item
+                leaves = self._object_of_leaves(item_named, details, type_check=True)
+                if leaves is not None:
+                    plainly = partial(_plain_list, leaves, not item_non_null,
+                                      item_named.is_type_of)
+            else:
+                leaves = self._object_of_leaves(named, details, type_check=True)
+                if leaves is not None:
+                    plainly = partial(_plain_object, leaves, non_null, named.is_type_of)
+        return (field, details, [each.node for each in details], plainly)
+
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet,
+              path: Path | None = None) -> _Plan | None:
+        """The field set's plan, made on its first execution. ``DirectResolver`` fields
+        are executed directly (``directs``) when the plan is shared by the operation's
+        requests or the objects are items of a list (a page's enterprises): only there
+        does making their completions pay for itself."""
         plans = self._kept_plans(grouped_field_set)[0]
         kept = plans.get(id(grouped_field_set))
         if kept is not None:
             return kept[1]
+        directly = path is not None and (self._shared(grouped_field_set)
+                                         or isinstance(path.key, int) or _inside_a_list(path))
         leaves: list[_Leaf] = []
         rest: GroupedFieldSet = {}
+        directs: dict[str, _Direct] = {}
         for name, details in grouped_field_set.items():
             node = details[0].node
             field = self.schema.get_field(parent_type, node.name.value)
             resolver = None if field is None else field.resolve
+            if directly and field is not None and isinstance(resolver, DirectResolver):
+                rest[name] = details
+                directs[name] = self._direct_plan(field, details)
+                continue
             if (field is None or not isinstance(resolver, PlainAttribute) or field.args
                     or node.arguments):
                 rest[name] = details
@@ -198,8 +323,8 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
                 continue
             leaves.append((name, resolver.read, None, non_null, inner))
         plan: _Plan | None = None
-        if leaves:
-            plan = (leaves, rest or None, list(grouped_field_set))
+        if leaves or directs:
+            plan = (leaves, rest or None, list(grouped_field_set), directs)
         plans[id(grouped_field_set)] = (grouped_field_set, plan)
         return plan
 
@@ -233,7 +358,7 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
         if deferred:
             return None
         plan = self._plan(named, grouped)
-        if plan is None or plan[1] is not None:
+        if plan is None or plan[1] is not None or not plan[0]:
             return None
         return plan[0]
 
@@ -320,6 +445,33 @@ def _object_items(leaves: list[_Leaf], nullable: bool, value: Any) -> list[Any]:
     if items is None:
         raise _NotPlain
     return items
+
+
+class _NotPlainResult:
+    """The marker of a result the plan does not complete (``_NOT``)."""
+
+
+_NOT = _NotPlainResult()
+
+
+def _plain_list(leaves: list[_Leaf], nullable: bool,
+                is_type_of: Callable[[Any, Any], Any] | None, result: Any, info: Any) -> Any:
+    """A direct field's list of objects of plain leaves, or ``_NOT``."""
+    if type(result) is not list:
+        return _NOT
+    items = _items(result, info, leaves, nullable, is_type_of)
+    return _NOT if items is None else items
+
+
+def _plain_object(leaves: list[_Leaf], non_null: bool,
+                  is_type_of: Callable[[Any, Any], Any] | None, result: Any, info: Any) -> Any:
+    """A direct field's object of plain leaves (null where allowed), or ``_NOT``."""
+    if result is None:
+        return _NOT if non_null else None
+    if is_type_of is not None and is_type_of(result, info) is not True:
+        return _NOT
+    values = _values(result, leaves)
+    return _NOT if values is None else values
 
 
 def _inside_a_list(path: Path) -> bool:

@@ -297,3 +297,151 @@ def test_every_enum_of_the_gateways_schema_is_named_as_its_type_names_it() -> No
             else:
                 assert output(other) == expected
     assert looked_up > 20
+
+
+# --- fields answered by a DirectResolver (a page's record lists, warning and grade) ---
+
+
+@strawberry.type
+class Shelf:
+    """An item of a list whose other fields are answered by direct resolvers."""
+
+    label: str
+    stock: strawberry.Private[Any] = None  # what ``items`` answers (or raises, or awaits)
+    top: strawberry.Private[Any] = None  # what ``best`` answers
+    keeper: strawberry.Private[Any] = None  # what ``must`` answers
+
+    @strawberry.field
+    def items(self, limit: int = 10) -> list[Item]:
+        raise AssertionError("replaced by a direct resolver")
+
+    @strawberry.field
+    def best(self) -> Item | None:
+        raise AssertionError("replaced by a direct resolver")
+
+    @strawberry.field
+    def must(self) -> Owner:
+        raise AssertionError("replaced by a direct resolver")
+
+
+def _later(value: Any) -> Any:
+    async def answer() -> Any:
+        return value
+
+    return answer
+
+
+def _shelf(stock: Any = None, top: Any = "item", keeper: Any = "owner") -> Shelf:
+    return Shelf(label="s",
+                 stock=[_item(), _item("b", Colour.GREEN)] if stock is None else stock,
+                 top=_item("t") if top == "item" else top,
+                 keeper=Owner(code="K", note=None) if keeper == "owner" else keeper)
+
+
+SHELF_CASES: dict[str, Any] = {
+    "all well": _shelf(),
+    "a list that raises": _shelf(stock=ValueError("stock unreadable")),
+    "a list answered later": _shelf(stock=_later([_item("late")])),
+    "an object answered later": _shelf(top=_later(_item("late"))),
+    "a null object where allowed": _shelf(top=None),
+    "a null where none may be": _shelf(keeper=None),
+    "a null item": _shelf(stock=[_item(), None]),
+    "an item of another type": _shelf(stock=[Owner(code="O", note=None)]),
+    "not a list": _shelf(stock="many"),
+    "an object of another type": _shelf(top=Owner(code="O", note=None)),
+    "an object with a null leaf": _shelf(top=_item(name=None)),
+    "an object that raises": _shelf(top=KeyError("top")),
+}
+SHELVES = """{ shelves { label items(limit: 2) { name colour owner { code } }
+                          best { name size } must { code } again: label } }"""
+
+
+def _shelf_schema(shelves: list[Shelf], leaf_fields: bool, calls: list[str]) -> strawberry.Schema:
+    from graphql import GraphQLObjectType
+
+    from schema.direct_fields import DirectResolver
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def shelves(self) -> list[Shelf | None]:
+            return shelves  # type: ignore[return-value]
+
+        @strawberry.field
+        def shelf(self) -> Shelf | None:
+            return shelves[0]
+
+    def answer_of(attribute: str) -> DirectResolver:
+        def resolve(source: Any, info: Any, **arguments: Any) -> Any:
+            calls.append(f"{attribute}:{sorted(arguments.items())}")
+            value = getattr(source, attribute)
+            if isinstance(value, Exception):
+                raise value
+            return value() if callable(value) else value
+
+        return DirectResolver(resolve)
+
+    schema = strawberry.Schema(
+        query=Query, types=[Item, Owner, Shelf],
+        execution_context_class=LeafFieldsExecutionContext if leaf_fields else None)
+    install_direct_resolvers(schema._schema)
+    shelf_type = schema._schema.type_map["Shelf"]
+    assert isinstance(shelf_type, GraphQLObjectType)
+    for field, attribute in (("items", "stock"), ("best", "top"), ("must", "keeper")):
+        shelf_type.fields[field].resolve = answer_of(attribute)
+    return schema
+
+
+@pytest.mark.parametrize("case", sorted(SHELF_CASES))
+@pytest.mark.parametrize("query", [SHELVES, SHELVES.replace("shelves", "shelf")],
+                         ids=["in-a-list", "alone"])
+async def test_direct_fields_answer_and_fail_as_graphql_core_does(case: str, query: str
+                                                                  ) -> None:
+    """Each direct field resolved once, with its arguments; values, nulls, awaited
+    answers and errors (their messages and paths) as graphql-core's own execution."""
+    answers, calls = [], []
+    for leaf_fields in (True, False):
+        called: list[str] = []
+        result = await _shelf_schema([SHELF_CASES[case], _shelf()], leaf_fields,
+                                     called).execute(query)
+        answers.append(_answer(result))
+        calls.append(called)
+    assert answers[0] == answers[1]
+    assert calls[0] == calls[1]
+    assert "stock:[('limit', 2)]" in calls[0]
+    if case in ("all well", "a list answered later", "an object answered later",
+                "a null object where allowed"):
+        assert answers[0][1] == []
+    else:
+        assert answers[0][1], "each broken case is an error"
+
+
+async def test_direct_fields_in_a_list_skip_graphql_cores_field_execution() -> None:
+    """What makes a page faster: inside a list, direct fields are not executed through
+    graphql-core's ``execute_field``, and their plain results are not completed by it."""
+    executed: list[str] = []
+    completed: list[str] = []
+
+    class Watched(LeafFieldsExecutionContext):
+        def execute_field(self, parent_type: Any, source: Any, field_details_list: Any,
+                          path: Any, position_context: Any) -> Any:
+            executed.append(field_details_list[0].node.name.value)
+            return super().execute_field(parent_type, source, field_details_list, path,
+                                         position_context)
+
+        def complete_value(self, return_type: Any, field_details_list: Any, info: Any,
+                           path: Any, result: Any, position_context: Any) -> Any:
+            completed.append(info.field_name)
+            return super().complete_value(return_type, field_details_list, info, path,
+                                          result, position_context)
+
+    schema = _shelf_schema([_shelf(), _shelf()], True, [])
+    schema.execution_context_class = Watched
+    result = await schema.execute(SHELVES)
+    assert result.errors is None
+    assert executed == ["shelves"]
+    assert set(completed) == {"shelves"}
+    executed.clear()
+    result = await schema.execute(SHELVES.replace("shelves", "shelf"))
+    assert result.errors is None
+    assert sorted(executed) == ["best", "items", "must", "shelf"]  # alone: the usual way
