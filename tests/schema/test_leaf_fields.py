@@ -373,7 +373,11 @@ def _shelf_schema(shelves: list[Shelf], leaf_fields: bool, calls: list[str]) -> 
 
     def answer_of(attribute: str) -> DirectResolver:
         def resolve(source: Any, info: Any, **arguments: Any) -> Any:
-            calls.append(f"{attribute}:{sorted(arguments.items())}")
+            calls.append(f"{attribute}:{sorted(arguments.items())}:{type(info).__name__}:"
+                         f"{info.field_name}:{info.path.as_list()}:{info.return_type}:"
+                         f"{info.parent_type.name}:{len(info.field_nodes)}:"
+                         f"{info.variable_values}:{info.context}:{info.root_value}:"
+                         f"{info.operation.operation}:{sorted(info.fragments)}")
             value = getattr(source, attribute)
             if isinstance(value, Exception):
                 raise value
@@ -408,7 +412,7 @@ async def test_direct_fields_answer_and_fail_as_graphql_core_does(case: str, que
         calls.append(called)
     assert answers[0] == answers[1]
     assert calls[0] == calls[1]
-    assert "stock:[('limit', 2)]" in calls[0]
+    assert any(call.startswith("stock:[('limit', 2)]") for call in calls[0])
     if case in ("all well", "a list answered later", "an object answered later",
                 "a null object where allowed"):
         assert answers[0][1] == []
