@@ -80,17 +80,25 @@ class FieldArgumentsExecutionContext(SharedPlansExecutionContext):
             # the same dict for every object: resolvers get it as keyword arguments, a copy
             result = resolve_fn(source, info,
                                 **self._field_arguments(field_def, field_details_list))
-            if self.is_awaitable(result):
-                return self.complete_awaitable_value(return_type, field_details_list, info,
-                                                     path, result, position_context)
-            completed = self.complete_value(return_type, field_details_list, info, path,
-                                            result, position_context)
-            if self.is_awaitable(completed):
-                return self._await_completed(completed, return_type, field_details_list,
-                                             path)
+            return self._complete_result(return_type, field_details_list, info, path, result,
+                                         position_context)
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
+
+    def _complete_result(self, return_type: GraphQLOutputType,
+                         field_details_list: FieldDetailsList, info: Any, path: Path,
+                         result: Any, position_context: Any) -> AwaitableOrValue[Any]:
+        """graphql-core's completion of a field's resolved ``result``: awaited first when
+        it is awaitable, errors of a completion that is awaited handled there; raises
+        what ``complete_value`` raises (the caller handles it as a field error)."""
+        if self.is_awaitable(result):
+            return self.complete_awaitable_value(return_type, field_details_list, info,
+                                                 path, result, position_context)
+        completed = self.complete_value(return_type, field_details_list, info, path,
+                                        result, position_context)
+        if self.is_awaitable(completed):
+            return self._await_completed(completed, return_type, field_details_list, path)
         return completed
 
     async def _await_completed(self, completed: Awaitable[Any],

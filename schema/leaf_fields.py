@@ -244,17 +244,11 @@ class LeafFieldsExecutionContext(FieldArgumentsExecutionContext):
                 done = plainly(result, info)
                 if done is not _NOT:
                     return done
-            if self.is_awaitable(result):
-                return self.complete_awaitable_value(return_type, details, info, path, result,
-                                                     position_context)
-            completed = self.complete_value(return_type, details, info, path, result,
-                                            position_context)
-            if self.is_awaitable(completed):
-                return self._await_completed(completed, return_type, details, path)
+            return self._complete_result(return_type, details, info, path, result,
+                                         position_context)
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, details, path)
             return None
-        return completed
 
     def _direct_plan(self, field: GraphQLField, details: FieldDetailsList) -> _Direct:
         """How a ``DirectResolver`` field's plain results are completed: a list of
