@@ -9,7 +9,9 @@ Scenarios (targets from the issue):
 - ``latency``: one enterprise with every record list and its warning, one request at
   a time, every HTTP agency answering in 20 ms, each request about an enterprise not
   asked before (no record or answer cache helps): gateway p50 / the slowest agency's
-  own p50 for the same enterprises (target <= 1.10).
+  own p50 for the same enterprises (target <= 1.10). Also reported: the p50 over both
+  agencies asked at once, as the gateway asks them - their two processes share the
+  load CPU here, so asked together each slows the other (``ratio_to_agencies_asked_together``).
 - ``throughput``: the same query at 64 connections (wrk), requests/s with no record
   cache (target >= 800) and with a warm cache (target >= 2,500).
 - ``page``: a page of 1,000 enterprises with every list, warning and grade, sources
@@ -53,6 +55,7 @@ from harness import (
 GATEWAY_CPU = "0"
 LOAD_CPU = "1"  # wrk and the agencies
 AGENCY_LATENCY_MS = 20.0
+ALL_AGENCIES = "both agencies"
 DEPARTMENT = {"Authorization": "Bearer demo-department-key", "X-Purpose": "INSPECTION"}
 
 LISTS = """
@@ -237,6 +240,14 @@ def agency_p50(urls: dict[str, str], codes: list[str], people: dict[str, str],
                 found[f"{name} (one call)"] = statistics.median(single)
                 found[f"{name} ({len(calls(codes[0])[agency])} calls at once)"] = (
                     statistics.median(together))
+            everything = []
+            for code in codes:  # every call of both agencies at once, as the gateway asks
+                started = time.perf_counter()
+                await asyncio.gather(*(ask(agency, *a) for agency, asks in calls(code).items()
+                                       for a in asks))
+                everything.append((time.perf_counter() - started) * 1000)
+            count = sum(len(asks) for asks in calls(codes[0]).values())
+            found[f"{ALL_AGENCIES} ({count} calls at once)"] = statistics.median(everything)
         return found
 
     return asyncio.run(measure())
@@ -260,7 +271,11 @@ def latency(folder: Path, codes: list[str], runs: int = 200) -> dict[str, Any]:
                           names=("fire",)) as fire:
         urls = {"COURT": court, "FIRE": fire}
         sources = agency_p50(urls, fresh, people)
-        slowest = max(v for k, v in sources.items() if "at once" in k)
+        slowest = max(v for k, v in sources.items() if "at once" in k
+                      and not k.startswith(ALL_AGENCIES))
+        # both agencies' processes share the load CPU here (agencies of their own
+        # machines would not): asked together, each slows the other's answers
+        together = next(v for k, v in sources.items() if k.startswith(ALL_AGENCIES))
         slowest_single = max(v for k, v in sources.items() if "one call" in k)
         result: dict[str, Any] = {"agency_p50_ms": {k: round(v, 2) for k, v in sources.items()},
                                   "uncached_enterprises": len(fresh)}
@@ -276,6 +291,7 @@ def latency(folder: Path, codes: list[str], runs: int = 200) -> dict[str, Any]:
             timing = Timing(samples)
             result[name] = {"p50_ms": round(timing.p50, 2), "p90_ms": round(timing.p90, 2),
                             "ratio_to_slowest_agency": round(timing.p50 / slowest, 3),
+                            "ratio_to_agencies_asked_together": round(timing.p50 / together, 3),
                             "ratio_to_one_agency_call": round(timing.p50 / slowest_single, 3)}
     ratio = result["uncached"]["ratio_to_slowest_agency"]
     result.update(target_ratio=1.10, met=ratio <= 1.10)
