@@ -174,9 +174,10 @@ class RedisRecordCache:
         if self._owns_client:
             await self._client.aclose()
 
-    def peek_many(
-        self, agency: str, record_type: str, key_column: str, keys: Sequence[str]
-    ) -> _Found | None:
+    def peek_fresh(
+        self, agency: str, record_type: str, key_column: str, keys: Sequence[str],
+        max_age_s: float,
+    ) -> tuple[list[list[Record]], float] | None:
         """None: Redis is only read by awaiting (``get_many``)."""
         return None
 

@@ -32,10 +32,13 @@ class RecordCache(Protocol):
         items: Mapping[str, list[Record]], ttl_s: float,
     ) -> None: ...
 
-    def peek_many(
-        self, agency: str, record_type: str, key_column: str, keys: Sequence[str]
-    ) -> dict[str, tuple[list[Record], float]] | None:
-        """``get_many`` answered without awaiting, or None when the cache cannot."""
+    def peek_fresh(
+        self, agency: str, record_type: str, key_column: str, keys: Sequence[str],
+        max_age_s: float,
+    ) -> tuple[list[list[Record]], float] | None:
+        """Every key's records, none older than ``max_age_s``, and the oldest one's
+        age, answered without awaiting; None when a key is not so, or when the cache
+        can only be awaited."""
         ...
 
 
@@ -49,17 +52,10 @@ def cached_now(
     spec = connector.spec
     if cache is None or spec.cache_ttl_s <= 0:
         return None
-    kept = cache.peek_many(connector.code, record_type, key_column, keys)
+    kept = cache.peek_fresh(connector.code, record_type, key_column, keys, spec.cache_ttl_s)
     if kept is None:
         return None
-    found: list[list[Record]] = []
-    oldest = 0.0
-    for key in keys:
-        entry = kept.get(key)
-        if entry is None or entry[1] > spec.cache_ttl_s:
-            return None
-        found.append(entry[0])
-        oldest = max(oldest, entry[1])
+    found, oldest = kept
     if keys:
         agency = connector.code
         ages[agency] = max(ages.get(agency, 0.0), oldest)

@@ -59,7 +59,7 @@ async def test_loads_in_flight_or_failed_are_left_to_the_awaiting_path(
 
 async def test_a_cache_that_can_only_be_awaited_declines(court: Connector) -> None:
     class AwaitOnly(MemoryRecordCache):
-        def peek_many(self, *args: Any) -> None:
+        def peek_fresh(self, *args: Any) -> None:
             return None
 
     cache = AwaitOnly()
