@@ -65,3 +65,33 @@ async def test_a_cache_that_can_only_be_awaited_declines(court: Connector) -> No
     cache = AwaitOnly()
     await Loaders(cache).fetch(court, "judgment_default", "credit_code", [ACME])
     assert Loaders(cache).fetch_now(court, "judgment_default", "credit_code", [ACME]) is None
+
+
+async def test_peek_fresh_answers_every_key_or_none() -> None:
+    from connectors.records import Record
+    from connectors.standard import Openness
+
+    now = [100.0]
+    cache = MemoryRecordCache(clock=lambda: now[0])
+
+    def record(key: str) -> Record:
+        return Record("judgment_default", "COURT", f"JD-{key}", key, Openness.OPEN,
+                      None, {})
+
+    await cache.put_many("COURT", "judgment_default", "credit_code",
+                         {ACME: [record(ACME)], BETA: []}, ttl_s=10)
+    now[0] = 103.0
+    await cache.put_many("COURT", "judgment_default", "credit_code", {"C": [record("C")]},
+                         ttl_s=10)
+    now[0] = 105.0
+    found = cache.peek_fresh("COURT", "judgment_default", "credit_code", [BETA, "C", ACME], 6)
+    assert found == ([[], [record("C")], [record(ACME)]], 5.0)  # the oldest entry's age
+    assert cache.peek_fresh("COURT", "judgment_default", "credit_code", [], 6) == ([], 0.0)
+    # a key older than asked, never cached, of another slot, or expired: no answer
+    assert cache.peek_fresh("COURT", "judgment_default", "credit_code", ["C", ACME], 4) is None
+    assert cache.peek_fresh("COURT", "judgment_default", "credit_code", [ACME, "D"], 6) is None
+    assert cache.peek_fresh("COURT", "judgment_default", "person_id", [ACME], 6) is None
+    now[0] = 110.0
+    assert cache.peek_fresh("COURT", "judgment_default", "credit_code", ["C"], 60) == (
+        [[record("C")]], 7.0)
+    assert cache.peek_fresh("COURT", "judgment_default", "credit_code", [ACME], 60) is None
