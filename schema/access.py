@@ -9,14 +9,13 @@ costs a dict lookup), and says on what each derived value is computed (its
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from strawberry.utils.str_converters import to_camel_case
 
-from connectors.standard import Openness
+from connectors.standard import IdentityHashedEnum, Openness
 
 if TYPE_CHECKING:
     from schema.view import CallerView
@@ -61,7 +60,7 @@ def stricter(a: Openness, b: Openness) -> Openness:
     return a if a.rank <= b.rank else b
 
 
-class Basis(enum.Enum):
+class Basis(IdentityHashedEnum):
     """What a derived value is computed from (derivation.yaml).
 
     VISIBLE: the caller's view - the records it may see, and in them only the values

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from connectors.standard import RiskLevel
+from connectors.standard import IdentityHashedEnum, RiskLevel
 from schema.rules.inspections import DrawWeights
 from schema.rules.statistics import StatisticsRules
 
@@ -25,7 +24,7 @@ __all__ = [
 ]
 
 
-class WarningLevel(enum.Enum):
+class WarningLevel(IdentityHashedEnum):
     """Warning levels (预警), ordered: NONE < YELLOW 黄 < ORANGE 橙 < RED 红."""
 
     NONE = "NONE"
@@ -41,7 +40,7 @@ class WarningLevel(enum.Enum):
 _WARNING_RANK = {level: rank for rank, level in enumerate(WarningLevel)}
 
 
-class Grade(enum.Enum):
+class Grade(IdentityHashedEnum):
     """Credit grades: A 守信, B 警示, C 失信, D 严重失信 (worse as the letter rises)."""
 
     A = "A"
@@ -50,7 +49,7 @@ class Grade(enum.Enum):
     D = "D"
 
 
-class Decision(enum.Enum):
+class Decision(IdentityHashedEnum):
     """A restriction decision, ordered by strictness; INDETERMINATE when data is missing."""
 
     ALLOWED = "ALLOWED"
