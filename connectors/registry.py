@@ -8,6 +8,7 @@ import httpx
 
 from connectors.base import Connector
 from connectors.csv_folder import CsvConnector
+from connectors.http_pool import HttpPool
 from connectors.http_service import HttpConnector
 from connectors.observe import NO_OBSERVER, SourceObserver
 from connectors.records import RowProblem
@@ -23,11 +24,12 @@ def build_connector(
     report: Callable[[RowProblem], None],
     http_client: httpx.AsyncClient,
     http_transport: httpx.AsyncBaseTransport | None = None,
+    http_pool: HttpPool | None = None,
     observer: SourceObserver = NO_OBSERVER,
 ) -> Connector:
     """The connector for ``spec.kind``, given the shared clients it may need (and the
-    HTTP client's transport, for queries sent straight to it) and who is told of its
-    calls (metrics, traces)."""
+    HTTP client's transport, or a pool of agency connections, for queries sent
+    straight to them) and who is told of its calls (metrics, traces)."""
     connector: Connector
     if spec.kind == "sql":
         connector = SqlConnector(spec, report=report)
@@ -35,7 +37,7 @@ def build_connector(
         connector = CsvConnector(spec, report=report)
     elif spec.kind == "http":
         connector = HttpConnector(spec, report=report, client=http_client,
-                                  transport=http_transport)
+                                  transport=http_transport, pool=http_pool)
     else:
         raise ValueError(f"agency {spec.code}: unknown source kind {spec.kind!r}")
     connector.observer = observer

@@ -14,6 +14,7 @@ from typing import Protocol
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from connectors.http_pool import HttpPool
 from connectors.observe import NO_OBSERVER, SourceObserver
 from connectors.problems import ProblemLog
 from connectors.registry import build_connector
@@ -58,6 +59,7 @@ class Policies(Protocol):
     def current(self) -> AccessPolicy: ...
 
 
+_TIMEOUT_S = 30.0  # connect and read, per agency request (each agency's timeout_s applies)
 # idle connections dropped after 4 s, before agencies' usual 5 s keep-alive ends
 _LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50,
                        keepalive_expiry=4.0)
@@ -75,7 +77,7 @@ def default_http_client(transport: httpx.AsyncBaseTransport | None = None
     """
     return httpx.AsyncClient(
         transport=transport if transport is not None else default_http_transport(),
-        timeout=httpx.Timeout(30.0),
+        timeout=httpx.Timeout(_TIMEOUT_S),
         follow_redirects=False,
         trust_env=False,
     )
@@ -114,6 +116,8 @@ class Runtime:
     pushes: Pushes | None = None  # pushed registrations (双告知; gateway.push_store)
     # objections and credit repairs (gateway.record_workflows; the platform database)
     workflows: RecordWorkflows | None = None
+    # keep-alive connections for http:// agencies' queries (made with the client)
+    http_pool: HttpPool | None = None
 
     def new_context(self, clearance: Clearance) -> RequestContext:
         """A fresh per-request context: new DataLoaders, the caller's view of the
@@ -155,6 +159,8 @@ class Runtime:
         await self.sources.aclose()
         if self.owns_client:
             await self.http_client.aclose()
+        if self.http_pool is not None:
+            await self.http_pool.aclose()
 
 
 def open_runtime(
@@ -179,9 +185,12 @@ def open_runtime(
     # queries go straight to the transport of the client made here (connectors.http_service)
     transport = None if http_client is not None else default_http_transport()
     client = http_client if http_client is not None else default_http_client(transport)
+    # an injected client (tests, benchmarks of the clients) is used as it is
+    pool = None if http_client is not None else HttpPool(
+        connect_timeout_s=_TIMEOUT_S, read_timeout_s=_TIMEOUT_S)
     connectors = [
         build_connector(spec, report=problems.report, http_client=client,
-                        http_transport=transport, observer=observer)
+                        http_transport=transport, http_pool=pool, observer=observer)
         for spec in config.agencies
     ]
     sources = Sources(connectors)
@@ -193,6 +202,7 @@ def open_runtime(
         problems=problems,
         http_client=client,
         owns_client=http_client is None,
+        http_pool=pool,
         policies=policies,
         authenticator=Authenticator(config.principals),
         rules=rules if rules is not None else load_rules(DEFAULT_POLICY_DIR),

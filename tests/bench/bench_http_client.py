@@ -8,8 +8,10 @@ instant and at 20 ms; the client runs in this process (pin it to CPU 0 with
 and p99 latency and the client's CPU seconds per 1,000 requests - on a 2-core machine
 the client's CPU per call is what bounds the gateway's throughput. ``connector``
 cases call ``HttpConnector.fetch`` (the query, the answer's JSON and its records):
-sent as an httpx request to the transport, or straight to aiohttp's session when the
-transport is aiohttp's (what the gateway does).
+sent as an httpx request to the transport, straight to aiohttp's session when the
+transport is aiohttp's, or on the gateway's own keep-alive connections
+(``connectors.http_pool``: what the gateway does for ``http://`` agencies since
+2026-12-03).
 
     python tests/bench/run.py http_client
 """
@@ -27,6 +29,7 @@ import httpx
 from harness import district, http_agencies, save
 from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 
+from connectors.http_pool import HttpPool
 from connectors.http_service import HttpConnector
 from connectors.spec import AgencySpec
 
@@ -65,17 +68,20 @@ CONNECTORS: dict[str, Callable[[], httpx.AsyncBaseTransport]] = {
 }
 
 
+POOL = "connector, the gateway's own connections (connectors.http_pool)"
+
+
 async def _run(url: str, make: Callable[[], httpx.AsyncClient], concurrency: int,
-               requests: int, transport: httpx.AsyncBaseTransport | None = None
-               ) -> dict[str, float]:
+               requests: int, transport: httpx.AsyncBaseTransport | None = None,
+               pool: HttpPool | None = None) -> dict[str, float]:
     async with make() as client:
         spec = AgencySpec(code="COURT", name="人民法院", kind="http",
                           location=f"{url}/court", provides=("judgment_default",))
         connector = HttpConnector(spec, report=lambda problem: None, client=client,
-                                  transport=transport)
+                                  transport=transport, pool=pool)
 
         async def one() -> Any:
-            if transport is not None:
+            if transport is not None or pool is not None:
                 return await connector.fetch("judgment_default", "credit_code", [CODE])
             response = await client.post(f"{url}/court/judgment_default/query",
                                          json={"credit_codes": [CODE]})
@@ -98,6 +104,8 @@ async def _run(url: str, make: Callable[[], httpx.AsyncClient], concurrency: int
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if transport is not None:
         await transport.aclose()
+    if pool is not None:
+        await pool.aclose()
     latencies.sort()
     return {"requests_per_s": round(requests / elapsed),
             "p50_ms": round(1000 * statistics.median(latencies), 2),
@@ -121,9 +129,17 @@ def main(rounds: int = 2, work: Path = Path("bench-results/data")) -> dict[str, 
                         figures = asyncio.run(_run(url, make, concurrency, requests,
                                                    transport() if transport else None))
                         cases.setdefault(key, []).append(figures)
+                for concurrency in (1, 16, 64):
+                    requests = 300 if concurrency == 1 else 2000
+                    key = f"{POOL} | agency {latency_ms:g} ms | concurrency {concurrency}"
+                    pool = HttpPool(connect_timeout_s=30, read_timeout_s=30)
+                    figures = asyncio.run(_run(url, CLIENTS["httpx-aiohttp"], concurrency,
+                                               requests, pool=pool))
+                    cases.setdefault(key, []).append(figures)
     best = {key: max(runs, key=lambda f: f["requests_per_s"]) for key, runs in cases.items()}
     result = {"cases": best, "rounds": rounds,
-              "kept": "httpx-aiohttp (gateway.runtime.default_http_client)"}
+              "kept": "httpx-aiohttp (gateway.runtime.default_http_client); agency "
+                      "queries to http:// agencies on connectors.http_pool"}
     save("http_client", result)
     return result
 

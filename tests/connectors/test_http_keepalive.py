@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from conftest import ACME
+from connectors.http_pool import HttpPool
 from connectors.http_service import HttpConnector
 from connectors.spec import AgencySpec
 from gateway.runtime import default_http_client, default_http_transport
@@ -46,17 +47,20 @@ async def closing_agency() -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-@pytest.mark.parametrize("straight", [False, True], ids=["through the client",
-                                                    "straight to aiohttp's session"])
+@pytest.mark.parametrize("way", ["client", "session", "pool"], ids=[
+    "through the client", "straight to aiohttp's session", "through the gateway's pool"])
 async def test_a_closed_keep_alive_connection_is_not_a_failure(closing_agency: str,
-                                                               straight: bool) -> None:
+                                                               way: str) -> None:
     spec = AgencySpec(code="COURT", name="人民法院", kind="http", location=closing_agency,
                       provides=("judgment_default",), timeout_s=5)
     transport = default_http_transport()
+    pool = HttpPool(connect_timeout_s=5, read_timeout_s=5)
     async with default_http_client(transport) as client:
         connector = HttpConnector(spec, report=lambda problem: None, client=client,
-                                  transport=transport if straight else None)
+                                  transport=transport if way == "session" else None,
+                                  pool=pool if way == "pool" else None)
         for _ in range(5):
             (records,) = await connector.fetch("judgment_default", "credit_code", [ACME])
             assert not isinstance(records, Exception), records
             assert [r.record_id for r in records] == ["C-1"]
+    await pool.aclose()
