@@ -48,6 +48,8 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._status = 0
         self._received = False
+        self._headers_done = False
+        self._framed = False  # the answer says its length (Content-Length or chunked)
         self.reusable = False
         self.idle_since = 0.0
 
@@ -67,6 +69,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._headers_done and not self._framed and exc is None:
+            # an answer without a length ends where the connection does (HTTP/1.0 style)
+            self.on_message_complete()
         if self._received:
             self._fail(httpx.ReadError("the agency closed the connection during its answer"))
         else:
@@ -77,6 +82,13 @@ class _Connection(asyncio.Protocol):
 
     def on_status(self, status: bytes) -> None:
         self._status = self._parser.get_status_code()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() in (b"content-length", b"transfer-encoding"):
+            self._framed = True
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
@@ -93,6 +105,7 @@ class _Connection(asyncio.Protocol):
         """Write ``request``; the future of its (status, body)."""
         assert self.transport is not None
         self._body, self._status, self._received, self.reusable = [], 0, False, False
+        self._headers_done = self._framed = False
         answer = self._answer = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         return answer

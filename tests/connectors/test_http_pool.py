@@ -151,6 +151,20 @@ async def test_an_answer_saying_close_is_not_reused(start: Callable[[Answer], Aw
     assert agency.connections == 3
 
 
+async def test_an_answer_without_a_length_ends_with_its_connection(
+        start: Callable[[Answer], Awaitable[Agency]], pool: HttpPool) -> None:
+    async def old_style(body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n")
+        await writer.drain()
+        writer.write(b'{"items": [{"key": "a"}]}')
+        return False
+
+    agency = await start(old_style)
+    for _ in range(2):
+        assert keys(await pool.post_json(agency.url, b"{}")) == ["a"]
+    assert agency.connections == 2
+
+
 async def test_an_idle_connection_is_not_reused_after_its_expiry(
         start: Callable[[Answer], Awaitable[Agency]], pool: HttpPool,
         monkeypatch: pytest.MonkeyPatch) -> None:
