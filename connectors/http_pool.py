@@ -43,7 +43,10 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self._parser = httptools.HttpResponseParser(self)
+        # the parser calls this object back: a reference cycle, broken when the
+        # connection is lost (a dropped connection is then freed at once, not by the
+        # collector's next pass - gateway.heap)
+        self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self._answer: asyncio.Future[tuple[int, bytes]] | None = None
         self._body: list[bytes] = []
         self._status = 0
@@ -61,6 +64,8 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._received = True
+        if self._parser is None:
+            return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as error:
@@ -77,10 +82,13 @@ class _Connection(asyncio.Protocol):
         else:
             self._fail(httpx.RemoteProtocolError(
                 "the agency closed the connection without answering"))
+        self._parser = None
+        self.transport = None
 
     # -- httptools callbacks --------------------------------------------------------
 
     def on_status(self, status: bytes) -> None:
+        assert self._parser is not None
         self._status = self._parser.get_status_code()
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -94,7 +102,7 @@ class _Connection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        self.reusable = self._parser.should_keep_alive()
+        self.reusable = self._parser is not None and self._parser.should_keep_alive()
         answer = self._answer
         if answer is not None and not answer.done():
             answer.set_result((self._status, b"".join(self._body)))
@@ -103,7 +111,8 @@ class _Connection(asyncio.Protocol):
 
     def send(self, request: bytes) -> asyncio.Future[tuple[int, bytes]]:
         """Write ``request``; the future of its (status, body)."""
-        assert self.transport is not None
+        if self.transport is None:  # lost since it was made or taken
+            raise httpx.RemoteProtocolError("the agency closed the connection before the query")
         self._body, self._status, self._received, self.reusable = [], 0, False, False
         self._headers_done = self._framed = False
         answer = self._answer = asyncio.get_running_loop().create_future()

@@ -262,3 +262,36 @@ async def test_the_connector_sends_through_the_pool(start: Callable[[Answer], Aw
         assert isinstance(failed, SourceUnavailable) and "index rebuilding" in failed.reason
     assert len(agency.requests) == 1 and agency.requests[0].startswith(
         b"POST /judgment_default/query HTTP/1.1")
+
+
+async def test_dropped_connections_leave_no_reference_cycle(
+        start: Callable[[Answer], Awaitable[Agency]], pool: HttpPool) -> None:
+    """A closed or failed connection is freed when dropped, not by the collector."""
+    import gc
+
+    async def cut_off(body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
+        await writer.drain()
+        return False
+
+    async def closing(body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(_json(200, {"items": []}, close=True))
+        return False
+
+    failing, answered_then_closed = await start(cut_off), await start(closing)
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(3):
+            with pytest.raises(httpx.ReadError):
+                await pool.post_json(failing.url, b"{}")
+            await pool.post_json(answered_then_closed.url, b"{}")
+        await asyncio.sleep(0.05)  # every connection_lost delivered
+        gc.collect()
+        cyclic = [type(o).__name__ for o in gc.garbage if type(o).__module__ == http_pool.__name__]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert cyclic == []
