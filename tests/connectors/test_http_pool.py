@@ -62,6 +62,19 @@ async def echo_keys(body: bytes, writer: asyncio.StreamWriter) -> bool:
     return True
 
 
+async def closing(body: bytes, writer: asyncio.StreamWriter) -> bool:
+    """An answer saying ``Connection: close``, then the connection closed."""
+    writer.write(_json(200, {"items": []}, close=True))
+    return False
+
+
+async def cut_off(body: bytes, writer: asyncio.StreamWriter) -> bool:
+    """The answer's head and the start of its body, then the connection closed."""
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"items\": [")
+    await writer.drain()
+    return False
+
+
 @pytest.fixture
 async def start() -> AsyncIterator[Callable[[Answer], Awaitable[Agency]]]:
     servers: list[asyncio.Server] = []
@@ -141,10 +154,6 @@ async def test_chunked_answers_and_other_statuses_are_read_whole(
 
 async def test_an_answer_saying_close_is_not_reused(start: Callable[[Answer], Awaitable[Agency]],
                                                    pool: HttpPool) -> None:
-    async def closing(body: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(_json(200, {"items": []}, close=True))
-        return False
-
     agency = await start(closing)
     for _ in range(3):
         assert keys(await pool.post_json(agency.url, b"{}")) == []
@@ -178,11 +187,6 @@ async def test_an_idle_connection_is_not_reused_after_its_expiry(
 
 async def test_failures_are_httpx_errors_and_their_connections_are_dropped(
         start: Callable[[Answer], Awaitable[Agency]], pool: HttpPool) -> None:
-    async def cut_off(body: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"items\": [")
-        await writer.drain()
-        return False
-
     async def unanswered(body: bytes, writer: asyncio.StreamWriter) -> bool:
         return False
 
@@ -268,15 +272,6 @@ async def test_dropped_connections_leave_no_reference_cycle(
         start: Callable[[Answer], Awaitable[Agency]], pool: HttpPool) -> None:
     """A closed or failed connection is freed when dropped, not by the collector."""
     import gc
-
-    async def cut_off(body: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
-        await writer.drain()
-        return False
-
-    async def closing(body: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(_json(200, {"items": []}, close=True))
-        return False
 
     failing, answered_then_closed = await start(cut_off), await start(closing)
     gc.collect()
