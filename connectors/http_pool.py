@@ -24,6 +24,7 @@ out, failed) is closed, never reused.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -135,6 +136,20 @@ class _Connection(asyncio.Protocol):
             answer.set_exception(error)
 
 
+def _header_lines(headers: Mapping[str, str]) -> str:
+    """``headers`` as request lines; a name or value that would end its line (CR, LF)
+    or a name that is not a token is refused, never sent."""
+    lines = []
+    for name, value in headers.items():
+        if not name or any(c in name for c in _NOT_IN_NAMES) or "\r" in value or "\n" in value:
+            raise ValueError(f"header {name!r} cannot be sent as given")
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines)
+
+
+_NOT_IN_NAMES = frozenset(' \t\r\n:()<>@,;\\"/[]?={}')
+
+
 class HttpPool:
     """Keep-alive connections per agency host; one per running gateway, closed with it
     (``aclose``). ``post_json`` sends one query and returns (status, body bytes)."""
@@ -150,18 +165,21 @@ class HttpPool:
         """Whether ``url`` is one this pool sends to (plain ``http://``)."""
         return url.startswith("http://")
 
-    async def post_json(self, url: str, body: bytes) -> tuple[int, bytes]:
-        """POST ``body`` (JSON) to ``url``; the answer's status and body."""
+    async def post_json(self, url: str, body: bytes,
+                        headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
+        """POST ``body`` (JSON) to ``url``, with ``headers`` besides the content type,
+        accept and length; the answer's status and body."""
         parts = urlsplit(url)
         host, port = parts.hostname or "", parts.port or 80
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
-        connection = self._idle_connection((host, port)) or await self._connect(host, port)
         shown_host = f"[{host}]" if ":" in host else host
         request = (f"POST {target} HTTP/1.1\r\nHost: {shown_host}:{port}\r\n"
                    f"Content-Type: application/json\r\nAccept: application/json\r\n"
+                   f"{_header_lines(headers) if headers else ''}"
                    f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
+        connection = self._idle_connection((host, port)) or await self._connect(host, port)
         finished = False
         try:
             async with asyncio.timeout(self._read_timeout_s):

@@ -117,6 +117,24 @@ async def test_queries_share_a_kept_alive_connection(start: Callable[[Answer], A
     assert "Content-Length: 23" in head  # {"credit_codes": ["0"]}
 
 
+
+async def test_extra_headers_are_sent_and_line_breaks_refused(
+        start: Callable[[Answer], Awaitable[Agency]], pool: HttpPool) -> None:
+    agency = await start(echo_keys)
+    body = json.dumps({"credit_codes": ["1"]}).encode()
+    answer = await pool.post_json(agency.url, body, {"Authorization": "Bearer k",
+                                                     "X-Purpose": "INSPECTION"})
+    assert keys(answer) == ["1"]
+    head = agency.requests[0].split(b"\r\n\r\n")[0].decode()
+    assert "\r\nAuthorization: Bearer k\r\nX-Purpose: INSPECTION\r\n" in head
+    for bad in ({"X-Purpose": "A\r\nX-Injected: 1"}, {"X Purpose": "A"}, {"": "A"},
+                {"X-Purpose:": "A"}):
+        with pytest.raises(ValueError, match="cannot be sent"):
+            await pool.post_json(agency.url, body, bad)
+    assert len(agency.requests) == 1  # nothing of a refused request was sent
+    assert keys(await pool.post_json(agency.url, body)) == ["1"]
+    assert agency.connections == 1
+
 async def test_queries_at_once_each_get_their_own_answer(
         start: Callable[[Answer], Awaitable[Agency]], pool: HttpPool) -> None:
     async def slow_echo(body: bytes, writer: asyncio.StreamWriter) -> bool:
