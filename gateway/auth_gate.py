@@ -4,8 +4,9 @@ strawberry view behind it (``GraphQLEndpoint``).
 The gate bounds the body, notes the operation (logs, metrics), authenticates the
 caller, fails closed when the access log cannot be written, applies the rate limit,
 and hands the request to the schema for the caller's role - from the answer cache
-when the request is one the view would answer the same way. Each GraphQL request is
-appended to the access log with what it returned and how it ended.
+when the request is one the view would answer the same way, otherwise after asking a
+one-enterprise query's remote agencies (``schema.early_asks``). Each GraphQL request
+is appended to the access log with what it returned and how it ended.
 """
 
 from __future__ import annotations
@@ -18,15 +19,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry import Schema
-from strawberry.http import GraphQLRequestData
 from strawberry.schema import BaseSchema
-from strawberry.types import ExecutionResult
 
 from gateway.access_capture import EMPTY, Summary, entry_for, request_facts, summary_of
 from gateway.answer_json import encode_answer
 from gateway.callers import Authenticator, AuthError, Caller
 from gateway.graphiql_page import GraphiQLPage
-from gateway.graphql_payload import operation_of, read_payload
+from gateway.graphql_payload import Payload, operation_of, read_payload
 from gateway.graphql_view import GraphQLView, reads_as_json, refusal
 from gateway.logs import request_id
 from gateway.loopback_keys import LoopbackOnlyKeys
@@ -61,43 +60,51 @@ class GraphQLEndpoint(GraphQLView):
     def encode_json(self, data: object) -> bytes:
         return encode_answer(data)  # UTF-8 as it is, orjson (gateway.answer_json)
 
-    async def execute_single(
-        self, request: Request, request_adapter: Any, sub_response: Any, context: Any,
-        root_value: Any, request_data: GraphQLRequestData,
-    ) -> ExecutionResult:
-        """strawberry's, with a one-enterprise query's remote agencies asked first
-        (schema.early_asks): their calls go out before strawberry's per-request setup."""
-        query, schema = request_data.query, self.schema
-        if (query is not None and isinstance(context, RequestContext)
-                and isinstance(schema, GatewaySchema)):
-            document = schema.validated.accepted(query)
-            if document is not None:
-                await ask_before_execution(context, document, request_data.operation_name,
-                                           request_data.variables)
-        return await super().execute_single(request, request_adapter, sub_response, context,
-                                            root_value, request_data)
-
     async def get_context(self, request: Any, response: Any) -> RequestContext:
-        runtime: Runtime = request.app.state.runtime
-        caller: Caller = request.scope[_CALLER]
+        return self.context_for(request.scope)
+
+    def context_for(self, scope: Scope) -> RequestContext:
+        """The request's context, made once: by the gate (``ask_early``) or, for a
+        request it did not prepare, when strawberry asks for it."""
+        made = scope.get(_CONTEXT)
+        if isinstance(made, RequestContext):
+            return made
+        state = scope["app"].state
+        runtime: Runtime = state.runtime
+        caller: Caller = scope[_CALLER]
         context = runtime.new_context(caller.clearance)
-        policies: DatabasePolicies | None = request.app.state.policy_sync
+        policies: DatabasePolicies | None = state.policy_sync
         if policies is not None and caller.role == "admin":
             context.policy_admin = policies.admin(caller.principal or "")
+        client = scope.get("client")
+        address, rid = (client[0] if client else ""), scope.get(REQUEST_ID) or ""
         if runtime.inspections is not None:
-            client = request.scope.get("client")
-            context.inspections = runtime.inspections.for_caller(
-                caller, client[0] if client else "", request.scope.get(REQUEST_ID) or "")
+            context.inspections = runtime.inspections.for_caller(caller, address, rid)
         if runtime.workflows is not None:
-            client = request.scope.get("client")
-            context.workflows = runtime.workflows.for_caller(
-                caller, client[0] if client else "", request.scope.get(REQUEST_ID) or "")
+            context.workflows = runtime.workflows.for_caller(caller, address, rid)
         if runtime.pushes is not None:
-            client = request.scope.get("client")
-            context.pushes = runtime.pushes.for_caller(
-                caller, client[0] if client else "", request.scope.get(REQUEST_ID) or "")
-        request.scope[_CONTEXT] = context  # for the answer cache, after the answer
+            context.pushes = runtime.pushes.for_caller(caller, address, rid)
+        scope[_CONTEXT] = context  # for the view, and the answer cache after the answer
         return context
+
+    async def ask_early(self, scope: Scope, payload: Payload) -> None:
+        """For a one-enterprise query this view will execute, ask its remote agencies
+        now (``schema.early_asks``), before strawberry reads the request again and sets
+        up its execution: the calls' round trip is most of the answer's latency.
+
+        Only for a query text this schema has accepted before, with variables (if any)
+        as a JSON object - what strawberry's view executes with the same body; the
+        answers wait in the request's context (``context_for``), which the view then
+        uses."""
+        schema = self.schema
+        if payload.query is None or not isinstance(schema, GatewaySchema):
+            return
+        document = schema.validated.accepted(payload.query)
+        variables = payload.variables
+        if document is None or not (variables is None or isinstance(variables, dict)):
+            return
+        await ask_before_execution(self.context_for(scope), document, payload.operation_name,
+                                   variables)
 
 
 _refuse = refusal  # the gateway's refusals and the view's have one shape
@@ -187,12 +194,12 @@ class AuthGate:
         log: AccessLogWriter | None = scope["app"].state.access_log
         headers = Headers(scope=scope)
         if not is_graphql_request(scope):
-            await self._answer(scope, receive, send, body, headers, None)
+            await self._answer(scope, receive, send, body, headers, None, None)
             return
         payload = read_payload(body, scope.get("query_string", b""))
         scope[OPERATION] = operation_of(payload)
         if log is None:
-            await self._answer(scope, receive, send, body, headers, None)
+            await self._answer(scope, receive, send, body, headers, None, payload)
             return
         started = time.perf_counter()
         client = scope.get("client")
@@ -210,13 +217,16 @@ class AuthGate:
                 chunks.append(message.get("body", b""))
             await send(message)
 
-        await self._answer(scope, receive, watch, body, headers, log)
+        await self._answer(scope, receive, watch, body, headers, log, payload)
         summary: Summary = scope.get(_SUMMARY) or EMPTY
         log.record(entry_for(facts, scope.get(_CALLER), status, b"".join(chunks), summary,
                              (time.perf_counter() - started) * 1000))
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, body: bytes,
-                      headers: Headers, log: AccessLogWriter | None) -> None:
+                      headers: Headers, log: AccessLogWriter | None,
+                      payload: Payload | None) -> None:
+        """Authenticate, check, then answer: from the answer cache or the role's view
+        (which first asks agencies early, given the GraphQL request's ``payload``)."""
         runtime: Runtime = scope["app"].state.runtime
         authenticator: Authenticator = runtime.authenticator
         try:
@@ -252,6 +262,8 @@ class AuthGate:
         app = self._public if caller.role == "public" else self._full
         answers = self._answers
         if answers is None or not _answerable_from_cache(scope.get("method"), headers):
+            if payload is not None:
+                await app.ask_early(scope, payload)
             await app(scope, receive, send)
             _summarize(scope)
             return
@@ -277,6 +289,8 @@ class AuthGate:
                 chunks.append(message.get("body", b""))
             await send(message)
 
+        if payload is not None:
+            await app.ask_early(scope, payload)
         await app(scope, receive, keep)
         summary = _summarize(scope)
         context = scope.get(_CONTEXT)

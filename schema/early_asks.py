@@ -3,10 +3,12 @@
 An enterprise query waits for its slowest agency; everything the gateway does before
 that agency's call goes out adds to the answer's latency. The ``enterprise`` resolver
 asks the remote (``http``) agencies first thing (``schema.page.ask_remote_early``),
-but by then strawberry has run its per-request setup - extensions, parsing and
-validation (both from memos), the operation's executor - about 0.5 ms at one request
-at a time. ``ask_before_execution`` makes the same asks as soon as the request's
-context exists, from the request's text and variables:
+but by then strawberry has read the request again and run its per-request setup -
+extensions, parsing and validation (both from memos), the operation's executor -
+about 0.5 ms at one request at a time. ``ask_before_execution`` makes the same asks
+from the request's text and variables as soon as the caller is known: the gate calls
+it (``gateway.auth_gate.GraphQLEndpoint.ask_early``) after authentication and the
+answer cache, before strawberry's view runs:
 
 - only for a query text whose document has passed validation with this schema before
   (``ValidationMemo.accepted``: parsed within the token limit, valid, within the depth

@@ -159,3 +159,37 @@ async def test_through_the_gateway_asked_once_answered_the_same(
         status, answer = await post_graphql(app, HEADERS, ONE, [others[0]])  # type: ignore[arg-type]
         assert status == 400 or answer.get("errors"), (status, answer)
         assert asked == others
+
+
+async def test_asked_by_the_gate_before_the_view_reads_the_request(
+        demo: Demo, asked: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """As deployed (access log and answer cache on): the agencies are asked before
+    strawberry's view reads the body, into the context the view then executes with
+    (nothing asked twice); an answer from the answer cache asks nothing."""
+    from gateway.auth_gate import GraphQLEndpoint
+
+    asks_when_read: list[int] = []
+    original = GraphQLEndpoint.parse_http_body
+
+    async def reading(self: GraphQLEndpoint, request: Any) -> Any:
+        asks_when_read.append(len(asked))
+        return await original(self, request)
+
+    monkeypatch.setattr(GraphQLEndpoint, "parse_http_body", reading)
+    first, second = codes_with_http_records(demo, 2)
+    app = create_app(demo.config, AppOptions(freeze_heap_after_start=False,
+                                             rate_limits=False))
+    async with app.router.lifespan_context(app):
+        assert app.state.access_log is not None
+        await call(app, ONE, {"c": first})  # validates the text: not asked early
+        assert asked == [] and asks_when_read == [0]
+        before = http_queries(demo)
+        answer = await call(app, ONE, {"c": second})
+        sent = http_queries(demo) - before
+        assert asked == [second] and asks_when_read == [0, 1]
+        assert sent and max(sent.values()) <= 2, sent  # the view asked nothing again
+        expected = await build_schema(actions=ACTIONS).execute(
+            ONE, {"c": second}, context_value=app.state.runtime.new_context(DEPARTMENT))
+        assert answer["data"] == expected.data
+        again = await call(app, ONE, {"c": second})  # from the answer cache
+        assert again == answer and asked == [second] and asks_when_read == [0, 1]
