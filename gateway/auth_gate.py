@@ -26,7 +26,7 @@ from gateway.answer_json import encode_answer
 from gateway.callers import Authenticator, AuthError, Caller
 from gateway.graphiql_page import GraphiQLPage
 from gateway.graphql_payload import Payload, operation_of, read_payload
-from gateway.graphql_view import GraphQLView, reads_as_json, refusal
+from gateway.graphql_view import PARSED_BODY, GraphQLView, reads_as_json, refusal
 from gateway.logs import request_id
 from gateway.loopback_keys import LoopbackOnlyKeys
 from gateway.metrics import GatewayMetrics
@@ -260,6 +260,9 @@ class AuthGate:
             await over_limit(scope, receive, send)
             return
         app = self._public if caller.role == "public" else self._full
+        if (payload is not None and payload.body is not None and scope.get("method") == "POST"
+                and reads_as_json(headers.get("content-type", ""))):
+            scope[PARSED_BODY] = payload.body  # the view answers from it (gateway.graphql_view)
         answers = self._answers
         if answers is None or not _answerable_from_cache(scope.get("method"), headers):
             if payload is not None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs
 
 __all__ = ["Payload", "operation_of", "read_payload"]
@@ -31,6 +33,9 @@ class Payload:
     query: str | None = None
     operation_name: str | None = None
     variables: object = None  # whatever JSON the caller sent; never logged
+    # a POST body's JSON object as parsed, for the view to answer from without reading
+    # the body again (gateway.graphql_view); None for a GET
+    body: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 EMPTY = Payload()
@@ -60,7 +65,8 @@ def read_payload(body: bytes, query_string: bytes = b"") -> Payload:
         return EMPTY
     query, name = document.get("query"), document.get("operationName")
     return Payload(query if isinstance(query, str) else None,
-                   name if isinstance(name, str) else None, variables)
+                   name if isinstance(name, str) else None, variables,
+                   document if body else None)
 
 
 def operation_of(payload: Payload) -> str:

@@ -161,21 +161,21 @@ async def test_through_the_gateway_asked_once_answered_the_same(
         assert asked == others
 
 
-async def test_asked_by_the_gate_before_the_view_reads_the_request(
+async def test_asked_by_the_gate_before_the_view_is_entered(
         demo: Demo, asked: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """As deployed (access log and answer cache on): the agencies are asked before
-    strawberry's view reads the body, into the context the view then executes with
-    (nothing asked twice); an answer from the answer cache asks nothing."""
+    the view is entered, into the context the view then executes with (nothing asked
+    twice); an answer from the answer cache asks nothing."""
     from gateway.auth_gate import GraphQLEndpoint
 
     asks_when_read: list[int] = []
-    original = GraphQLEndpoint.parse_http_body
+    original = GraphQLEndpoint.__call__
 
-    async def reading(self: GraphQLEndpoint, request: Any) -> Any:
+    async def entering(self: GraphQLEndpoint, scope: Any, receive: Any, send: Any) -> None:
         asks_when_read.append(len(asked))
-        return await original(self, request)
+        await original(self, scope, receive, send)
 
-    monkeypatch.setattr(GraphQLEndpoint, "parse_http_body", reading)
+    monkeypatch.setattr(GraphQLEndpoint, "__call__", entering)
     first, second = codes_with_http_records(demo, 2)
     app = create_app(demo.config, AppOptions(freeze_heap_after_start=False,
                                              rate_limits=False))
