@@ -9,7 +9,9 @@ arguments for the execution (one query with its variables) when every value is
 immutable (text, numbers, booleans, enum members, dates, null), and otherwise does
 what graphql-core does. Its ``execute_field`` is graphql-core 3.3's, with that one
 difference; errors in the arguments are not kept, so they are raised each time, as
-graphql-core raises them.
+graphql-core raises them. A node whose arguments use no variable (absent, or
+literals) has the same coerced arguments in every request of the query text: those
+are kept in the operation's shared plans (``schema.shared_plans``), when it shares.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ import enum
 from collections.abc import Awaitable
 from typing import Any
 
-from graphql import FieldNode, GraphQLField, GraphQLObjectType, GraphQLOutputType, Undefined
+from graphql import (
+    FieldNode,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    Node,
+    Undefined,
+    VariableNode,
+)
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import AwaitableOrValue, Path
@@ -40,19 +50,26 @@ class FieldArgumentsExecutionContext(SharedPlansExecutionContext):
         # id(field node) -> (the node, kept so that its id is not reused; its field;
         # the coerced arguments)
         self._arguments: dict[int, tuple[FieldNode, GraphQLField, dict[str, Any]]] = {}
+        # the same for nodes without variables, shared by the query text's requests
+        self._shared_arguments = None if self.plans is None else self.plans.arguments
 
     def _field_arguments(self, field_def: GraphQLField, field_details_list: FieldDetailsList
                          ) -> dict[str, Any]:
         first = field_details_list[0]
         node = first.node
         kept = self._arguments.get(id(node))
+        if kept is None and self._shared_arguments is not None:
+            kept = self._shared_arguments.get(id(node))
         if kept is not None and kept[1] is field_def:
             return kept[2]
         values = get_argument_values(field_def, node, self.variable_values,
                                      first.fragment_variable_values, self.hide_suggestions)
         if first.fragment_variable_values is None and all(
                 value is None or isinstance(value, _IMMUTABLE) for value in values.values()):
-            self._arguments[id(node)] = (node, field_def, values)
+            entry = (node, field_def, values)
+            self._arguments[id(node)] = entry
+            if self._shared_arguments is not None and not _uses_variables(node):
+                self._shared_arguments[id(node)] = entry
         return values
 
     def execute_field(
@@ -109,3 +126,18 @@ class FieldArgumentsExecutionContext(SharedPlansExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
+
+
+def _uses_variables(node: FieldNode) -> bool:
+    """Whether any argument of ``node`` is, or holds, a variable."""
+    pending: list[Any] = [argument.value for argument in node.arguments or ()]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, VariableNode):
+            return True
+        if isinstance(current, Node):
+            pending.extend(getattr(current, key) for key in current.keys
+                           if key not in ("loc", "name"))
+        elif isinstance(current, tuple | list):
+            pending.extend(current)
+    return False

@@ -19,9 +19,9 @@ share: any directive in the operation or its fragments (``@skip``/``@include``
 with a variable, ``@defer``, ``@stream``) or any fragment with variables, and the
 operation's requests keep graphql-core's per-execution behaviour. What is shared
 depends on nothing but the schema and the document: the plans are kept per schema
-(a policy change builds a new one) and per operation node; field arguments, which
-depend on variables and on the day, are still coerced per execution
-(``schema.field_arguments``).
+(a policy change builds a new one) and per operation node; so are the coerced
+arguments of field nodes that use no variable (``schema.field_arguments``), while
+arguments with variables are coerced per execution.
 
 One per schema, the event loop's thread only; at most ``maxsize`` operations, the
 least recently used forgotten first.
@@ -65,6 +65,9 @@ class OperationPlans:
     # for schema.leaf_fields: id(field set) -> (field set, plan); id(list) -> (list, plan)
     leaves: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     lists: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    # for schema.field_arguments: id(field node) -> (node, field, coerced arguments) of
+    # the nodes whose arguments use no variable
+    arguments: dict[int, tuple[Any, Any, Any]] = field(default_factory=dict)
 
     def keep(self, key: tuple[GraphQLObjectType, tuple[int, ...]],
              field_details_list: FieldDetailsList, collected: CollectedFields) -> None:

@@ -59,6 +59,11 @@ class Silent(SchemaExtension):
     """Overrides nothing: no hook at all."""
 
 
+class AsyncReport(SchemaExtension):
+    async def get_results(self) -> dict[str, Any]:
+        return {"asynchronous": True, "seen": -1}  # "seen" overrides Callables' (order)
+
+
 @strawberry.type
 class Query:
     @strawberry.field
@@ -81,7 +86,7 @@ class Hooked(strawberry.Schema):
         return HookedExtensionsRunner(execution_context, extensions, self.hooks)
 
 
-EXTENSIONS = [Generators, AsyncGenerators, Callables, Silent]
+EXTENSIONS = [Generators, AsyncGenerators, Callables, Silent, AsyncReport]
 
 
 @pytest.mark.parametrize("query", ["{ hello }", "{ broken }", "{ nope }", "{ hello",
@@ -96,6 +101,7 @@ async def test_hooks_run_as_strawberrys_runner_runs_them(query: str) -> None:
             runs.append((list(events), result.data,
                          [error.message for error in result.errors or []], result.extensions))
     assert runs[0] == runs[1] == runs[2] == runs[3]
+    assert runs[0][3] == {"seen": -1, "asynchronous": True}
     if query == "{ hello }":
         assert runs[0][0] == [
             "generator operation in", "async generator parse in", "async generator parse out",
@@ -114,6 +120,7 @@ def test_each_class_and_hook_is_sorted_out_once() -> None:
     assert parse is not None and parse[1] is True
     execute = hooks.factory(Callables, "on_execute")
     assert execute is not None and execute[1] is True
+    assert [hooks.reports(c) for c in EXTENSIONS] == [False, False, True, False, True]
 
 
 def test_a_hook_that_is_not_callable_is_refused_as_strawberry_refuses_it() -> None:

@@ -95,3 +95,31 @@ async def test_each_literal_is_coerced_once_per_query() -> None:
     coerced.clear()
     assert (await _schema(True).execute(query)).errors is None
     assert coerced == ["p"] * 2  # kept for one execution only
+
+
+async def test_arguments_without_variables_are_shared_by_a_query_texts_requests() -> None:
+    """With shared plans (``schema.shared_plans``, one document per text from the
+    parser cache), a node whose arguments use no variable is coerced once for all the
+    requests of its text; one with a variable still per request, with its values."""
+    from strawberry.extensions import ParserCache
+
+    from schema.shared_plans import SharedPlans, sharing
+
+    plans = SharedPlans()
+    schema = strawberry.Schema(
+        query=Query, config=CONFIG, extensions=[lambda: ParserCache(maxsize=8)],
+        execution_context_class=sharing(FieldArgumentsExecutionContext, plans))
+    query = ('query Q($p: Prefix!) { items { plain: label(prefix: "p") '
+             'mine: label(prefix: $p) } }')
+    seen = []
+    for prefix in ("q", "r", "q"):
+        coerced.clear()
+        result = await schema.execute(query, variable_values={"p": prefix})
+        assert result.errors is None and result.data is not None
+        assert result.data["items"][1] == {"plain": "pb", "mine": f"{prefix}b"}
+        seen.append(list(coerced))
+    # validation coerces the literal each time; execution once in all; the variable's
+    # value once per request
+    assert seen == [["p", "q", "p"], ["p", "r"], ["p", "q"]]
+    kept = [entry for operation in plans.kept() for entry in operation.arguments.values()]
+    assert [entry[2] for entry in kept] == [{"prefix": "p", "times": 1}]
