@@ -26,7 +26,6 @@ from graphql import (
     GraphQLField,
     GraphQLObjectType,
     GraphQLOutputType,
-    Node,
     Undefined,
     VariableNode,
 )
@@ -35,7 +34,7 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import AwaitableOrValue, Path
 from graphql.pyutils.undefined import UndefinedType
 
-from schema.shared_plans import SharedPlansExecutionContext
+from schema.shared_plans import SharedPlansExecutionContext, holds
 
 __all__ = ["FieldArgumentsExecutionContext"]
 
@@ -68,7 +67,7 @@ class FieldArgumentsExecutionContext(SharedPlansExecutionContext):
                 value is None or isinstance(value, _IMMUTABLE) for value in values.values()):
             entry = (node, field_def, values)
             self._arguments[id(node)] = entry
-            if self._shared_arguments is not None and not _uses_variables(node):
+            if self._shared_arguments is not None and not holds(node.arguments or (), VariableNode):
                 self._shared_arguments[id(node)] = entry
         return values
 
@@ -126,18 +125,3 @@ class FieldArgumentsExecutionContext(SharedPlansExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
-
-
-def _uses_variables(node: FieldNode) -> bool:
-    """Whether any argument of ``node`` is, or holds, a variable."""
-    pending: list[Any] = [argument.value for argument in node.arguments or ()]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, VariableNode):
-            return True
-        if isinstance(current, Node):
-            pending.extend(getattr(current, key) for key in current.keys
-                           if key not in ("loc", "name"))
-        elif isinstance(current, tuple | list):
-            pending.extend(current)
-    return False

@@ -30,6 +30,7 @@ least recently used forgotten first.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,7 @@ from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, 
 
 from schema.acyclic_execution import AcyclicExecutionContext
 
-__all__ = ["OperationPlans", "SharedPlans", "SharedPlansExecutionContext", "sharing"]
+__all__ = ["OperationPlans", "SharedPlans", "SharedPlansExecutionContext", "holds", "sharing"]
 
 
 @dataclass(slots=True, eq=False)
@@ -122,10 +123,16 @@ def _shape_is_fixed(operation: OperationDefinitionNode,
 
 
 def _has_directive(node: Node) -> bool:
+    return holds(node, DirectiveNode)
+
+
+def holds(node: Node | Sequence[Node], kind: type[Node]) -> bool:
+    """Whether ``node`` (or any of several), or a node anywhere inside it, is a
+    ``kind``."""
     pending: list[Any] = [node]
     while pending:
         current = pending.pop()
-        if isinstance(current, DirectiveNode):
+        if isinstance(current, kind):
             return True
         if isinstance(current, Node):
             pending.extend(getattr(current, key) for key in current.keys

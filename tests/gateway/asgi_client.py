@@ -7,7 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-__all__ = ["post_graphql"]
+__all__ = ["post_body", "post_graphql"]
 
 
 async def post_graphql(app: Any, headers: list[tuple[bytes, bytes]], query: str,
@@ -16,6 +16,14 @@ async def post_graphql(app: Any, headers: list[tuple[bytes, bytes]], query: str,
     """One ``POST /graphql`` from 127.0.0.1 with ``headers`` (name, value bytes) added:
     the answer's status and JSON body."""
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    status, _, answer = await post_body(app, headers, body)
+    return status, json.loads(answer)
+
+
+async def post_body(app: Any, headers: list[tuple[bytes, bytes]], body: bytes
+                    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """One ``POST /graphql`` of ``body`` as JSON from 127.0.0.1 with ``headers`` added:
+    the answer's status, headers and body bytes."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
              "method": "POST", "scheme": "http", "path": "/graphql", "raw_path": b"/graphql",
              "root_path": "", "query_string": b"", "server": ("127.0.0.1", 8000),
@@ -37,5 +45,6 @@ async def post_graphql(app: Any, headers: list[tuple[bytes, bytes]], query: str,
         messages.append(message)
 
     await app(scope, receive, send)
-    answer: dict[str, Any] = json.loads(b"".join(m.get("body", b"") for m in messages[1:]))
-    return messages[0]["status"], answer
+    start = messages[0]
+    return (start["status"], list(start.get("headers", [])),
+            b"".join(m.get("body", b"") for m in messages[1:]))

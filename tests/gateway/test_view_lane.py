@@ -6,11 +6,11 @@ answers whatever the lane does not take."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
+from asgi_client import post_body
 
 from conftest import Demo
 from gateway.app import AppOptions, create_app
@@ -64,30 +64,9 @@ def bodies(code: str) -> list[object]:
 
 async def post(app: Any, headers: list[tuple[bytes, bytes]], body: bytes
                ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": "/graphql", "raw_path": b"/graphql",
-             "root_path": "", "query_string": b"", "server": ("127.0.0.1", 8000),
-             "client": ("127.0.0.1", 50000),
-             "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
-                         (b"content-length", str(len(body)).encode()), *headers]}
-    messages: list[dict[str, Any]] = []
-    received = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()
-        raise AssertionError
-
-    async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
-
-    await app(scope, receive, send)
-    start = messages[0]
-    shown = [(name, value) for name, value in start["headers"] if name != b"x-request-id"]
-    return start["status"], shown, b"".join(m.get("body", b"") for m in messages[1:])
+    """The answer, without its request id (new for each request)."""
+    status, answer_headers, answer = await post_body(app, headers, body)
+    return status, [(n, v) for n, v in answer_headers if n != b"x-request-id"], answer
 
 
 @pytest.mark.parametrize("caller", [pytest.param(DEPARTMENT, id="department"),
