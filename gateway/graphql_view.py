@@ -24,8 +24,8 @@ streams nothing (no SSE or multipart transport, no ``@defer``/``@stream``): the
 schema executes with the same arguments strawberry's ``execute_single`` passes, the
 result is processed by the view's ``process_result`` and encoded by its
 ``encode_json``, refusals are the same, and the answer carries the same status and
-headers. Every other request goes through strawberry's view. This was about a tenth
-of the CPU of an uncached enterprise query at 64 connections.
+headers. Every other request goes through strawberry's view. What it skips was about
+7% of the CPU of an uncached enterprise query at 64 connections.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ __all__ = ["PARSED_BODY", "GraphQLView", "reads_as_json", "refusal"]
 
 PARSED_BODY = "gateway.parsed_body"  # scope key: a POST's JSON body as the gate parsed it
 _POST_OPERATIONS = OperationType.from_http("POST")  # what strawberry lets a POST run
-_JSON_HEADERS = (b"content-type", b"application/json")
+_JSON_TYPE = (b"content-type", b"application/json")
 
 _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
           415: "UNSUPPORTED_MEDIA_TYPE"}
@@ -159,7 +159,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             content = encoded if isinstance(encoded, bytes) else encoded.encode()
             # starlette's Response(content, 200, media_type="application/json"), as sent
             await send({"type": "http.response.start", "status": 200, "headers": [
-                (b"content-length", str(len(content)).encode()), _JSON_HEADERS]})
+                (b"content-length", str(len(content)).encode()), _JSON_TYPE]})
             await send({"type": "http.response.body", "body": content})
             return
         await response(scope, _never, send)
