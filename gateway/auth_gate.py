@@ -260,11 +260,11 @@ class AuthGate:
             await over_limit(scope, receive, send)
             return
         app = self._public if caller.role == "public" else self._full
-        if (payload is not None and payload.body is not None and scope.get("method") == "POST"
-                and reads_as_json(headers.get("content-type", ""))):
+        json_post = _answerable_from_cache(scope.get("method"), headers)
+        if json_post and payload is not None and payload.body is not None:
             scope[PARSED_BODY] = payload.body  # the view answers from it (gateway.graphql_view)
         answers = self._answers
-        if answers is None or not _answerable_from_cache(scope.get("method"), headers):
+        if answers is None or not json_post:
             if payload is not None:
                 await app.ask_early(scope, payload)
             await app(scope, receive, send)

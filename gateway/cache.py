@@ -35,7 +35,17 @@ class MemoryRecordCache:
         self, agency: str, record_type: str, key_column: str, keys: Sequence[str]
     ) -> dict[str, tuple[list[Record], float]]:
         """Fresh entries among ``keys``: key -> (records, age in seconds)."""
-        return self._fresh(agency, record_type, key_column, keys)
+        table = self._tables.get((agency, record_type, key_column))
+        if not table:
+            return {}
+        now = self._clock()
+        found: dict[str, tuple[list[Record], float]] = {}
+        get = table.get
+        for key in keys:
+            entry = get(key)
+            if entry is not None and now < entry[1]:
+                found[key] = (entry[2], now - entry[0])
+        return found
 
     def peek_fresh(
         self, agency: str, record_type: str, key_column: str, keys: Sequence[str],
@@ -65,21 +75,6 @@ class MemoryRecordCache:
                 oldest = age
             found.append(entry[2])
         return found, oldest
-
-    def _fresh(
-        self, agency: str, record_type: str, key_column: str, keys: Sequence[str]
-    ) -> dict[str, tuple[list[Record], float]]:
-        table = self._tables.get((agency, record_type, key_column))
-        if not table:
-            return {}
-        now = self._clock()
-        found: dict[str, tuple[list[Record], float]] = {}
-        get = table.get
-        for key in keys:
-            entry = get(key)
-            if entry is not None and now < entry[1]:
-                found[key] = (entry[2], now - entry[0])
-        return found
 
     async def put_many(
         self, agency: str, record_type: str, key_column: str,

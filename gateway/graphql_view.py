@@ -38,7 +38,7 @@ from typing import Any
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLRequestData
@@ -82,10 +82,6 @@ def _refused(error: HTTPException) -> JSONResponse:
                    error.reason)
 
 
-async def _never() -> Message:
-    raise RuntimeError("a refusal does not read the request")  # not reached
-
-
 def _decoded(data: str | bytes, what: str) -> Any:
     try:
         return json.loads(data)
@@ -111,7 +107,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             return
         body = scope.get(PARSED_BODY)
         if body is not None and self._executes_as_sent(body):
-            await self._answer_parsed(scope, send, body)
+            await self._answer_parsed(scope, receive, send, body)
             return
         try:
             response: Response = await self.run(Request(scope=scope, receive=receive))
@@ -135,7 +131,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 and isinstance(body.get("extensions"), dict | None)
                 and isinstance(body.get("operationName"), str | None))
 
-    async def _answer_parsed(self, scope: Scope, send: Send, body: Mapping[str, Any]) -> None:
+    async def _answer_parsed(self, scope: Scope, receive: Receive, send: Send,
+                             body: Mapping[str, Any]) -> None:
         """What strawberry's ``run`` answers to this POST (``_executes_as_sent``): its
         ``execute_single`` and ``create_response`` without their request objects."""
         try:
@@ -162,7 +159,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 (b"content-length", str(len(content)).encode()), _JSON_TYPE]})
             await send({"type": "http.response.body", "body": content})
             return
-        await response(scope, _never, send)
+        await response(scope, receive, send)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
