@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-__all__ = ["Payload", "operation_of", "read_payload"]
+__all__ = ["Payload", "lone_surrogates", "operation_of", "read_payload"]
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,127}")
 # the first operation of a document: skipped whitespace, commas and comments, then
@@ -24,6 +24,28 @@ _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,127}")
 _IGNORED = r"(?:[\s,\ufeff]++|#[^\n\r]*+)*+"
 _FIRST = re.compile(_IGNORED + r"(?:(\{)|(query|mutation|subscription)\b" + _IGNORED
                     + r"([_A-Za-z][_0-9A-Za-z]{0,127})?)")
+
+# where a UTF-16 surrogate can enter a JSON text: a \uD800-\uDFFF escape, or its
+# UTF-8 form, which ``json.loads`` of bytes lets through ("surrogatepass")
+_SURROGATE = re.compile(r"\\[uU][dD][89a-fA-F]|\xed[\xa0-\xbf]".encode("latin-1"))
+_SURROGATE_TEXT = re.compile(r"\\[uU][dD][89a-fA-F]|[\ud800-\udfff]")
+
+
+def lone_surrogates(document: object, text: bytes | str | None = None) -> bool:
+    """Whether ``document`` (parsed JSON) holds a string with a lone surrogate
+    (``"\\ud800"``): valid JSON, but not Unicode text - it cannot be encoded as UTF-8,
+    hashed for the access log or repeated in an answer. Pairs (an emoji written as two
+    escapes) are text. Given the JSON ``text`` it was parsed from, a text without a
+    surrogate escape is passed at the cost of one regular-expression search."""
+    if isinstance(text, bytes) and _SURROGATE.search(text) is None:
+        return False
+    if isinstance(text, str) and _SURROGATE_TEXT.search(text) is None:
+        return False
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +65,14 @@ EMPTY = Payload()
 
 def read_payload(body: bytes, query_string: bytes = b"") -> Payload:
     """The parts of a POST's JSON ``body``, or of a GET's ``query_string`` when the
-    body is empty; an empty ``Payload`` when neither holds a JSON object or a query."""
+    body is empty; an empty ``Payload`` when neither holds a JSON object or a query, or
+    when what it holds is not Unicode text (``lone_surrogates``: the view refuses it)."""
     if body:
         try:
             document = json.loads(body)
         except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deeply
             return EMPTY
-        if not isinstance(document, dict):
+        if not isinstance(document, dict) or lone_surrogates(document, body):
             return EMPTY
         variables = document.get("variables")
     elif query_string:
@@ -57,10 +80,13 @@ def read_payload(body: bytes, query_string: bytes = b"") -> Payload:
         document = {name: values[0] for name, values in params.items()}
         variables = document.get("variables")
         if isinstance(variables, str):
+            text = variables
             try:
-                variables = json.loads(variables)
+                variables = json.loads(text)
             except (ValueError, RecursionError):
                 variables = None
+            if lone_surrogates(variables, text):
+                return EMPTY
     else:
         return EMPTY
     query, name = document.get("query"), document.get("operationName")

@@ -48,6 +48,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from gateway.graphql_payload import lone_surrogates
 from schema.context import RequestContext
 
 __all__ = ["PARSED_BODY", "GraphQLView", "reads_as_json", "refusal"]
@@ -84,7 +85,7 @@ def _refused(error: HTTPException) -> JSONResponse:
 
 def _decoded(data: str | bytes, what: str) -> Any:
     try:
-        return json.loads(data)
+        document = json.loads(data)
     except json.JSONDecodeError as error:
         raise HTTPException(400, f"{what} is not valid JSON: {error.msg} (line "
                                  f"{error.lineno}, column {error.colno}).") from None
@@ -93,6 +94,11 @@ def _decoded(data: str | bytes, what: str) -> Any:
     except RecursionError:
         raise HTTPException(400, f"{what} is not accepted: its JSON is nested too deeply."
                             ) from None
+    if lone_surrogates(document, data):
+        raise HTTPException(400, f"{what} is not valid Unicode text: a string holds a lone "
+                                 "UTF-16 surrogate (an escape \\ud800-\\udfff without its "
+                                 "pair).")
+    return document
 
 
 class GraphQLView(GraphQL[RequestContext, None]):

@@ -54,7 +54,7 @@ from gateway.access_capture import EMPTY, RequestFacts, entry_for, request_facts
 from gateway.callers import AuthError, Caller
 from gateway.event_port import EventPort, FreshRecords
 from gateway.events import EventBus
-from gateway.graphql_payload import Payload
+from gateway.graphql_payload import Payload, lone_surrogates
 from gateway.logs import request_id
 from gateway.loopback_keys import LoopbackOnlyKeys
 from gateway.platform_store.writer import AccessLogWriter
@@ -232,6 +232,11 @@ class _Transport(BaseGraphQLTransportWSHandler[Any, None]):
         connection = self._connection
         assert connection is not None  # acknowledged
         started = time.perf_counter()
+        if lone_surrogates(message["payload"]):
+            # no access-log entry could hold it, no answer could repeat it
+            await self.websocket.close(code=4400, reason="Subscribe payload is not Unicode "
+                                                         "text: a lone UTF-16 surrogate")
+            return
         query = message["payload"]["query"]
         name = message["payload"].get("operationName")
         facts = request_facts(connection.client, connection.connection_id,

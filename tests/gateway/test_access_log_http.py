@@ -210,3 +210,45 @@ def _answers(url: str) -> bool:
         return httpx.post(url, json={"query": "{ sources { code } }"}, timeout=5).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_text_that_is_not_unicode_is_refused_and_logged(
+    user_agencies: dict[str, Any], serve: Callable[..., ServerThread],
+) -> None:
+    """A lone UTF-16 surrogate is valid JSON but not text: it can be neither hashed for
+    the access log nor repeated in an answer. Wherever a request carries one - the query,
+    the operation name, a variable; as an escape or in its UTF-8 form; in a POST body or
+    a GET's variables - it is refused with a 400 that says so, and the refusal is in the
+    log like any other; a surrogate pair (an emoji as two escapes) is text."""
+    config = configure(user_agencies)
+    server = serve(create_app(load_config(config), AppOptions(freeze_heap_after_start=False)))
+    query = "query One($c: String!) { enterprise(creditCode: $c) { name } }"
+    bodies = [
+        b'{"query": "query One($c: String!) { enterprise(creditCode: $c) { name } }",'
+        b' "variables": {"c": "\\ud800"}}',
+        b'{"query": "{ __typename }", "operationName": "\\uDFFF"}',
+        b'{"query": "{ __typename \\ud83d }"}',
+        b'{"query": "{ __typename }", "variables": {"x": ["a", {"y": "\\udc00z"}]}}',
+        b'{"query": "{ __typename }", "variables": {"c": "' + b"\xed\xa0\x80\"}}",
+    ]
+    for body in bodies:
+        answer = httpx.post(f"{server.url}/graphql", content=body, timeout=30,
+                            headers={**DEPARTMENT, "Content-Type": "application/json"})
+        assert answer.status_code == 400, (body, answer.text)
+        error = answer.json()["errors"][0]
+        assert error["extensions"]["code"] == "BAD_REQUEST"
+        assert "lone UTF-16 surrogate" in error["message"]
+    got = httpx.get(f"{server.url}/graphql", timeout=30, headers=DEPARTMENT, params={
+        "query": query, "variables": '{"c": "\\ud800"}'})
+    assert got.status_code == 400 and "lone UTF-16 surrogate" in got.text
+    paired = httpx.post(f"{server.url}/graphql", timeout=30, content=(
+        b'{"query": "{ __typename }", "variables": {"c": "\\ud83d\\ude00"}}'),
+        headers={**DEPARTMENT, "Content-Type": "application/json"})
+    assert paired.status_code == 200 and paired.json() == {"data": {"__typename": "Query"}}
+    wait_for(lambda: len(entries(config)) >= len(bodies) + 2)
+    rows = entries(config)
+    assert [(r["outcome"], r["refusal_code"]) for r in rows] == (
+        [("refused", "BAD_REQUEST")] * (len(bodies) + 1) + [("ok", "")])
+    assert all(r["principal"] == "test-reg-department" for r in rows)
+    server.stop()
+    assert intact(config) == (True, len(rows))

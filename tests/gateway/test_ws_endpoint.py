@@ -148,3 +148,26 @@ def test_websocket_origins_follow_the_cors_settings(pattern: str, origin: str,
     from gateway.ws_endpoint import _origin_matches
 
     assert _origin_matches(pattern, origin) is allowed
+
+
+async def test_a_subscription_that_is_not_unicode_text_is_closed_4400(
+        district: District, serve: Callable[..., ServerThread]) -> None:
+    """A lone UTF-16 surrogate in a subscribe message (valid JSON, not text: nothing
+    could log or repeat it) closes that socket with the protocol's 4400; the gateway
+    goes on serving the next."""
+    server = start(district, serve)
+    for payload in ({"query": WARNINGS + " # \ud800"}, {"query": WARNINGS,
+                                                         "variables": {"x": "\udfff"}},
+                    {"query": WARNINGS, "operationName": "\ud83d"}):
+        subscriber = await Subscriber.open(server.url, PAYLOADS["admin"])
+        await subscriber.ack()
+        await subscriber.socket.send(json.dumps({"id": "1", "type": "subscribe",
+                                                 "payload": payload}))
+        code, reason = await subscriber.closed()
+        assert code == 4400 and "lone UTF-16 surrogate" in reason, (payload, code, reason)
+    subscriber = await subscribed(server, "admin")  # acknowledged, subscribed
+    try:
+        with pytest.raises(TimeoutError):  # open and quiet: no error, no close
+            await subscriber.receive(1)
+    finally:
+        await subscriber.aclose()
