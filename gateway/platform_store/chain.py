@@ -23,7 +23,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.platform_store.entry import AccessEntry
+from gateway.platform_store.entry import AccessEntry, content_of
 
 __all__ = ["CHAIN_COLUMNS", "GENESIS", "entry_of_content", "entry_of_row", "link_hash",
            "stored_row"]
@@ -31,6 +31,7 @@ __all__ = ["CHAIN_COLUMNS", "GENESIS", "entry_of_content", "entry_of_row", "link
 GENESIS = "0" * 64
 CHAIN_COLUMNS = ("id", "prev_hash", "content_hash", "entry_hash")  # the rest: the entry
 _JSON_COLUMNS = ("credit_codes", "person_ids", "fields", "redactions", "decisions")
+_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def link_hash(prev_hash: str, content_hash: str) -> str:
@@ -40,17 +41,18 @@ def link_hash(prev_hash: str, content_hash: str) -> str:
 
 def stored_row(entry: AccessEntry) -> tuple[dict[str, Any], str]:
     """The ``access_log`` columns of an entry (without the chain's) exactly as
-    ``entry_of_row`` reads them back, and the content hash of what they hold."""
-    content = entry.content()
-    data = json.loads(content)
-    if type(data["latency_ms"]) is not float or b"\\u0000" in content:
+    ``entry_of_row`` reads them back, and the content hash of what they hold. From
+    the entry's document as it is hashed, not from its content read back (a third of
+    the time)."""
+    document = entry.document()
+    content = content_of(document)
+    if type(document["latency_ms"]) is not float or b"\\u0000" in content:
         # a whole number comes back from the column as a float; NUL cannot be kept
-        stored = entry_of_content(_without_nul(data))
-        content = stored.content()
-        data = json.loads(content)
-    row = {**data, "at": dt.datetime.fromisoformat(data["at"])}
+        document = entry_of_content(_without_nul(json.loads(content))).document()
+        content = content_of(document)
+    row = {**document, "at": dt.datetime.fromisoformat(document["at"])}
     for column in _JSON_COLUMNS:
-        row[column] = _json(data[column])
+        row[column] = _json(document[column])
     return row, hashlib.sha256(content).hexdigest()
 
 
@@ -75,13 +77,6 @@ def entry_of_row(row: Mapping[Any, Any]) -> AccessEntry:
     at = data["at"]
     data["at"] = at.isoformat() if isinstance(at, dt.datetime) else str(at)
     return entry_of_content(data)
-
-
-_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _json(value: Any) -> str:
-    return _encoder.encode(value)
 
 
 def _without_nul(value: Any) -> Any:

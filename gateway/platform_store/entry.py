@@ -16,11 +16,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["OUTCOMES", "AccessEntry", "text_hash"]
+__all__ = ["OUTCOMES", "AccessEntry", "content_of", "text_hash"]
 
 # ok | partial (data with errors) | refused (a GraphQL error code: see refusal_code)
 # | 401 | 403 | 429
 OUTCOMES = ("ok", "partial", "refused", "401", "403", "429")
+
+
+def content_of(document: Mapping[str, Any]) -> bytes:
+    """The canonical bytes of an entry's ``document`` (sorted keys, no spaces, UTF-8)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
 
 
 def text_hash(text: str | bytes | None) -> str:
@@ -59,7 +65,11 @@ class AccessEntry:
     def content(self) -> bytes:
         """The canonical bytes that are hashed (built field by field: ``asdict``'s deep
         copy cost 80-120 us an entry, most of the writer's CPU)."""
-        data: dict[str, Any] = {
+        return content_of(self.document())
+
+    def document(self) -> dict[str, Any]:
+        """The fields as ``content`` writes them (sorted lists, UTC time as text)."""
+        return {
             "at": self.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
             "principal": self.principal, "role": self.role, "agency": self.agency,
             "purpose": self.purpose, "client": self.client, "request_id": self.request_id,
@@ -73,8 +83,6 @@ class AccessEntry:
             "outcome": self.outcome, "refusal_code": self.refusal_code,
             "latency_ms": round(self.latency_ms, 3),
         }
-        return json.dumps(data, sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False).encode("utf-8")
 
     def content_hash(self) -> str:
         return hashlib.sha256(self.content()).hexdigest()

@@ -4,6 +4,7 @@ two processes at once, anchors, nothing lost on close, fail-closed and recovery.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import sqlite3
 import time
@@ -15,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from platform_db import (
     BACKENDS,
+    START,
     TcpProxy,
     entry,
     migrated,
@@ -85,6 +87,38 @@ async def test_entries_form_a_chain_with_the_stored_content(settings: PlatformSe
             assert read.content() == item.content()
     assert stored[5]["principal"] == "zero\ufffdbyte"
     assert verdict.intact and verdict.count == 120 and verdict.head_hash == prev
+
+
+async def test_sqlite_rows_hold_what_sqlalchemys_insert_would_store(tmp_path: Path) -> None:
+    """On SQLite the writer inserts many rows per statement with the driver's own
+    parameters (``_insert_sqlite``); the stored values are byte for byte what
+    ``access_log.insert()`` stores - times in other zones, fractions of a second, NUL,
+    whole-number latencies, more rows than one statement takes."""
+    entries = [entry(n, at=(START + dt.timedelta(microseconds=7919 * n)).astimezone(
+        dt.timezone(dt.timedelta(hours=8 if n % 2 else -5))), latency_ms=n % 3 or 0.5)
+        for n in range(1, 1601)]
+    entries[9] = entry(10, principal="nul\x00here", operation="北京")
+    async with platform_database("sqlite", tmp_path) as settings, migrated(settings) as store:
+        writer = AccessLogWriter(store, batch_max=2000)
+        for item in entries:  # queued before the writer runs: one batch of 1,600
+            writer.record(item)
+        await writer.start()
+        await writer.aclose()
+        stored = await rows(store)
+    assert len(stored) == 1600
+    database = tmp_path / "platform.db"
+    with sqlite3.connect(database) as db:
+        fast = db.execute("SELECT * FROM access_log ORDER BY id").fetchall()
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'core.db'}")
+    access_log.metadata.create_all(engine, tables=[access_log])
+    with engine.begin() as conn:  # the same rows through SQLAlchemy's insert
+        conn.execute(access_log.insert(), [dict(row) for row in stored])
+    engine.dispose()
+    with sqlite3.connect(tmp_path / "core.db") as db:
+        core = db.execute("SELECT * FROM access_log ORDER BY id").fetchall()
+    assert fast == core
+    assert fast[0][1] == (START + dt.timedelta(microseconds=7919)).strftime(
+        "%Y-%m-%d %H:%M:%S.%f")  # naive UTC text
 
 
 async def test_anchors_every_n_entries_and_on_close(settings: PlatformSettings) -> None:
