@@ -3,6 +3,7 @@ access log can be written, the policy is loaded, every agency's files are there)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -28,7 +29,9 @@ def readyz_endpoint(agencies: Sequence[AgencySpec]) -> Callable[[Request], Await
     async def readyz(request: Request) -> Response:
         state = request.app.state
         ready = getattr(state, "ready", False)
-        body: dict[str, Any] = {"ready": ready}
+        # which event loop serves (gateway serve --loop): asyncio or uvloop
+        loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+        body: dict[str, Any] = {"ready": ready, "eventLoop": loop}
         store: PlatformStore | None = getattr(state, "platform", None)
         writer: AccessLogWriter | None = getattr(state, "access_log", None)
         if store is not None and writer is not None:

@@ -77,5 +77,5 @@ def serve_workers(args: argparse.Namespace, config_path: Path, demo: DemoSetup |
         uvicorn.run("gateway.asgi:app_from_environment", factory=True,
                     workers=args.workers, host=args.host, port=args.port,
                     log_level=args.log_level, log_config=log_config,
-                    access_log=args.access_log)
+                    access_log=args.access_log, loop=args.loop)
     return 0

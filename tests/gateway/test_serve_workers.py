@@ -5,6 +5,7 @@ Ctrl-C or SIGTERM stopping everything with no port left bound."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -98,6 +99,7 @@ def test_two_workers_serve_the_demo_into_one_chain_and_stop_without_a_bound_port
         )
     try:
         _wait_ready(url, process, log)
+        assert httpx.get(f"{url}/readyz", timeout=5).json()["eventLoop"] == "asyncio"  # default
         config = yaml.safe_load((demo_dir / "gateway.yaml").read_text(encoding="utf-8"))
         agencies = {httpx.URL(a["base_url"]).port or 80 for a in config["agencies"]
                     if a["kind"] == "http"}
@@ -151,6 +153,36 @@ def test_a_worker_reads_back_the_options_the_supervisor_wrote(tmp_path: Path) ->
                           "redis_url": None}  # the subcommand's function is not passed
     assert path == config.resolve() and demo == tmp_path / "demo"
     assert read_options(serve_options(args, config, None))[2] is None
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_serve_runs_on_the_event_loop_it_is_given(demo_dir: Path, tmp_path: Path,
+                                                  loop: str) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--loop", loop, "--port",
+             str(port), "--demo-dir", str(demo_dir)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log.read_text()
+            with contextlib.suppress(httpx.TransportError):
+                ready = httpx.get(f"{url}/readyz", timeout=2)
+                if ready.status_code == 200:
+                    break
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert ready.json()["eventLoop"] == loop
+        assert _ask(url) == 200
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        assert process.wait(timeout=60) == 0, log.read_text()
+    refused = subprocess.run([sys.executable, "-m", "gateway.cli", "serve", "--loop", "trio"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "invalid choice: 'trio'" in refused.stderr
 
 
 def test_workers_below_one_are_refused_with_one_line() -> None:
