@@ -528,7 +528,8 @@ def main(work: Path = Path("bench-results/data")) -> dict[str, Any]:
     folder = district(2000, work / "district-2000")
     codes = showcase_codes(folder, 205)
     result = {
-        "setup": (f"gateway: one uvicorn worker on CPU {GATEWAY_CPU}; wrk and the demo's "
+        "setup": (f"gateway: one uvicorn worker on CPU {GATEWAY_CPU} (asyncio's event loop, "
+                  "gateway serve's default since 2026-12-03); wrk and the demo's "
                   f"HTTP agencies (court, fire) on CPU {LOAD_CPU}; SQLite and CSV agencies "
                   "read by the gateway; 2,000-enterprise demo district"),
         "latency": latency(folder, codes),
