@@ -233,7 +233,12 @@ class _Transport(BaseGraphQLTransportWSHandler[Any, None]):
         assert connection is not None  # acknowledged
         started = time.perf_counter()
         if lone_surrogates(message["payload"]):
-            # no access-log entry could hold it, no answer could repeat it
+            # not text: logged without it (no entry could hold it), closed as malformed
+            refused = _Refused(400, "BAD_REQUEST", "The subscribe payload is not valid "
+                               "Unicode text: a string holds a lone UTF-16 surrogate.")
+            facts = request_facts(connection.client, connection.connection_id, Payload())
+            connection.log(dataclasses.replace(facts, operation="subscribe"), refused.status,
+                           refused.body(), None, started)
             await self.websocket.close(code=4400, reason="Subscribe payload is not Unicode "
                                                          "text: a lone UTF-16 surrogate")
             return

@@ -152,9 +152,9 @@ def test_websocket_origins_follow_the_cors_settings(pattern: str, origin: str,
 
 async def test_a_subscription_that_is_not_unicode_text_is_closed_4400(
         district: District, serve: Callable[..., ServerThread]) -> None:
-    """A lone UTF-16 surrogate in a subscribe message (valid JSON, not text: nothing
-    could log or repeat it) closes that socket with the protocol's 4400; the gateway
-    goes on serving the next."""
+    """A lone UTF-16 surrogate in a subscribe message (valid JSON, not text: no answer
+    could repeat it) closes that socket with the protocol's 4400 and is logged as a
+    refusal without it; the gateway goes on serving the next."""
     server = start(district, serve)
     for payload in ({"query": WARNINGS + " # \ud800"}, {"query": WARNINGS,
                                                          "variables": {"x": "\udfff"}},
@@ -165,6 +165,13 @@ async def test_a_subscription_that_is_not_unicode_text_is_closed_4400(
                                                  "payload": payload}))
         code, reason = await subscriber.closed()
         assert code == 4400 and "lone UTF-16 surrogate" in reason, (payload, code, reason)
+    for _ in range(50):  # the writer appends every 0.25 s: until all three are in
+        refused = await logged(district, lambda row: row["refusal_code"] == "BAD_REQUEST")
+        if len(refused) >= 3:
+            break
+        await asyncio.sleep(0.1)
+    assert [(r["operation"], r["outcome"], r["principal"]) for r in refused] == [
+        ("subscribe", "refused", refused[0]["principal"])] * 3 and refused[0]["principal"]
     subscriber = await subscribed(server, "admin")  # acknowledged, subscribed
     try:
         with pytest.raises(TimeoutError):  # open and quiet: no error, no close
