@@ -256,6 +256,14 @@ class SqlConnector(Connector):
             else:
                 self._engine = open_engine(spec.location)
 
+    def _query_now(self, table: str, key_column: str, keys: Sequence[str]) -> RawBatch | None:
+        """A SQLite file's few keys on the event loop, unless a writer holds it."""
+        file = self._file
+        if file is None or len(keys) > _INLINE_KEYS:
+            return None
+        rows = file.query_here(table, key_column, keys)
+        return None if rows is None else RawBatch(rows)
+
     async def _query(self, table: str, key_column: str, keys: Sequence[str]) -> RawBatch:
         file = self._file
         if file is not None:
