@@ -160,3 +160,52 @@ def test_serve_refuses_a_cors_origin_that_is_not_one(
                  "--cors-origin", PORTAL, "--cors-origin", "portal.example.gov.cn/app"])
     assert code == 2
     assert "--cors-origin: 'portal.example.gov.cn/app' is not an origin" in capsys.readouterr().err
+
+
+async def test_answers_to_callers_without_origin_vary_as_starlettes_would() -> None:
+    """A request without ``Origin`` takes a shorter way through the CORS middleware:
+    its answers' headers are those Starlette's middleware gives, byte for byte, for
+    every mix of ``Vary`` headers an answer may carry (2,000 generated)."""
+    import random
+
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.types import Message, Receive, Scope, Send
+
+    from gateway.cors import cors_middleware
+
+    settings = CorsSettings(allow_origins=(PORTAL, "http://localhost:*"), max_age_s=600)
+    ours_class, ours_options = cors_middleware(settings)[0].cls, cors_middleware(
+        settings)[0].kwargs
+    names = [b"vary", b"Vary", b"VARY", b"content-type", b"x-request-id", b"cache-control"]
+    values = [b"Accept-Encoding", b"Authorization", b"Origin", b"*", b"a, b", b""]
+    generator = random.Random(20261203)
+
+    async def answered(middleware_class: Any, headers: list[tuple[bytes, bytes]]) -> Message:
+        start: list[Message] = []
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": list(headers)})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Message) -> None:
+            start.append(message)
+
+        middleware = middleware_class(app, **ours_options)
+        scope = {"type": "http", "method": "POST", "path": "/graphql",
+                 "headers": [(b"host", b"gw"), (b"content-type", b"application/json")]}
+        await middleware(scope, receive, send)
+        assert start[1] == {"type": "http.response.body", "body": b"{}"}
+        return start[0]
+
+    class Starlettes(ours_class):  # type: ignore[misc,valid-type]
+        __call__ = CORSMiddleware.__call__  # Starlette's own way
+
+    for _ in range(2_000):
+        headers = [(generator.choice(names), generator.choice(values))
+                   for _ in range(generator.randrange(0, 6))]
+        ours, theirs = await answered(ours_class, headers), await answered(Starlettes, headers)
+        assert ours == theirs, headers
