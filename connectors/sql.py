@@ -128,7 +128,8 @@ class _SqliteFile:
         self._threads = ThreadPoolExecutor(_SQLITE_THREADS, thread_name_prefix=f"sql-{name}")
         quote = self.engine.dialect.identifier_preparer.quote
         self._quote: Callable[[str], str] = quote
-        self._by_keys: dict[tuple[str, str], str] = {}  # (table, key column) -> SQL
+        # (table, key column, one key) -> SQL
+        self._by_keys: dict[tuple[str, str, bool], str] = {}
         self._here: Any = None  # the event loop's connection, opened at its first lookup
 
     async def run(self, work: Callable[[], T]) -> T:
@@ -144,14 +145,15 @@ class _SqliteFile:
                 return rows
         return await self.run(lambda: self.query(table, key_column, keys))
 
-    def _statement(self, table: str, key_column: str) -> str:
-        sql = self._by_keys.get((table, key_column))
+    def _statement(self, table: str, key_column: str, one: bool = False) -> str:
+        """The query of ``table`` by ``key_column``: for one key ``= ?`` (the index at
+        once: 3.8 against 5.5 us a query), else one JSON parameter instead of thousands
+        of bound ones, the same text whatever the number of keys."""
+        sql = self._by_keys.get((table, key_column, one))
         if sql is None:
-            # one JSON parameter instead of thousands of bound ones: the statement is
-            # the same text whatever the number of keys
-            sql = self._by_keys[(table, key_column)] = (
-                f"SELECT * FROM {self._quote(table)} WHERE {self._quote(key_column)} "
-                "IN (SELECT value FROM json_each(?))")
+            keys = "= ?" if one else "IN (SELECT value FROM json_each(?))"
+            sql = self._by_keys[(table, key_column, one)] = (
+                f"SELECT * FROM {self._quote(table)} WHERE {self._quote(key_column)} {keys}")
         return sql
 
     def query(self, table: str, key_column: str, keys: Sequence[str]) -> list[dict[str, Any]]:
@@ -169,7 +171,10 @@ class _SqliteFile:
             self._here.cursor().execute("PRAGMA busy_timeout = 0")
         cursor = self._here.cursor()
         try:
-            cursor.execute(self._statement(table, key_column), (json.dumps(list(keys)),))
+            if len(keys) == 1:
+                cursor.execute(self._statement(table, key_column, one=True), (keys[0],))
+            else:
+                cursor.execute(self._statement(table, key_column), (json.dumps(list(keys)),))
             found = cursor.fetchall()
         except sqlite3.OperationalError as error:
             if error.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED"):
