@@ -142,6 +142,66 @@ def test_two_workers_serve_the_demo_into_one_chain_and_stop_without_a_bound_port
     assert int(head.split()[2].rstrip(",")) >= asked
 
 
+def _listening_sockets(pid: int, port: int) -> set[int]:
+    """The inodes of the sockets ``pid`` listens on at ``port`` (``/proc``)."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    listening.add(int(fields[9]))
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                held.add(int(target[8:-1]))
+    return listening & held
+
+
+def test_each_worker_listens_on_its_own_socket_and_a_burst_reaches_both(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    """A burst of new connections is spread over the workers: with one socket shared
+    by every worker, asyncio's loop accepted every waiting connection at once, and a
+    benchmark's 64 went to one worker at 100% while the other idled at 1%."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--workers", "2", "--port",
+             str(port), "--demo-dir", str(demo_dir), "--no-rate-limits"],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        _wait_ready(url, process, log)
+        workers = _started_workers(log)
+        sockets = {pid: _listening_sockets(pid, port) for pid in workers}
+        assert all(len(held) == 1 for held in sockets.values()), sockets
+        assert len(set().union(*sockets.values())) == 2  # two sockets, one each
+        assert not _listening_sockets(process.pid, port)  # the supervisor only holds the port
+        burst = 40
+        before = len([line for line in _lines(log) if line["logger"] == "gateway.access"])
+        with ThreadPoolExecutor(burst) as pool:
+            assert list(pool.map(_ask, [url] * burst)) == [200] * burst
+        deadline = time.monotonic() + 30
+        while True:
+            answered = [line["pid"] for line in _lines(log)
+                        if line["logger"] == "gateway.access"][before:]
+            if len(answered) >= burst or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        # each connection goes to a worker by a hash of its addresses: both take a
+        # share (fewer than 8 of 40 for either has a chance of about 1 in 100,000)
+        assert len(answered) == burst and all(answered.count(pid) >= 8 for pid in workers), (
+            {pid: answered.count(pid) for pid in workers})
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log.read_text()
+    assert _port_is_free(port)
+
+
 def test_a_worker_reads_back_the_options_the_supervisor_wrote(tmp_path: Path) -> None:
     from gateway.workers import read_options, serve_options
 
