@@ -479,7 +479,8 @@ DOCUMENTS = sorted(
                       *(REPOSITORY / "docker").glob("*.md"),
                       *(REPOSITORY / "connectors").rglob("*.md"),
                       *(REPOSITORY / "schema").rglob("*.md"),
-                      *(REPOSITORY / "gateway").rglob("*.md")}
+                      *(REPOSITORY / "gateway").rglob("*.md"),
+                      *(REPOSITORY / "tests" / "bench").glob("*.md")}
     if "static" not in path.relative_to(REPOSITORY).parts
 )
 
