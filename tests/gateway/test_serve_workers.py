@@ -196,6 +196,20 @@ def test_each_worker_listens_on_its_own_socket_and_a_burst_reaches_both(
         # share (fewer than 8 of 40 for either has a chance of about 1 in 100,000)
         assert len(answered) == burst and all(answered.count(pid) >= 8 for pid in workers), (
             {pid: answered.count(pid) for pid in workers})
+        # a worker killed is replaced by one listening on a socket of its own
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while len(_started_workers(log) - workers) < 1:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        (replacement,) = _started_workers(log) - workers
+        (survivor,) = workers - {victim}
+        held = {pid: _listening_sockets(pid, port) for pid in (replacement, survivor)}
+        assert len(held[replacement]) == 1 and held[replacement] != held[survivor]
+        assert held[replacement].isdisjoint(sockets[victim])  # not the dead one's
+        with ThreadPoolExecutor(10) as pool:
+            assert list(pool.map(_ask, [url] * 20)) == [200] * 20
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, log.read_text()
