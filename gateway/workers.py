@@ -28,10 +28,10 @@ connection waiting at once: a burst of connections (a load balancer's keep-alive
 served all 64 connections at 100% of a core while the other idled at 1%, 1,148-1,223
 requests/s; each on its own socket, both busy, 1,647-1,724 (uncached, 2 cores). The
 supervisor keeps the port bound (not listening) for as long as it runs, so no other
-program takes it between a worker's death and its replacement. Connections still waiting in a dying
-worker's queue are reset (the shared socket would have left them to the others); the
-callers' retry finds the replacement. Where ``SO_REUSEPORT`` is missing, the shared
-socket is used.
+program takes it between a worker's death and its replacement. Connections still
+waiting in a dying worker's queue are reset (the shared socket would have left them
+to the others); the callers' retry finds the replacement. Where ``SO_REUSEPORT`` is
+missing, the shared socket is used.
 """
 
 from __future__ import annotations
@@ -80,7 +80,6 @@ def serve_workers(args: argparse.Namespace, config_path: Path, demo: DemoSetup |
                   log_config: dict[str, Any]) -> int:
     """Serve with ``args.workers`` worker processes until Ctrl-C or SIGTERM (the
     options were checked by building the app once in this process)."""
-
     if not args.redis_url:
         print(f"warning: {args.workers} workers without --redis-url: the record cache and "
               f"the rate limits are per worker (a caller may make {args.workers} times its "
@@ -104,18 +103,23 @@ def _supervise(args: argparse.Namespace, log_config: dict[str, Any]) -> None:
                             workers=args.workers, host=args.host, port=args.port,
                             log_level=args.log_level, log_config=log_config,
                             access_log=args.access_log, loop=args.loop)
-    try:
-        if not hasattr(socket, "SO_REUSEPORT"):
+    if not hasattr(socket, "SO_REUSEPORT"):
+        with contextlib.suppress(KeyboardInterrupt):
             Multiprocess(config, sockets=[config.bind_socket()]).run()
-            return
-        with _reserved(args.host, args.port) as (family, address):
-            logging.getLogger("uvicorn.error").info(
-                "Uvicorn running on %s (Press CTRL+C to quit)", _shown(family, address))
-            # what uvicorn hands each worker: unpickled there as its own socket
-            listener = cast(socket.socket, OwnListener(family, address, config.backlog))
+        return
+    with contextlib.ExitStack() as stack:
+        try:  # checked free before anything started: only a race comes here
+            family, address = stack.enter_context(_reserved(args.host, args.port))
+        except OSError as error:
+            print(f"cannot start: cannot listen on {args.host} port {args.port} "
+                  f"({error.strerror})", file=sys.stderr)
+            raise SystemExit(1) from None
+        logging.getLogger("uvicorn.error").info(
+            "Uvicorn running on %s (Press CTRL+C to quit)", _shown(family, address))
+        # what uvicorn hands each worker: unpickled there as its own socket
+        listener = cast(socket.socket, OwnListener(family, address, config.backlog))
+        with contextlib.suppress(KeyboardInterrupt):
             Multiprocess(config, sockets=[listener]).run()
-    except KeyboardInterrupt:
-        pass
 
 
 @contextlib.contextmanager

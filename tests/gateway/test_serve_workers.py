@@ -83,6 +83,18 @@ def _access_pids(log: Path) -> set[int]:
     return {line["pid"] for line in _lines(log) if line["logger"] == "gateway.access"}
 
 
+def _two_workers(port: int, demo_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``gateway serve --workers 2`` on the demo, in a process group of its own (so
+    that a test can send it a terminal's Ctrl-C), its output into ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--workers", "2", "--port",
+             str(port), "--demo-dir", str(demo_dir), "--no-rate-limits"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+
 @pytest.mark.parametrize("stop", ["sigterm-to-the-supervisor", "ctrl-c-to-the-group"])
 def test_two_workers_serve_the_demo_into_one_chain_and_stop_without_a_bound_port(
     demo_dir: Path, tmp_path: Path, stop: str
@@ -90,13 +102,7 @@ def test_two_workers_serve_the_demo_into_one_chain_and_stop_without_a_bound_port
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--workers", "2", "--port",
-             str(port), "--demo-dir", str(demo_dir), "--no-rate-limits"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    process = _two_workers(port, demo_dir, log)
     try:
         _wait_ready(url, process, log)
         assert httpx.get(f"{url}/readyz", timeout=5).json()["eventLoop"] == "asyncio"  # default
@@ -169,11 +175,7 @@ def test_each_worker_listens_on_its_own_socket_and_a_burst_reaches_both(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--workers", "2", "--port",
-             str(port), "--demo-dir", str(demo_dir), "--no-rate-limits"],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = _two_workers(port, demo_dir, log)
     try:
         _wait_ready(url, process, log)
         workers = _started_workers(log)
