@@ -42,6 +42,12 @@ class _ParsedFile:
         return found
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    """The file's modification time and size: a replaced or rewritten file changes it."""
+    status = os.stat(path)
+    return status.st_mtime_ns, status.st_size
+
+
 def _read(path: Path, stamp: tuple[int, int]) -> _ParsedFile:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return _ParsedFile(stamp, list(csv.DictReader(handle)))
@@ -66,8 +72,7 @@ class CsvConnector(Connector):
 
     async def _load(self, table: str) -> _ParsedFile:
         path = self._path(table)
-        status = os.stat(path)
-        stamp = (status.st_mtime_ns, status.st_size)
+        stamp = _stamp(path)
         cached = self._files.get(path)
         if cached is not None and cached.stamp == stamp:
             return cached
@@ -84,8 +89,7 @@ class CsvConnector(Connector):
         cached = self._files.get(path)
         if cached is None:
             return None
-        status = os.stat(path)
-        if cached.stamp != (status.st_mtime_ns, status.st_size):
+        if cached.stamp != _stamp(path):
             return None
         index = cached.index(key_column)
         return RawBatch([row for key in keys for row in index.get(key, ())])
@@ -104,8 +108,7 @@ class CsvConnector(Connector):
         """Nothing while the file's stamp (modification time, size) is the one of
         ``since``; every row, whole, once it changed."""
         path = self._path(table)
-        status = os.stat(path)
-        stamp = (status.st_mtime_ns, status.st_size)
+        stamp = _stamp(path)
         if since == stamp:
             return [], since, False
         parsed = await self._load(table)
